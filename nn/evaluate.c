@@ -1,0 +1,65 @@
+#include "evaluate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+double nn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int nn_check_data_fits(const nn_graph *g, const nn_dataset *d, nn_err *e)
+{
+    if (d->c != g->in_shape[0] || d->h != g->in_shape[1] || d->w != g->in_shape[2])
+        return nn_fail(e, "data is %dx%dx%d (%s) but model '%s' takes %dx%dx%d", d->c, d->h, d->w, d->desc, g->name,
+                       g->in_shape[0], g->in_shape[1], g->in_shape[2]);
+    const nn_gnode *out = &g->nodes[g->output];
+    if (out->ndim != 1 || out->shape[0] < d->num_classes)
+        return nn_fail(e, "model '%s' has %d outputs but the data has %d classes", g->name,
+                       out->ndim == 1 ? out->shape[0] : -1, d->num_classes);
+    return NN_OK;
+}
+
+int nn_evaluate(nn_graph *g, nn_ctx *c, const nn_dataset *d, int batch, nn_eval_result *r, nn_err *e)
+{
+    if (nn_check_data_fits(g, d, e)) return NN_ERR;
+    const int grad = c->grad_enabled, train = c->training;
+    c->grad_enabled = 0;
+    c->training = 0;
+    double t0 = nn_now(), loss = 0.0;
+    long correct = 0;
+    int *idx = nn_xmalloc((size_t)batch * sizeof(int)), *lab = nn_xmalloc((size_t)batch * sizeof(int));
+    for (int s = 0; s < d->n; s += batch) {
+        int n = d->n - s < batch ? d->n - s : batch;
+        for (int i = 0; i < n; i++) idx[i] = s + i;
+        nn_ctx_reset(c);
+        nn_tensor *x = nn_new4(c, n, d->c, d->h, d->w);
+        nn_dataset_batch(d, idx, n, g->mean, g->std, NULL, NULL, x->data, lab);
+        nn_tensor *y = nn_graph_forward(g, c, x, NULL);
+        const int K = y->shape[1];
+        for (int i = 0; i < n; i++) {
+            const float *row = y->data + (size_t)i * K;
+            int best = 0;
+            float m = row[0];
+            for (int k = 1; k < K; k++)
+                if (row[k] > m) m = row[best = k];
+            correct += best == lab[i];
+            double se = 0.0;
+            for (int k = 0; k < K; k++) se += exp((double)row[k] - m);
+            loss += -(row[lab[i]] - m - log(se));
+        }
+    }
+    nn_ctx_reset(c);
+    free(idx);
+    free(lab);
+    c->grad_enabled = grad;
+    c->training = train;
+    r->n = d->n;
+    r->accuracy = d->n ? (double)correct / d->n : 0.0;
+    r->loss = d->n ? loss / d->n : 0.0;
+    r->seconds = nn_now() - t0;
+    return NN_OK;
+}

@@ -1,0 +1,500 @@
+/* Graph IR: building, shape inference, parameters, forward execution. The
+ * JSON and safetensors forms are in graph_io.c. */
+#include "graph.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *op_names[NN_OP_COUNT] = {
+    "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
+    "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
+    "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear",
+};
+
+const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
+
+int nn_op_from_name(const char *s)
+{
+    for (int i = 0; i < NN_OP_COUNT; i++)
+        if (!strcmp(op_names[i], s)) return i;
+    return -1;
+}
+
+nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes)
+{
+    nn_graph *g = nn_xcalloc(1, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    g->in_shape[0] = c;
+    g->in_shape[1] = h;
+    g->in_shape[2] = w;
+    g->num_classes = num_classes;
+    for (int i = 0; i < 4; i++) {
+        g->mean[i] = 0.0f;
+        g->std[i] = 1.0f;
+    }
+    nn_gnode in = {.op = NN_OP_INPUT};
+    snprintf(in.name, sizeof in.name, "input");
+    nn_g_add_node(g, &in);
+    return g;
+}
+
+void nn_graph_free(nn_graph *g)
+{
+    if (!g) return;
+    free(g->nodes);
+    free(g->params);
+    free(g->blob);
+    free(g->grad);
+    free(g);
+}
+
+int nn_graph_find(const nn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (!strcmp(g->nodes[i].name, name)) return i;
+    return -1;
+}
+
+int nn_g_add_node(nn_graph *g, const nn_gnode *proto)
+{
+    NN_ASSERT(!g->finalized);
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 32;
+        g->nodes = realloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
+        NN_ASSERT(g->nodes);
+    }
+    nn_gnode *n = &g->nodes[g->n];
+    *n = *proto;
+    for (int i = 0; i < NN_MAX_NODE_PARAMS; i++) n->param[i] = -1;
+    g->output = g->n;
+    return g->n++;
+}
+
+static nn_gnode proto(const char *name, nn_op_kind op, int in)
+{
+    nn_gnode n;
+    memset(&n, 0, sizeof n);
+    snprintf(n.name, sizeof n.name, "%s", name);
+    n.op = op;
+    n.in[0] = in;
+    n.nin = 1;
+    n.stride = n.dilation = n.groups = 1;
+    n.eps = 1e-5f;
+    n.momentum = 0.1f;
+    n.affine = 1;
+    n.slope = 0.01f;
+    n.lo = -1.0f;
+    n.hi = 1.0f;
+    n.scale = 2;
+    n.count_include_pad = 1;
+    return n;
+}
+
+int nn_g_conv(nn_graph *g, const char *name, int in, int oc, int k, int stride, int pad, int groups, int bias)
+{
+    nn_gnode n = proto(name, NN_OP_CONV, in);
+    n.out_channels = oc;
+    n.kernel = k;
+    n.stride = stride;
+    n.pad = pad;
+    n.groups = groups;
+    n.bias = bias;
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_bn(nn_graph *g, const char *name, int in)
+{
+    nn_gnode n = proto(name, NN_OP_BN, in);
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_act(nn_graph *g, const char *name, nn_op_kind op, int in)
+{
+    nn_gnode n = proto(name, op, in);
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_pool(nn_graph *g, const char *name, nn_op_kind op, int in, int k, int stride, int pad)
+{
+    nn_gnode n = proto(name, op, in);
+    n.kernel = k;
+    n.stride = stride;
+    n.pad = pad;
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_unary(nn_graph *g, const char *name, nn_op_kind op, int in)
+{
+    nn_gnode n = proto(name, op, in);
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_add(nn_graph *g, const char *name, int a, int b)
+{
+    nn_gnode n = proto(name, NN_OP_ADD, a);
+    n.in[1] = b;
+    n.nin = 2;
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_concat(nn_graph *g, const char *name, const int *ins, int cnt)
+{
+    NN_ASSERT(cnt >= 1 && cnt <= NN_MAX_INPUTS);
+    nn_gnode n = proto(name, NN_OP_CONCAT, ins[0]);
+    for (int i = 0; i < cnt; i++) n.in[i] = ins[i];
+    n.nin = cnt;
+    return nn_g_add_node(g, &n);
+}
+
+int nn_g_linear(nn_graph *g, const char *name, int in, int out, int bias)
+{
+    nn_gnode n = proto(name, NN_OP_LINEAR, in);
+    n.out_channels = out;
+    n.bias = bias;
+    return nn_g_add_node(g, &n);
+}
+
+/* ---- finalize: shapes and parameters ---- */
+
+typedef struct {
+    const char *suffix;
+    int ndim, shape[4];
+    int trainable, decay;
+    float init; /* constant initial value */
+} param_spec;
+
+static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
+{
+    const int *ish = a->shape;
+    int k = 0;
+    switch (n->op) {
+    case NN_OP_CONV:
+        ps[k++] = (param_spec){"weight", 4, {n->out_channels, ish[0] / n->groups, n->kernel, n->kernel}, 1, 1, 0};
+        if (n->bias) ps[k++] = (param_spec){"bias", 1, {n->out_channels}, 1, 0, 0};
+        break;
+    case NN_OP_LINEAR:
+        ps[k++] = (param_spec){"weight", 2, {n->out_channels, (int)nn_shape_numel(a->ndim, a->shape)}, 1, 1, 0};
+        if (n->bias) ps[k++] = (param_spec){"bias", 1, {n->out_channels}, 1, 0, 0};
+        break;
+    case NN_OP_BN:
+        if (n->affine) {
+            ps[k++] = (param_spec){"weight", 1, {ish[0]}, 1, 0, 1.0f};
+            ps[k++] = (param_spec){"bias", 1, {ish[0]}, 1, 0, 0.0f};
+        }
+        ps[k++] = (param_spec){"running_mean", 1, {ish[0]}, 0, 0, 0.0f};
+        ps[k++] = (param_spec){"running_var", 1, {ish[0]}, 0, 0, 1.0f};
+        break;
+    case NN_OP_COND_BN:
+        ps[k++] = (param_spec){"weight", 2, {n->num_classes, ish[0]}, 1, 0, 1.0f};
+        ps[k++] = (param_spec){"bias", 2, {n->num_classes, ish[0]}, 1, 0, 0.0f};
+        ps[k++] = (param_spec){"running_mean", 1, {ish[0]}, 0, 0, 0.0f};
+        ps[k++] = (param_spec){"running_var", 1, {ish[0]}, 0, 0, 1.0f};
+        break;
+    default:
+        break;
+    }
+    return k;
+}
+
+static int infer_shape(nn_graph *g, int idx, nn_err *e)
+{
+    nn_gnode *n = &g->nodes[idx];
+    if (n->op == NN_OP_INPUT) {
+        n->ndim = 3;
+        memcpy(n->shape, g->in_shape, sizeof g->in_shape);
+        return NN_OK;
+    }
+    for (int i = 0; i < n->nin; i++)
+        if (n->in[i] < 0 || n->in[i] >= idx)
+            return nn_fail(e, "node '%s': input %d is not an earlier node", n->name, i);
+    const nn_gnode *a = &g->nodes[n->in[0]];
+    const int *s = a->shape;
+    int spatial = a->ndim == 3;
+    memcpy(n->shape, a->shape, sizeof n->shape);
+    n->ndim = a->ndim;
+    switch (n->op) {
+    case NN_OP_CONV: {
+        if (!spatial) return nn_fail(e, "node '%s': conv2d needs a [C,H,W] input, got a vector", n->name);
+        if (n->kernel < 1 || n->stride < 1 || n->dilation < 1 || n->groups < 1 || n->out_channels < 1 || n->pad < 0)
+            return nn_fail(e, "node '%s': conv2d attributes must be positive", n->name);
+        if (s[0] % n->groups || n->out_channels % n->groups)
+            return nn_fail(e, "node '%s': groups %d must divide in channels %d and out channels %d", n->name,
+                           n->groups, s[0], n->out_channels);
+        int oh = nn_conv_out(s[1], n->kernel, n->stride, n->pad, n->dilation);
+        int ow = nn_conv_out(s[2], n->kernel, n->stride, n->pad, n->dilation);
+        if (oh < 1 || ow < 1)
+            return nn_fail(e, "node '%s': kernel %d (dilation %d) does not fit input %dx%d with padding %d", n->name,
+                           n->kernel, n->dilation, s[1], s[2], n->pad);
+        n->shape[0] = n->out_channels;
+        n->shape[1] = oh;
+        n->shape[2] = ow;
+        break;
+    }
+    case NN_OP_MAXPOOL:
+    case NN_OP_AVGPOOL: {
+        if (!spatial) return nn_fail(e, "node '%s': pooling needs a [C,H,W] input", n->name);
+        if (n->stride < 1) n->stride = n->kernel;
+        if (n->kernel < 1 || n->pad < 0 || 2 * n->pad > n->kernel)
+            return nn_fail(e, "node '%s': pool kernel %d with padding %d is invalid", n->name, n->kernel, n->pad);
+        int oh = (s[1] + 2 * n->pad - n->kernel) / n->stride + 1, ow = (s[2] + 2 * n->pad - n->kernel) / n->stride + 1;
+        if (oh < 1 || ow < 1)
+            return nn_fail(e, "node '%s': pool kernel %d does not fit input %dx%d", n->name, n->kernel, s[1], s[2]);
+        n->shape[1] = oh;
+        n->shape[2] = ow;
+        break;
+    }
+    case NN_OP_GAP:
+        if (!spatial) return nn_fail(e, "node '%s': global_avgpool needs a [C,H,W] input", n->name);
+        n->ndim = 1;
+        n->shape[1] = n->shape[2] = 0;
+        break;
+    case NN_OP_FLATTEN:
+        n->ndim = 1;
+        n->shape[0] = (int)nn_shape_numel(a->ndim, a->shape);
+        n->shape[1] = n->shape[2] = 0;
+        break;
+    case NN_OP_LINEAR:
+        n->ndim = 1;
+        n->shape[0] = n->out_channels;
+        n->shape[1] = n->shape[2] = 0;
+        if (n->out_channels < 1) return nn_fail(e, "node '%s': linear needs out_features >= 1", n->name);
+        break;
+    case NN_OP_BN:
+    case NN_OP_COND_BN:
+        if (n->op == NN_OP_COND_BN && n->num_classes < 1)
+            return nn_fail(e, "node '%s': cond_batchnorm needs num_classes >= 1", n->name);
+        break;
+    case NN_OP_ADD: {
+        const nn_gnode *b = &g->nodes[n->in[1]];
+        if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(int)))
+            return nn_fail(e, "node '%s': add of '%s' [%d,%d,%d] and '%s' [%d,%d,%d]: shapes differ", n->name, a->name,
+                           a->shape[0], a->shape[1], a->shape[2], b->name, b->shape[0], b->shape[1], b->shape[2]);
+        break;
+    }
+    case NN_OP_CONCAT:
+        for (int i = 1; i < n->nin; i++) {
+            const nn_gnode *b = &g->nodes[n->in[i]];
+            if (b->ndim != a->ndim || (spatial && (b->shape[1] != s[1] || b->shape[2] != s[2])))
+                return nn_fail(e, "node '%s': concat inputs '%s' and '%s' differ in spatial size", n->name, a->name,
+                               b->name);
+            n->shape[0] += b->shape[0];
+        }
+        break;
+    case NN_OP_UPSAMPLE_NEAREST:
+    case NN_OP_UPSAMPLE_BILINEAR:
+        if (!spatial || n->scale < 1) return nn_fail(e, "node '%s': upsampling needs a [C,H,W] input, scale >= 1", n->name);
+        n->shape[1] *= n->scale;
+        n->shape[2] *= n->scale;
+        break;
+    default:
+        break;
+    }
+    return NN_OK;
+}
+
+int nn_graph_finalize(nn_graph *g, nn_err *e)
+{
+    NN_ASSERT(!g->finalized);
+    if (g->in_shape[0] < 1 || g->in_shape[1] < 1 || g->in_shape[2] < 1)
+        return nn_fail(e, "graph '%s': input shape must be positive", g->name);
+    param_spec specs[NN_MAX_NODE_PARAMS];
+    size_t total = 0, trainable = 0;
+    int np = 0;
+    /* Pass 1: shapes and parameter count. */
+    for (int i = 0; i < g->n; i++) {
+        if (infer_shape(g, i, e)) return NN_ERR;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(g->nodes[k].name, g->nodes[i].name))
+                return nn_fail(e, "graph '%s': two nodes named '%s'", g->name, g->nodes[i].name);
+    }
+    for (int i = 0; i < g->n; i++) g->nodes[i].consumers = 0;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].nin && g->nodes[i].op != NN_OP_INPUT; k++) g->nodes[g->nodes[i].in[k]].consumers++;
+    g->nodes[g->output].consumers++; /* the graph's result is consumed by the caller */
+    for (int pass = 0; pass < 2; pass++) { /* trainable first, then buffers */
+        for (int i = 0; i < g->n; i++) {
+            nn_gnode *n = &g->nodes[i];
+            int nk = node_params(n, &g->nodes[n->in[0]], specs);
+            for (int k = 0; k < nk; k++) {
+                if (specs[k].trainable != (pass == 0)) continue;
+                size_t numel = nn_shape_numel(specs[k].ndim, specs[k].shape);
+                total += numel;
+                if (pass == 0) trainable += numel;
+                np++;
+            }
+        }
+    }
+    g->params = nn_xcalloc((size_t)(np ? np : 1), sizeof *g->params);
+    g->blob = nn_xcalloc(total ? total : 1, sizeof(float));
+    g->grad = nn_xcalloc(trainable ? trainable : 1, sizeof(float));
+    g->blob_len = total;
+    g->train_len = trainable;
+    size_t off = 0;
+    int pi = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < g->n; i++) {
+            nn_gnode *n = &g->nodes[i];
+            int nk = node_params(n, &g->nodes[n->in[0]], specs);
+            for (int k = 0; k < nk; k++) {
+                if (specs[k].trainable != (pass == 0)) continue;
+                nn_param *p = &g->params[pi];
+                snprintf(p->name, sizeof p->name, "%s.%s", n->name, specs[k].suffix);
+                p->trainable = specs[k].trainable;
+                p->decay = specs[k].decay;
+                p->t.ndim = specs[k].ndim;
+                memcpy(p->t.shape, specs[k].shape, sizeof p->t.shape);
+                p->t.numel = nn_shape_numel(specs[k].ndim, specs[k].shape);
+                p->t.data = g->blob + off;
+                for (size_t q = 0; q < p->t.numel; q++) p->t.data[q] = specs[k].init;
+                if (p->trainable) {
+                    p->t.grad = g->grad + off;
+                    p->t.requires_grad = 1;
+                    p->t.is_param = 1;
+                }
+                n->param[k] = pi;
+                off += p->t.numel;
+                pi++;
+            }
+        }
+    }
+    g->np = np;
+    g->finalized = 1;
+    return NN_OK;
+}
+
+void nn_graph_init_params(nn_graph *g, uint64_t seed)
+{
+    nn_rng r;
+    nn_rng_seed(&r, seed);
+    for (int i = 0; i < g->n; i++) {
+        nn_gnode *n = &g->nodes[i];
+        if (n->op == NN_OP_CONV) {
+            nn_param *w = &g->params[n->param[0]];
+            /* Kaiming normal, fan_out, ReLU gain (torchvision ResNet init). */
+            float fan_out = (float)(w->t.shape[0] * w->t.shape[2] * w->t.shape[3]) / 1.0f;
+            float std = sqrtf(2.0f / fan_out);
+            for (size_t q = 0; q < w->t.numel; q++) w->t.data[q] = std * nn_rng_normal(&r);
+        } else if (n->op == NN_OP_LINEAR) {
+            /* PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
+            nn_param *w = &g->params[n->param[0]];
+            float bound = 1.0f / sqrtf((float)w->t.shape[1]);
+            for (size_t q = 0; q < w->t.numel; q++) w->t.data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
+            if (n->bias) {
+                nn_param *b = &g->params[n->param[1]];
+                for (size_t q = 0; q < b->t.numel; q++) b->t.data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
+            }
+        }
+    }
+}
+
+size_t nn_graph_num_trainable(const nn_graph *g) { return g->train_len; }
+
+nn_param *nn_graph_param(nn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->np; i++)
+        if (!strcmp(g->params[i].name, name)) return &g->params[i];
+    return NULL;
+}
+
+void nn_graph_zero_grad(nn_graph *g) { memset(g->grad, 0, g->train_len * sizeof(float)); }
+
+double nn_graph_macs(const nn_graph *g)
+{
+    double m = 0.0;
+    for (int i = 0; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        const nn_gnode *a = &g->nodes[n->in[0]];
+        if (n->op == NN_OP_CONV)
+            m += (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
+        else if (n->op == NN_OP_LINEAR)
+            m += (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
+    }
+    return m;
+}
+
+/* ---- forward ---- */
+
+static double nn_prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static nn_tensor *P(nn_graph *g, const nn_gnode *n, int k)
+{
+    return n->param[k] >= 0 ? &g->params[n->param[k]].t : NULL;
+}
+
+/* Is node i a BN or add whose only consumer is the ReLU right after it?
+ * Then both run as one fused op (same numbers, one pass less each way). */
+static int fuses_relu(const nn_graph *g, int i)
+{
+    const nn_gnode *n = &g->nodes[i];
+    if ((n->op != NN_OP_BN && n->op != NN_OP_ADD) || i + 1 >= g->n || n->consumers != 1) return 0;
+    const nn_gnode *r = &g->nodes[i + 1];
+    return r->op == NN_OP_RELU && r->in[0] == i;
+}
+
+nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o)
+{
+    NN_ASSERT(g->finalized);
+    nn_tensor **out = o && o->outputs ? o->outputs : nn_arena_alloc(&c->arena, (size_t)g->n * sizeof(nn_tensor *));
+    /* Observers must see every node's own output: no fusion then. */
+    const int fuse = !(o && (o->hook || o->outputs));
+    for (int i = 0; i < g->n; i++) {
+        nn_gnode *n = &g->nodes[i];
+        const int fused = fuse && fuses_relu(g, i);
+        nn_tensor *in[NN_MAX_INPUTS] = {0};
+        for (int k = 0; k < n->nin && n->op != NN_OP_INPUT; k++) in[k] = out[n->in[k]];
+        nn_tensor *a = in[0], *y = NULL;
+        double t0 = c->prof ? nn_prof_now() : 0.0;
+        switch (n->op) {
+        case NN_OP_INPUT:
+            y = x;
+            break;
+        case NN_OP_CONV:
+            y = nn_conv2d(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL,
+                          (nn_conv_attr){n->stride, n->pad, n->dilation, n->groups});
+            break;
+        case NN_OP_BN: {
+            int k = n->affine ? 2 : 0;
+            y = nn_batchnorm(c, a, n->affine ? P(g, n, 0) : NULL, n->affine ? P(g, n, 1) : NULL, P(g, n, k)->data,
+                             P(g, n, k + 1)->data, (nn_bn_attr){n->eps, n->momentum, fused});
+            break;
+        }
+        case NN_OP_COND_BN:
+            NN_ASSERT(o && o->labels);
+            y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data, (nn_bn_attr){n->eps, n->momentum});
+            y = nn_class_affine(c, y, o->labels, P(g, n, 0), P(g, n, 1));
+            break;
+        case NN_OP_RELU: y = nn_relu(c, a); break;
+        case NN_OP_RELU6: y = nn_relu6(c, a); break;
+        case NN_OP_LEAKY_RELU: y = nn_leaky_relu(c, a, n->slope); break;
+        case NN_OP_TANH: y = nn_tanh(c, a); break;
+        case NN_OP_SIGMOID: y = nn_sigmoid(c, a); break;
+        case NN_OP_HARDTANH: y = nn_hardtanh(c, a, n->lo, n->hi); break;
+        case NN_OP_MAXPOOL: y = nn_maxpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, 1}); break;
+        case NN_OP_AVGPOOL:
+            y = nn_avgpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, n->count_include_pad});
+            break;
+        case NN_OP_GAP: y = nn_global_avgpool(c, a); break;
+        case NN_OP_ADD: y = fused ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]); break;
+        case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
+        case NN_OP_FLATTEN: y = nn_flatten(c, a); break;
+        case NN_OP_LINEAR: y = nn_linear(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL); break;
+        case NN_OP_UPSAMPLE_NEAREST: y = nn_upsample_nearest(c, a, n->scale); break;
+        case NN_OP_UPSAMPLE_BILINEAR: y = nn_upsample_bilinear(c, a, n->scale); break;
+        default: nn_abort(__FILE__, __LINE__, "node '%s': op %d has no forward", n->name, n->op);
+        }
+        if (c->prof) nn_profile_add(c, getenv("DATAFREE_PROFILE_NODES") ? n->name : nn_op_name(n->op), nn_prof_now() - t0, 0.0);
+        out[i] = y;
+        if (fused) out[++i] = y; /* the ReLU node's output is the fused result */
+        if (o && o->hook) o->hook(o->user, g, i, in, y);
+    }
+    return out[g->output];
+}

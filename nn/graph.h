@@ -1,0 +1,129 @@
+/* The Graph IR: named nodes in topological order, each an op kind with
+ * attributes, inputs and named parameters (like ONNX). Serialised as
+ * model.json (architecture) + model.safetensors (parameters and BN running
+ * statistics). All parameters live in one blob (llm.c style), their
+ * gradients in a second blob of the same layout. */
+#ifndef NN_GRAPH_H
+#define NN_GRAPH_H
+
+#include "ops.h"
+
+typedef enum {
+    NN_OP_INPUT,
+    NN_OP_CONV,
+    NN_OP_BN,
+    NN_OP_COND_BN,
+    NN_OP_RELU,
+    NN_OP_RELU6,
+    NN_OP_LEAKY_RELU,
+    NN_OP_TANH,
+    NN_OP_SIGMOID,
+    NN_OP_HARDTANH,
+    NN_OP_MAXPOOL,
+    NN_OP_AVGPOOL,
+    NN_OP_GAP,
+    NN_OP_ADD,
+    NN_OP_CONCAT,
+    NN_OP_FLATTEN,
+    NN_OP_LINEAR,
+    NN_OP_UPSAMPLE_NEAREST,
+    NN_OP_UPSAMPLE_BILINEAR,
+    NN_OP_COUNT
+} nn_op_kind;
+
+const char *nn_op_name(nn_op_kind k);
+int nn_op_from_name(const char *s); /* -1 if unknown */
+
+#define NN_NAME_LEN 64
+#define NN_MAX_NODE_PARAMS 4
+
+typedef struct nn_gnode {
+    char name[NN_NAME_LEN];
+    nn_op_kind op;
+    int in[NN_MAX_INPUTS];
+    int nin;
+    /* attributes (those that apply to op) */
+    int out_channels, kernel, stride, pad, dilation, groups, bias;
+    int scale;            /* upsample */
+    int num_classes;      /* cond BN */
+    int affine;           /* BN */
+    float eps, momentum;  /* BN */
+    float slope, lo, hi;  /* leaky relu, hardtanh */
+    int count_include_pad;
+    /* filled by nn_graph_finalize */
+    int param[NN_MAX_NODE_PARAMS]; /* indices into graph->params, -1 if none */
+    int shape[4];                  /* per-sample output shape (C, H, W) or (K) */
+    int ndim;                      /* of the per-sample shape */
+    int consumers;                 /* nodes that take this one as input */
+} nn_gnode;
+
+typedef struct nn_param {
+    char name[NN_NAME_LEN + 32];
+    nn_tensor t;   /* data (and grad for trainable) point into the blobs */
+    int trainable; /* weights/biases; BN running statistics are not */
+    int decay;     /* weight decay applies (conv/linear weights) */
+} nn_param;
+
+typedef struct nn_graph {
+    char name[NN_NAME_LEN];
+    nn_gnode *nodes;
+    int n, cap;
+    int output; /* node index */
+    int in_shape[3];
+    int num_classes;
+    float mean[4], std[4]; /* input preprocessing, per channel */
+    nn_param *params;
+    int np;
+    float *blob, *grad; /* all parameter data; gradients (trainable part) */
+    size_t blob_len, train_len;
+    int finalized;
+} nn_graph;
+
+/* Building: each call appends a node and returns its index (or -1 with the
+ * error in the graph builder's err when an input name is unknown). */
+nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes);
+void nn_graph_free(nn_graph *g);
+int nn_graph_find(const nn_graph *g, const char *name);
+int nn_g_add_node(nn_graph *g, const nn_gnode *proto);
+int nn_g_conv(nn_graph *g, const char *name, int in, int oc, int k, int stride, int pad, int groups, int bias);
+int nn_g_bn(nn_graph *g, const char *name, int in);
+int nn_g_act(nn_graph *g, const char *name, nn_op_kind op, int in);
+int nn_g_pool(nn_graph *g, const char *name, nn_op_kind op, int in, int k, int stride, int pad);
+int nn_g_unary(nn_graph *g, const char *name, nn_op_kind op, int in); /* gap, flatten */
+int nn_g_add(nn_graph *g, const char *name, int a, int b);
+int nn_g_concat(nn_graph *g, const char *name, const int *ins, int n);
+int nn_g_linear(nn_graph *g, const char *name, int in, int out, int bias);
+
+/* Check shapes, create parameters (zeroed; BN gamma=1, var=1). */
+int nn_graph_finalize(nn_graph *g, nn_err *e);
+/* Kaiming-normal (fan_out, ReLU) for conv, PyTorch's default for linear. */
+void nn_graph_init_params(nn_graph *g, uint64_t seed);
+size_t nn_graph_num_trainable(const nn_graph *g);
+nn_param *nn_graph_param(nn_graph *g, const char *name);
+void nn_graph_zero_grad(nn_graph *g);
+/* MACs of one forward pass of one sample. */
+double nn_graph_macs(const nn_graph *g);
+
+/* Forward. Observers see every node's inputs and output (BN statistics for
+ * reconstruction, features for distillation, ranges for quantizers). */
+typedef void (*nn_hook_fn)(void *user, const nn_graph *g, int node, nn_tensor **in, nn_tensor *out);
+typedef struct nn_fwd_opts {
+    nn_hook_fn hook;
+    void *user;
+    const int *labels; /* for conditional BN */
+    nn_tensor **outputs; /* optional: every node's output, length g->n */
+} nn_fwd_opts;
+nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);
+
+/* model.json + model.safetensors (same stem). */
+int nn_graph_save(const nn_graph *g, const char *json_path, nn_err *e);
+nn_graph *nn_graph_load(const char *json_path, nn_err *e);
+/* Architecture only, from a parsed cJSON object (used by configs too). */
+struct cJSON;
+nn_graph *nn_graph_from_json(const struct cJSON *j, const char *where, nn_err *e);
+struct cJSON *nn_graph_to_json(const nn_graph *g);
+/* Parameters by name from/to a safetensors file; shapes must match. */
+int nn_graph_load_params(nn_graph *g, const char *path, nn_err *e);
+int nn_graph_save_params(const nn_graph *g, const char *path, nn_err *e);
+
+#endif

@@ -1,0 +1,85 @@
+/* Differentiable ops. Each computes its forward now and records its backward
+ * on the context's tape. Shapes are NCHW for images and [N, K] for vectors.
+ * Shape errors here are programmer errors (graphs are shape-checked when
+ * they are built), so they abort with a message. */
+#ifndef NN_OPS_H
+#define NN_OPS_H
+
+#include "tape.h"
+
+/* ---- convolution and dense ---- */
+typedef struct nn_conv_attr {
+    int stride, pad, dilation, groups;
+} nn_conv_attr;
+
+/* x [N,C,H,W], w [OC, C/groups, KH, KW], b [OC] or NULL */
+nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv_attr a);
+int nn_conv_out(int in, int k, int stride, int pad, int dil);
+/* x [N, in] (or any shape flattened per sample), w [out, in], b [out] or NULL */
+nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
+/* idx [N] into table [num, dim] -> [N, dim] */
+nn_tensor *nn_embedding(nn_ctx *c, const int *idx, int n, nn_tensor *table);
+
+/* ---- normalisation ---- */
+typedef struct nn_bn_attr {
+    float eps, momentum;
+    int relu; /* fuse a ReLU on the output */
+} nn_bn_attr;
+/* gamma/beta may be NULL (affine off). In training mode uses batch stats and
+ * updates running_mean/var (unbiased var, as PyTorch); in eval uses them. */
+nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta, float *running_mean,
+                        float *running_var, nn_bn_attr a);
+/* Per-class affine: y[n,c] = x[n,c] * gamma[label[n], c] + beta[label[n], c]
+ * (categorical conditional BN = nn_batchnorm without affine, then this). */
+nn_tensor *nn_class_affine(nn_ctx *c, nn_tensor *x, const int *labels, nn_tensor *gamma, nn_tensor *beta);
+/* Per-channel mean and biased variance of x [N,C,H,W] over N,H,W, both
+ * differentiable: out [2, C] (row 0 mean, row 1 var). Used by BN hooks. */
+nn_tensor *nn_channel_moments(nn_ctx *c, nn_tensor *x);
+
+/* ---- activations ---- */
+nn_tensor *nn_relu(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_relu6(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_leaky_relu(nn_ctx *c, nn_tensor *x, float slope);
+nn_tensor *nn_tanh(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_sigmoid(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_hardtanh(nn_ctx *c, nn_tensor *x, float lo, float hi);
+
+/* ---- pooling and resampling ---- */
+typedef struct nn_pool_attr {
+    int kernel, stride, pad;
+    int count_include_pad; /* avg pool only; PyTorch's default is 1 */
+} nn_pool_attr;
+nn_tensor *nn_maxpool2d(nn_ctx *c, nn_tensor *x, nn_pool_attr a);
+nn_tensor *nn_avgpool2d(nn_ctx *c, nn_tensor *x, nn_pool_attr a);
+nn_tensor *nn_global_avgpool(nn_ctx *c, nn_tensor *x); /* -> [N, C] */
+nn_tensor *nn_upsample_nearest(nn_ctx *c, nn_tensor *x, int scale);
+/* align_corners = False, as PyTorch's default */
+nn_tensor *nn_upsample_bilinear(nn_ctx *c, nn_tensor *x, int scale);
+
+/* ---- structure and arithmetic ---- */
+nn_tensor *nn_add(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_add_relu(nn_ctx *c, nn_tensor *a, nn_tensor *b); /* relu(a + b), fused */
+nn_tensor *nn_mul(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_scale(nn_ctx *c, nn_tensor *x, float s);
+nn_tensor *nn_sum(nn_ctx *c, nn_tensor *x);   /* -> [1] */
+nn_tensor *nn_concat(nn_ctx *c, nn_tensor **xs, int n); /* along dim 1 */
+nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int *shape);
+nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x); /* -> [N, rest] */
+
+/* ---- softmax and losses (rows of [N, K]) ---- */
+nn_tensor *nn_softmax(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_log_softmax(nn_ctx *c, nn_tensor *x);
+/* mean over rows; smoothing spreads eps over all K classes, as PyTorch */
+nn_tensor *nn_cross_entropy(nn_ctx *c, nn_tensor *logits, const int *labels, float smoothing);
+/* KL(softmax(t/T) || softmax(s/T)), summed over classes, mean over rows
+ * (PyTorch's kl_div(..., reduction='batchmean')). The T^2 factor is the
+ * caller's. Gradients flow to both inputs when they need them. */
+nn_tensor *nn_kl_div(nn_ctx *c, nn_tensor *student, nn_tensor *teacher, float T);
+nn_tensor *nn_mse(nn_ctx *c, nn_tensor *a, nn_tensor *b); /* mean */
+nn_tensor *nn_l1(nn_ctx *c, nn_tensor *a, nn_tensor *b);  /* mean */
+
+/* Run fn over [0, n) split across the pool (helper for elementwise kernels). */
+typedef void (*nn_range_fn)(void *arg, size_t lo, size_t hi);
+void nn_parallel_range(nn_ctx *c, size_t n, nn_range_fn fn, void *arg);
+
+#endif

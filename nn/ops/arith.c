@@ -1,0 +1,237 @@
+/* Elementwise arithmetic and shape ops: add, mul, scale, sum, concat,
+ * reshape/flatten. */
+#include <string.h>
+
+#include "../ops.h"
+
+typedef struct {
+    nn_tensor *a, *b, *y;
+    float s;
+} ew_job;
+
+static void add_fwd(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    for (size_t i = lo; i < hi; i++) j->y->data[i] = j->a->data[i] + j->b->data[i];
+}
+
+static void acc_range(float *dst, const float *src, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) dst[i] += src[i];
+}
+
+static void relu_mask(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    for (size_t i = lo; i < hi; i++) j->y->grad[i] = j->y->data[i] > 0.0f ? j->y->grad[i] : 0.0f;
+}
+
+static void add_bwd_b(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    acc_range(j->b->grad, j->y->grad, lo, hi);
+}
+
+static void add_bwd_a(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    acc_range(j->a->grad, j->y->grad, lo, hi);
+}
+
+/* The output gradient passes through unchanged: the first input without a
+ * gradient takes the buffer itself; the other accumulates from it before
+ * anyone else can touch it. With a fused ReLU the mask is applied in place
+ * first (the output gradient is ours to overwrite). */
+static void add_backward(nn_ctx *c, nn_node *node)
+{
+    ew_job *j = node->saved;
+    if (j->s != 0.0f) nn_parallel_range(c, j->y->numel, relu_mask, j);
+    int a_took = j->a->requires_grad && nn_grad_steal(j->a, j->y);
+    if (j->b->requires_grad) {
+        if (a_took || !nn_grad_steal(j->b, j->y)) {
+            nn_grad(c, j->b);
+            nn_parallel_range(c, j->y->numel, add_bwd_b, j);
+        }
+    }
+    if (j->a->requires_grad && !a_took) {
+        nn_grad(c, j->a);
+        nn_parallel_range(c, j->y->numel, add_bwd_a, j);
+    }
+}
+
+static void add_relu_fwd(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    for (size_t i = lo; i < hi; i++) {
+        float v = j->a->data[i] + j->b->data[i];
+        j->y->data[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+static void check_same(const char *op, nn_tensor *a, nn_tensor *b)
+{
+    if (!nn_same_shape(a, b)) {
+        char s1[64], s2[64];
+        nn_abort(__FILE__, __LINE__, "%s: shapes differ: %s vs %s", op, nn_shape_str(a, s1, sizeof s1),
+                 nn_shape_str(b, s2, sizeof s2));
+    }
+}
+
+nn_tensor *nn_add(nn_ctx *c, nn_tensor *a, nn_tensor *b)
+{
+    check_same("add", a, b);
+    ew_job *j = nn_arena_alloc(&c->arena, sizeof *j);
+    *j = (ew_job){a, b, nn_new(c, a->ndim, a->shape), 0};
+    nn_parallel_range(c, a->numel, add_fwd, j);
+    nn_tensor *in[2] = {a, b};
+    nn_node *node = nn_record(c, "add", add_backward, j->y, 2, in);
+    if (node) node->saved = j;
+    return j->y;
+}
+
+nn_tensor *nn_add_relu(nn_ctx *c, nn_tensor *a, nn_tensor *b)
+{
+    check_same("add_relu", a, b);
+    ew_job *j = nn_arena_alloc(&c->arena, sizeof *j);
+    *j = (ew_job){a, b, nn_new(c, a->ndim, a->shape), 1.0f}; /* s != 0: ReLU fused */
+    nn_parallel_range(c, a->numel, add_relu_fwd, j);
+    nn_tensor *in[2] = {a, b};
+    nn_node *node = nn_record(c, "add_relu", add_backward, j->y, 2, in);
+    if (node) node->saved = j;
+    return j->y;
+}
+
+static void mul_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
+    if (a->requires_grad) {
+        float *g = nn_grad(c, a);
+        for (size_t i = 0; i < y->numel; i++) g[i] += y->grad[i] * b->data[i];
+    }
+    if (b->requires_grad) {
+        float *g = nn_grad(c, b);
+        for (size_t i = 0; i < y->numel; i++) g[i] += y->grad[i] * a->data[i];
+    }
+}
+
+nn_tensor *nn_mul(nn_ctx *c, nn_tensor *a, nn_tensor *b)
+{
+    check_same("mul", a, b);
+    nn_tensor *y = nn_new(c, a->ndim, a->shape);
+    for (size_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] * b->data[i];
+    nn_tensor *in[2] = {a, b};
+    nn_record(c, "mul", mul_backward, y, 2, in);
+    return y;
+}
+
+static void scale_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0], *y = node->out;
+    float s = *(float *)node->saved, *g = nn_grad(c, x);
+    for (size_t i = 0; i < y->numel; i++) g[i] += s * y->grad[i];
+}
+
+nn_tensor *nn_scale(nn_ctx *c, nn_tensor *x, float s)
+{
+    nn_tensor *y = nn_new(c, x->ndim, x->shape);
+    for (size_t i = 0; i < y->numel; i++) y->data[i] = s * x->data[i];
+    nn_tensor *in[1] = {x};
+    nn_node *node = nn_record(c, "scale", scale_backward, y, 1, in);
+    if (node) {
+        float *sp = nn_arena_alloc(&c->arena, sizeof(float));
+        *sp = s;
+        node->saved = sp;
+    }
+    return y;
+}
+
+static void sum_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0];
+    float d = node->out->grad[0], *g = nn_grad(c, x);
+    for (size_t i = 0; i < x->numel; i++) g[i] += d;
+}
+
+nn_tensor *nn_sum(nn_ctx *c, nn_tensor *x)
+{
+    int one = 1;
+    nn_tensor *y = nn_new(c, 1, &one);
+    double s = 0.0;
+    for (size_t i = 0; i < x->numel; i++) s += x->data[i];
+    y->data[0] = (float)s;
+    nn_tensor *in[1] = {x};
+    nn_record(c, "sum", sum_backward, y, 1, in);
+    return y;
+}
+
+/* ---- concat along dim 1 ---- */
+
+static void concat_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *y = node->out;
+    const int N = y->shape[0];
+    const size_t inner = y->numel / ((size_t)N * y->shape[1]);
+    size_t coff = 0;
+    for (int k = 0; k < node->nin; k++) {
+        nn_tensor *x = node->in[k];
+        size_t blk = (size_t)x->shape[1] * inner;
+        if (x->requires_grad) {
+            float *g = nn_grad(c, x);
+            for (int n = 0; n < N; n++)
+                acc_range(g + n * blk, y->grad + (size_t)n * y->shape[1] * inner + coff, 0, blk);
+        }
+        coff += blk;
+    }
+}
+
+nn_tensor *nn_concat(nn_ctx *c, nn_tensor **xs, int n)
+{
+    NN_ASSERT(n >= 1 && n <= NN_MAX_INPUTS);
+    int shape[4];
+    memcpy(shape, xs[0]->shape, sizeof shape);
+    shape[1] = 0;
+    for (int k = 0; k < n; k++) {
+        NN_ASSERT(xs[k]->ndim == xs[0]->ndim && xs[k]->shape[0] == xs[0]->shape[0]);
+        for (int d = 2; d < xs[0]->ndim; d++) NN_ASSERT(xs[k]->shape[d] == xs[0]->shape[d]);
+        shape[1] += xs[k]->shape[1];
+    }
+    nn_tensor *y = nn_new(c, xs[0]->ndim, shape);
+    const int N = shape[0];
+    const size_t inner = y->numel / ((size_t)N * shape[1]);
+    size_t coff = 0;
+    for (int k = 0; k < n; k++) {
+        size_t blk = (size_t)xs[k]->shape[1] * inner;
+        for (int b = 0; b < N; b++)
+            memcpy(y->data + (size_t)b * shape[1] * inner + coff, xs[k]->data + b * blk, blk * sizeof(float));
+        coff += blk;
+    }
+    nn_record(c, "concat", concat_backward, y, n, xs);
+    return y;
+}
+
+/* ---- reshape: shares data, copies gradients back ---- */
+
+static void reshape_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0];
+    if (!nn_grad_steal(x, node->out)) acc_range(nn_grad(c, x), node->out->grad, 0, x->numel);
+}
+
+nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int *shape)
+{
+    if (nn_shape_numel(ndim, shape) != x->numel) {
+        char s[64];
+        nn_abort(__FILE__, __LINE__, "reshape: %zu elements into %zu (from %s)", x->numel,
+                 nn_shape_numel(ndim, shape), nn_shape_str(x, s, sizeof s));
+    }
+    nn_tensor *y = nn_view(c, x->data, ndim, shape);
+    nn_tensor *in[1] = {x};
+    nn_record(c, "reshape", reshape_backward, y, 1, in);
+    return y;
+}
+
+nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x)
+{
+    int s[2] = {x->shape[0], (int)(x->numel / (size_t)x->shape[0])};
+    return nn_reshape(c, x, 2, s);
+}

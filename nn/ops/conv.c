@@ -1,0 +1,298 @@
+/* conv2d: per-image im2col + sgemm, images split over the pool, one
+ * single-threaded sgemm per (image, group). Backward recomputes im2col
+ * rather than keeping the column buffers (they would not fit in memory). */
+#include <string.h>
+
+#include "../blas.h"
+#include "../ops.h"
+
+int nn_conv_out(int in, int k, int stride, int pad, int dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
+
+typedef struct {
+    int C, H, W, OC, KH, KW, OH, OW, G;
+    nn_conv_attr a;
+} conv_geom;
+
+/* The range of output positions o whose input index o*s - p + k*d lies in
+ * [0, n): no branch in the inner loops of im2col/col2im. */
+static inline void valid_range(int n, int on, int s, int off, int *lo, int *hi)
+{
+    /* need 0 <= o*s + off < n */
+    int l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int h = (n - off + s - 1) / s; /* first o with o*s+off >= n */
+    if (h > on) h = on;
+    if (h < 0) h = 0;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* x [C, H, W] (C = channels of one group) -> col [C*KH*KW, OH*OW] */
+static void im2col(const float *x, float *col, int C, const conv_geom *g)
+{
+    const int s = g->a.stride, p = g->a.pad, d = g->a.dilation;
+    const int OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int kh = 0; kh < g->KH; kh++) {
+            int oh_lo, oh_hi;
+            valid_range(H, OH, s, kh * d - p, &oh_lo, &oh_hi);
+            for (int kw = 0; kw < g->KW; kw++) {
+                float *row = col + ((size_t)(c * g->KH + kh) * g->KW + kw) * OH * OW;
+                int ow_lo, ow_hi;
+                valid_range(W, OW, s, kw * d - p, &ow_lo, &ow_hi);
+                if (s == 1 && OW == W) {
+                    /* Same width: the row is the plane shifted by one offset.
+                     * Copy it in one piece, then zero what wrapped around. */
+                    long shift = (long)(kh * d - p) * W + (kw * d - p);
+                    long lo = (long)oh_lo * W, hi = (long)oh_hi * W; /* output range */
+                    long slo = lo + shift < 0 ? -shift : lo, shi = hi + shift > (long)H * W ? (long)H * W - shift : hi;
+                    memset(row, 0, (size_t)slo * sizeof(float));
+                    if (shi > slo) memcpy(row + slo, xc + slo + shift, (size_t)(shi - slo) * sizeof(float));
+                    if (shi < (long)OH * OW) memset(row + (shi > slo ? shi : slo), 0,
+                                                    (size_t)((long)OH * OW - (shi > slo ? shi : slo)) * sizeof(float));
+                    if (ow_lo > 0 || ow_hi < OW)
+                        for (int oh = oh_lo; oh < oh_hi; oh++) {
+                            float *r = row + (size_t)oh * OW;
+                            for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0.0f;
+                            for (int ow = ow_hi; ow < OW; ow++) r[ow] = 0.0f;
+                        }
+                    continue;
+                }
+                memset(row, 0, (size_t)oh_lo * OW * sizeof(float));
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    float *r = row + (size_t)oh * OW;
+                    const float *xr = xc + (size_t)(oh * s - p + kh * d) * W + (kw * d - p);
+                    for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0.0f;
+                    if (s == 1)
+                        memcpy(r + ow_lo, xr + ow_lo, (size_t)(ow_hi - ow_lo) * sizeof(float));
+                    else
+                        for (int ow = ow_lo; ow < ow_hi; ow++) r[ow] = xr[ow * s];
+                    for (int ow = ow_hi; ow < OW; ow++) r[ow] = 0.0f;
+                }
+                memset(row + (size_t)oh_hi * OW, 0, (size_t)(OH - oh_hi) * OW * sizeof(float));
+            }
+        }
+    }
+}
+
+/* col [C*KH*KW, OH*OW] accumulated into dx [C, H, W] */
+static void col2im(const float *col, float *dx, int C, const conv_geom *g)
+{
+    const int s = g->a.stride, p = g->a.pad, d = g->a.dilation;
+    const int OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    for (int c = 0; c < C; c++) {
+        float *xc = dx + (size_t)c * H * W;
+        for (int kh = 0; kh < g->KH; kh++) {
+            int oh_lo, oh_hi;
+            valid_range(H, OH, s, kh * d - p, &oh_lo, &oh_hi);
+            for (int kw = 0; kw < g->KW; kw++) {
+                const float *row = col + ((size_t)(c * g->KH + kh) * g->KW + kw) * OH * OW;
+                int ow_lo, ow_hi;
+                valid_range(W, OW, s, kw * d - p, &ow_lo, &ow_hi);
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    const float *r = row + (size_t)oh * OW;
+                    float *xr = xc + (size_t)(oh * s - p + kh * d) * W + (kw * d - p);
+                    if (s == 1)
+                        for (int ow = ow_lo; ow < ow_hi; ow++) xr[ow] += r[ow];
+                    else
+                        for (int ow = ow_lo; ow < ow_hi; ow++) xr[ow * s] += r[ow];
+                }
+            }
+        }
+    }
+}
+
+static int is_pointwise(const conv_geom *g)
+{
+    return g->KH == 1 && g->KW == 1 && g->a.stride == 1 && g->a.pad == 0;
+}
+
+typedef struct {
+    conv_geom g;
+    nn_tensor *x, *w, *b, *y;
+    float *cols;      /* per-thread column buffers */
+    size_t col_size;
+    float *dw_part;   /* per-thread dW (and db) accumulators, backward */
+    size_t dw_size;
+    /* backward: dx as a stride-1 convolution of dy with the flipped,
+     * transposed weights (no col2im), when the geometry allows it */
+    int dx_transposed;
+    conv_geom gt;     /* geometry of that convolution: dy -> dx */
+    float *wt;        /* [G][cg][ocg*KH*KW] flipped weights */
+    int dx_fresh;     /* dx was unallocated: write, do not accumulate */
+} conv_job;
+
+static void conv_fwd_task(void *arg, int ith, int nth)
+{
+    conv_job *j = arg;
+    const conv_geom *g = &j->g;
+    const int N = j->x->shape[0], G = g->G;
+    const int cg = g->C / G, ocg = g->OC / G, K = cg * g->KH * g->KW, P = g->OH * g->OW;
+    float *col = j->cols + (size_t)ith * j->col_size;
+    size_t lo, hi;
+    nn_split((size_t)N, ith, nth, &lo, &hi);
+    for (size_t n = lo; n < hi; n++) {
+        const float *xn = j->x->data + n * (size_t)g->C * g->H * g->W;
+        float *yn = j->y->data + n * (size_t)g->OC * P;
+        for (int gi = 0; gi < G; gi++) {
+            const float *xg = xn + (size_t)gi * cg * g->H * g->W;
+            const float *src = xg;
+            if (!is_pointwise(g)) {
+                im2col(xg, col, cg, g);
+                src = col;
+            }
+            nn_sgemm(0, 0, ocg, P, K, 1.0f, j->w->data + (size_t)gi * ocg * K, K, src, P, 0.0f,
+                     yn + (size_t)gi * ocg * P, P);
+        }
+        if (j->b)
+            for (int o = 0; o < g->OC; o++) {
+                float bv = j->b->data[o];
+                float *yo = yn + (size_t)o * P;
+                for (int i = 0; i < P; i++) yo[i] += bv;
+            }
+    }
+}
+
+static void conv_bwd_task(void *arg, int ith, int nth)
+{
+    conv_job *j = arg;
+    const conv_geom *g = &j->g;
+    const int N = j->x->shape[0], G = g->G;
+    const int cg = g->C / G, ocg = g->OC / G, K = cg * g->KH * g->KW, P = g->OH * g->OW;
+    const int need_dx = j->x->requires_grad, need_dw = j->w->requires_grad;
+    const int need_db = j->b && j->b->requires_grad;
+    float *col = j->cols + (size_t)ith * j->col_size;
+    float *dw = j->dw_part + (size_t)ith * j->dw_size;
+    float *db = dw + j->w->numel;
+    memset(dw, 0, j->dw_size * sizeof(float));
+    size_t lo, hi;
+    nn_split((size_t)N, ith, nth, &lo, &hi);
+    for (size_t n = lo; n < hi; n++) {
+        const float *xn = j->x->data + n * (size_t)g->C * g->H * g->W;
+        const float *dyn = j->y->grad + n * (size_t)g->OC * P;
+        for (int gi = 0; gi < G; gi++) {
+            const float *xg = xn + (size_t)gi * cg * g->H * g->W;
+            const float *dyg = dyn + (size_t)gi * ocg * P;
+            const float *wg = j->w->data + (size_t)gi * ocg * K;
+            if (need_dw) {
+                const float *src = xg;
+                if (!is_pointwise(g)) {
+                    im2col(xg, col, cg, g);
+                    src = col;
+                }
+                /* dW[ocg, K] += dy[ocg, P] * col[K, P]^T */
+                nn_sgemm(0, 1, ocg, K, P, 1.0f, dyg, P, src, P, 1.0f, dw + (size_t)gi * ocg * K, K);
+            }
+            if (need_dx) {
+                float *dxg = j->x->grad + n * (size_t)g->C * g->H * g->W + (size_t)gi * cg * g->H * g->W;
+                const float beta = j->dx_fresh ? 0.0f : 1.0f;
+                if (is_pointwise(g)) {
+                    nn_sgemm(1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, beta, dxg, P);
+                } else if (j->dx_transposed) {
+                    /* dx[cg, H*W] = Wt[cg, ocg*KH*KW] * im2col(dy)[ocg*KH*KW, H*W] */
+                    const int Kt = ocg * g->KH * g->KW, Pin = g->H * g->W;
+                    im2col(dyg, col, ocg, &j->gt);
+                    nn_sgemm(0, 0, cg, Pin, Kt, 1.0f, j->wt + (size_t)gi * cg * Kt, Kt, col, Pin, beta, dxg, Pin);
+                } else {
+                    /* dcol[K, P] = W^T[K, ocg] * dy[ocg, P], then scatter */
+                    if (j->dx_fresh) memset(dxg, 0, (size_t)cg * g->H * g->W * sizeof(float));
+                    nn_sgemm(1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, col, P);
+                    col2im(col, dxg, cg, g);
+                }
+            }
+        }
+        if (need_db)
+            for (int o = 0; o < g->OC; o++) {
+                const float *d = dyn + (size_t)o * P;
+                float s = 0.0f;
+                for (int i = 0; i < P; i++) s += d[i];
+                db[o] += s;
+            }
+    }
+}
+
+static void conv_backward(nn_ctx *c, nn_node *node)
+{
+    conv_job *j = node->saved;
+    const int T = nn_threads(c);
+    conv_geom *g = &j->g;
+    j->dx_fresh = j->x->requires_grad && !j->x->grad;
+    if (j->dx_fresh) j->x->grad = nn_arena_floats(&c->arena, j->x->numel); /* every element gets written */
+    j->dw_size = j->w->numel + (j->b ? j->b->numel : 0);
+    j->dw_part = nn_arena_floats(&c->arena, j->dw_size * (size_t)T);
+    /* Stride 1 with pad <= dilation*(k-1): dx is a plain convolution of dy. */
+    const int pt = g->a.dilation * (g->KH - 1) - g->a.pad, ptw = g->a.dilation * (g->KW - 1) - g->a.pad;
+    j->dx_transposed = j->x->requires_grad && !is_pointwise(g) && g->a.stride == 1 && pt >= 0 && pt == ptw;
+    size_t col = j->col_size;
+    if (j->dx_transposed) {
+        const int G = g->G, cg = g->C / G, ocg = g->OC / G, KK = g->KH * g->KW;
+        j->gt = (conv_geom){.C = ocg, .H = g->OH, .W = g->OW, .OC = cg, .KH = g->KH, .KW = g->KW, .OH = g->H,
+                            .OW = g->W, .G = 1, .a = {1, pt, g->a.dilation, 1}};
+        j->wt = nn_arena_floats(&c->arena, j->w->numel);
+        for (int gi = 0; gi < G; gi++)
+            for (int o = 0; o < ocg; o++)
+                for (int ci = 0; ci < cg; ci++)
+                    for (int k = 0; k < KK; k++) /* flip the kernel, swap in/out channels */
+                        j->wt[((size_t)gi * cg + ci) * ocg * KK + (size_t)o * KK + (KK - 1 - k)] =
+                            j->w->data[((size_t)gi * ocg + o) * cg * KK + (size_t)ci * KK + k];
+        size_t tcol = ((size_t)ocg * KK * g->H * g->W + 15) & ~(size_t)15;
+        if (tcol > col) col = tcol;
+    }
+    j->col_size = col;
+    j->cols = nn_arena_floats(&c->arena, j->col_size * (size_t)T);
+    nn_pool_run(c->pool, conv_bwd_task, j);
+    /* Reduce per-thread partials in a fixed order: deterministic. */
+    if (j->w->requires_grad) {
+        float *gw = nn_grad(c, j->w);
+        for (int t = 0; t < T; t++) {
+            const float *p = j->dw_part + (size_t)t * j->dw_size;
+            for (size_t i = 0; i < j->w->numel; i++) gw[i] += p[i];
+        }
+    }
+    if (j->b && j->b->requires_grad) {
+        float *gb = nn_grad(c, j->b);
+        for (int t = 0; t < T; t++) {
+            const float *p = j->dw_part + (size_t)t * j->dw_size + j->w->numel;
+            for (size_t i = 0; i < j->b->numel; i++) gb[i] += p[i];
+        }
+    }
+}
+
+nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv_attr a)
+{
+    if (a.stride < 1) a.stride = 1;
+    if (a.dilation < 1) a.dilation = 1;
+    if (a.groups < 1) a.groups = 1;
+    NN_ASSERT(x->ndim == 4 && w->ndim == 4);
+    conv_job *j = nn_arena_alloc(&c->arena, sizeof *j);
+    memset(j, 0, sizeof *j);
+    conv_geom *g = &j->g;
+    g->a = a;
+    g->C = x->shape[1];
+    g->H = x->shape[2];
+    g->W = x->shape[3];
+    g->OC = w->shape[0];
+    g->KH = w->shape[2];
+    g->KW = w->shape[3];
+    g->G = a.groups;
+    if (g->C % g->G || g->OC % g->G || w->shape[1] != g->C / g->G)
+        nn_abort(__FILE__, __LINE__, "conv2d: input has %d channels, weight [%d,%d,%d,%d], groups %d", g->C,
+                 w->shape[0], w->shape[1], w->shape[2], w->shape[3], g->G);
+    g->OH = nn_conv_out(g->H, g->KH, a.stride, a.pad, a.dilation);
+    g->OW = nn_conv_out(g->W, g->KW, a.stride, a.pad, a.dilation);
+    NN_ASSERT(g->OH > 0 && g->OW > 0);
+    j->x = x;
+    j->w = w;
+    j->b = b;
+    j->y = nn_new4(c, x->shape[0], g->OC, g->OH, g->OW);
+    j->col_size = is_pointwise(g) ? 0 : (size_t)(g->C / g->G) * g->KH * g->KW * g->OH * g->OW;
+    /* Pad each thread's buffer to its own cache lines. */
+    j->col_size = (j->col_size + 15) & ~(size_t)15;
+    j->cols = nn_arena_floats(&c->arena, j->col_size * (size_t)nn_threads(c));
+    nn_pool_run(c->pool, conv_fwd_task, j);
+    nn_tensor *in[3] = {x, w, b};
+    nn_node *node = nn_record(c, "conv2d", conv_backward, j->y, b ? 3 : 2, in);
+    if (node) node->saved = j;
+    return j->y;
+}

@@ -1,0 +1,325 @@
+/* Max/avg pooling (any kernel, stride, padding), global average pooling,
+ * nearest and bilinear upsampling. Work is split over N*C planes. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+
+typedef struct {
+    nn_tensor *x, *y;
+    nn_pool_attr a;
+    int *argmax; /* max pool: flat index into the input plane */
+    int scale;
+} pool_job;
+
+static void planes(const nn_tensor *x, int ith, int nth, size_t *lo, size_t *hi)
+{
+    nn_split((size_t)x->shape[0] * x->shape[1], ith, nth, lo, hi);
+}
+
+static void maxpool_fwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
+    const int k = j->a.kernel, s = j->a.stride, p = j->a.pad;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->x->data + pl * H * W;
+        float *y = j->y->data + pl * OH * OW;
+        int *am = j->argmax + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float best = -FLT_MAX;
+                int bi = -1;
+                for (int kh = 0; kh < k; kh++) {
+                    int ih = oh * s - p + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kw = 0; kw < k; kw++) {
+                        int iw = ow * s - p + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        float v = x[ih * W + iw];
+                        if (v > best || bi < 0) {
+                            best = v;
+                            bi = ih * W + iw;
+                        }
+                    }
+                }
+                y[oh * OW + ow] = best;
+                am[oh * OW + ow] = bi;
+            }
+    }
+}
+
+static void maxpool_bwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *g = j->x->grad + pl * H * W;
+        const float *d = j->y->grad + pl * OH * OW;
+        const int *am = j->argmax + pl * OH * OW;
+        for (int i = 0; i < OH * OW; i++)
+            if (am[i] >= 0) g[am[i]] += d[i];
+    }
+}
+
+static void avgpool_fwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
+    const int k = j->a.kernel, s = j->a.stride, p = j->a.pad;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->x->data + pl * H * W;
+        float *y = j->y->data + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int h0 = oh * s - p, w0 = ow * s - p;
+                int h1 = h0 + k < H + p ? h0 + k : H + p, w1 = w0 + k < W + p ? w0 + k : W + p;
+                int full = (h1 - h0) * (w1 - w0); /* PyTorch counts padding, not past it */
+                float sum = 0.0f;
+                int cnt = 0;
+                for (int ih = h0 < 0 ? 0 : h0; ih < (h1 < H ? h1 : H); ih++)
+                    for (int iw = w0 < 0 ? 0 : w0; iw < (w1 < W ? w1 : W); iw++) {
+                        sum += x[ih * W + iw];
+                        cnt++;
+                    }
+                y[oh * OW + ow] = sum / (float)(j->a.count_include_pad ? full : (cnt ? cnt : 1));
+            }
+    }
+}
+
+static void avgpool_bwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
+    const int k = j->a.kernel, s = j->a.stride, p = j->a.pad;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *g = j->x->grad + pl * H * W;
+        const float *d = j->y->grad + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int h0 = oh * s - p, w0 = ow * s - p;
+                int h1 = h0 + k < H + p ? h0 + k : H + p, w1 = w0 + k < W + p ? w0 + k : W + p;
+                int full = (h1 - h0) * (w1 - w0), cnt = 0;
+                int ha = h0 < 0 ? 0 : h0, hb = h1 < H ? h1 : H, wa = w0 < 0 ? 0 : w0, wb = w1 < W ? w1 : W;
+                cnt = (hb - ha) * (wb - wa);
+                float v = d[oh * OW + ow] / (float)(j->a.count_include_pad ? full : (cnt ? cnt : 1));
+                for (int ih = ha; ih < hb; ih++)
+                    for (int iw = wa; iw < wb; iw++) g[ih * W + iw] += v;
+            }
+    }
+}
+
+static void maxpool_backward(nn_ctx *c, nn_node *node)
+{
+    pool_job *j = node->saved;
+    nn_grad(c, j->x);
+    nn_pool_run(c->pool, maxpool_bwd, j);
+}
+
+static void avgpool_backward(nn_ctx *c, nn_node *node)
+{
+    pool_job *j = node->saved;
+    nn_grad(c, j->x);
+    nn_pool_run(c->pool, avgpool_bwd, j);
+}
+
+static pool_job *pool_setup(nn_ctx *c, nn_tensor *x, nn_pool_attr a)
+{
+    NN_ASSERT(x->ndim == 4);
+    if (a.stride < 1) a.stride = a.kernel;
+    if (a.pad * 2 > a.kernel)
+        nn_abort(__FILE__, __LINE__, "pool: padding %d must be at most half of kernel %d", a.pad, a.kernel);
+    pool_job *j = nn_arena_alloc(&c->arena, sizeof *j);
+    memset(j, 0, sizeof *j);
+    j->x = x;
+    j->a = a;
+    int OH = (x->shape[2] + 2 * a.pad - a.kernel) / a.stride + 1;
+    int OW = (x->shape[3] + 2 * a.pad - a.kernel) / a.stride + 1;
+    NN_ASSERT(OH > 0 && OW > 0);
+    j->y = nn_new4(c, x->shape[0], x->shape[1], OH, OW);
+    return j;
+}
+
+nn_tensor *nn_maxpool2d(nn_ctx *c, nn_tensor *x, nn_pool_attr a)
+{
+    pool_job *j = pool_setup(c, x, a);
+    j->argmax = nn_arena_alloc(&c->arena, j->y->numel * sizeof(int));
+    nn_pool_run(c->pool, maxpool_fwd, j);
+    nn_tensor *in[1] = {x};
+    nn_node *node = nn_record(c, "maxpool2d", maxpool_backward, j->y, 1, in);
+    if (node) node->saved = j;
+    return j->y;
+}
+
+nn_tensor *nn_avgpool2d(nn_ctx *c, nn_tensor *x, nn_pool_attr a)
+{
+    pool_job *j = pool_setup(c, x, a);
+    nn_pool_run(c->pool, avgpool_fwd, j);
+    nn_tensor *in[1] = {x};
+    nn_node *node = nn_record(c, "avgpool2d", avgpool_backward, j->y, 1, in);
+    if (node) node->saved = j;
+    return j->y;
+}
+
+/* ---- global average pooling ---- */
+
+static void gap_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0], *y = node->out;
+    const size_t P = y->numel, HW = x->numel / P;
+    float *g = nn_grad(c, x);
+    for (size_t p = 0; p < P; p++) {
+        float v = y->grad[p] / (float)HW;
+        for (size_t i = 0; i < HW; i++) g[p * HW + i] += v;
+    }
+}
+
+nn_tensor *nn_global_avgpool(nn_ctx *c, nn_tensor *x)
+{
+    NN_ASSERT(x->ndim == 4);
+    nn_tensor *y = nn_new2(c, x->shape[0], x->shape[1]);
+    const size_t HW = (size_t)x->shape[2] * x->shape[3];
+    for (size_t p = 0; p < y->numel; p++) {
+        float s = 0.0f;
+        for (size_t i = 0; i < HW; i++) s += x->data[p * HW + i];
+        y->data[p] = s / (float)HW;
+    }
+    nn_tensor *in[1] = {x};
+    nn_record(c, "global_avgpool", gap_backward, y, 1, in);
+    return y;
+}
+
+/* ---- upsampling ---- */
+
+static void nearest_fwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], s = j->scale, OW = W * s;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->x->data + pl * H * W;
+        float *y = j->y->data + pl * H * W * s * s;
+        for (int oh = 0; oh < H * s; oh++)
+            for (int ow = 0; ow < OW; ow++) y[oh * OW + ow] = x[(oh / s) * W + ow / s];
+    }
+}
+
+static void nearest_bwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], s = j->scale, OW = W * s;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *g = j->x->grad + pl * H * W;
+        const float *d = j->y->grad + pl * H * W * s * s;
+        for (int oh = 0; oh < H * s; oh++)
+            for (int ow = 0; ow < OW; ow++) g[(oh / s) * W + ow / s] += d[oh * OW + ow];
+    }
+}
+
+/* PyTorch's align_corners=False source coordinate, clamped at 0. */
+static void bilinear_coord(int o, int in, int s, int *i0, int *i1, float *w1)
+{
+    float src = ((float)o + 0.5f) / (float)s - 0.5f;
+    if (src < 0.0f) src = 0.0f;
+    int a = (int)src;
+    if (a > in - 1) a = in - 1;
+    *i0 = a;
+    *i1 = a < in - 1 ? a + 1 : a;
+    *w1 = src - (float)a;
+}
+
+static void bilinear_fwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], s = j->scale, OH = H * s, OW = W * s;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->x->data + pl * H * W;
+        float *y = j->y->data + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1;
+            float lh;
+            bilinear_coord(oh, H, s, &h0, &h1, &lh);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1;
+                float lw;
+                bilinear_coord(ow, W, s, &w0, &w1, &lw);
+                y[oh * OW + ow] = (1 - lh) * ((1 - lw) * x[h0 * W + w0] + lw * x[h0 * W + w1]) +
+                                  lh * ((1 - lw) * x[h1 * W + w0] + lw * x[h1 * W + w1]);
+            }
+        }
+    }
+}
+
+static void bilinear_bwd(void *arg, int ith, int nth)
+{
+    pool_job *j = arg;
+    const int H = j->x->shape[2], W = j->x->shape[3], s = j->scale, OH = H * s, OW = W * s;
+    size_t lo, hi;
+    planes(j->x, ith, nth, &lo, &hi);
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *g = j->x->grad + pl * H * W;
+        const float *d = j->y->grad + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1;
+            float lh;
+            bilinear_coord(oh, H, s, &h0, &h1, &lh);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1;
+                float lw;
+                bilinear_coord(ow, W, s, &w0, &w1, &lw);
+                float v = d[oh * OW + ow];
+                g[h0 * W + w0] += (1 - lh) * (1 - lw) * v;
+                g[h0 * W + w1] += (1 - lh) * lw * v;
+                g[h1 * W + w0] += lh * (1 - lw) * v;
+                g[h1 * W + w1] += lh * lw * v;
+            }
+        }
+    }
+}
+
+static void nearest_backward(nn_ctx *c, nn_node *node)
+{
+    pool_job *j = node->saved;
+    nn_grad(c, j->x);
+    nn_pool_run(c->pool, nearest_bwd, j);
+}
+
+static void bilinear_backward(nn_ctx *c, nn_node *node)
+{
+    pool_job *j = node->saved;
+    nn_grad(c, j->x);
+    nn_pool_run(c->pool, bilinear_bwd, j);
+}
+
+static nn_tensor *upsample(nn_ctx *c, nn_tensor *x, int scale, int bilinear)
+{
+    NN_ASSERT(x->ndim == 4 && scale >= 1);
+    pool_job *j = nn_arena_alloc(&c->arena, sizeof *j);
+    memset(j, 0, sizeof *j);
+    j->x = x;
+    j->scale = scale;
+    j->y = nn_new4(c, x->shape[0], x->shape[1], x->shape[2] * scale, x->shape[3] * scale);
+    nn_pool_run(c->pool, bilinear ? bilinear_fwd : nearest_fwd, j);
+    nn_tensor *in[1] = {x};
+    nn_node *node = nn_record(c, bilinear ? "upsample_bilinear" : "upsample_nearest",
+                              bilinear ? bilinear_backward : nearest_backward, j->y, 1, in);
+    if (node) node->saved = j;
+    return j->y;
+}
+
+nn_tensor *nn_upsample_nearest(nn_ctx *c, nn_tensor *x, int scale) { return upsample(c, x, scale, 0); }
+nn_tensor *nn_upsample_bilinear(nn_ctx *c, nn_tensor *x, int scale) { return upsample(c, x, scale, 1); }

@@ -1,0 +1,183 @@
+/* Zoo builders. CIFAR-style networks: 3x3 stem, no initial max pooling,
+ * so they fit 28x28 and 32x32 inputs. */
+/* Node names are short by construction; truncation cannot happen here. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "zoo.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int conv_bn(nn_graph *g, const char *name, int in, int oc, int k, int stride, int groups, int relu)
+{
+    char b[NN_NAME_LEN];
+    snprintf(b, sizeof b, "%s.conv", name);
+    int x = nn_g_conv(g, b, in, oc, k, stride, k / 2, groups, 0);
+    snprintf(b, sizeof b, "%s.bn", name);
+    x = nn_g_bn(g, b, x);
+    if (relu) {
+        snprintf(b, sizeof b, "%s.relu", name);
+        x = nn_g_act(g, b, relu == 6 ? NN_OP_RELU6 : NN_OP_RELU, x);
+    }
+    return x;
+}
+
+/* He et al. CIFAR ResNet (6n+2 layers), basic blocks, 1x1 conv + BN on
+ * downsampling shortcuts (option B). */
+static void resnet(nn_graph *g, int depth)
+{
+    int n = (depth - 2) / 6, x = conv_bn(g, "stem", 0, 16, 3, 1, 1, 1), ch = 16;
+    char name[32], b[NN_NAME_LEN];
+    for (int s = 0; s < 3; s++) {
+        int oc = 16 << s;
+        for (int i = 0; i < n; i++) {
+            int stride = (s > 0 && i == 0) ? 2 : 1;
+            snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
+            snprintf(b, sizeof b, "%s.a", name);
+            int y = conv_bn(g, b, x, oc, 3, stride, 1, 1);
+            snprintf(b, sizeof b, "%s.b", name);
+            y = conv_bn(g, b, y, oc, 3, 1, 1, 0);
+            int sc = x;
+            if (stride != 1 || ch != oc) {
+                snprintf(b, sizeof b, "%s.down", name);
+                sc = conv_bn(g, b, x, oc, 1, stride, 1, 0);
+            }
+            snprintf(b, sizeof b, "%s.add", name);
+            x = nn_g_add(g, b, y, sc);
+            snprintf(b, sizeof b, "%s.relu", name);
+            x = nn_g_act(g, b, NN_OP_RELU, x);
+            ch = oc;
+        }
+    }
+    x = nn_g_unary(g, "pool", NN_OP_GAP, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
+/* VGG-small with BN: 2 convs per stage at widths 32-64-128, max pooling
+ * after each stage, one linear classifier on the flattened features. */
+static void vgg_small(nn_graph *g)
+{
+    static const int widths[3] = {32, 64, 128};
+    int x = 0;
+    char b[NN_NAME_LEN];
+    for (int s = 0; s < 3; s++) {
+        for (int i = 0; i < 2; i++) {
+            snprintf(b, sizeof b, "features.%d.%d", s, i);
+            x = conv_bn(g, b, x, widths[s], 3, 1, 1, 1);
+        }
+        snprintf(b, sizeof b, "features.%d.pool", s);
+        x = nn_g_pool(g, b, NN_OP_MAXPOOL, x, 2, 2, 0);
+    }
+    x = nn_g_unary(g, "flatten", NN_OP_FLATTEN, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
+/* CIFAR-style MobileNetV2 (width 1.0): stride-1 stem, inverted residuals
+ * (expand 1x1 -> depthwise 3x3 -> project 1x1), ReLU6. Strides adapted to
+ * small inputs as in the common CIFAR variants. */
+static void mobilenetv2(nn_graph *g)
+{
+    static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2},
+                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+    int x = conv_bn(g, "stem", 0, 32, 3, 1, 1, 6), ch = 32, blk = 0;
+    char b[NN_NAME_LEN];
+    for (int s = 0; s < 7; s++)
+        for (int i = 0; i < cfg[s][2]; i++, blk++) {
+            int t = cfg[s][0], oc = cfg[s][1], stride = i == 0 ? cfg[s][3] : 1, hid = ch * t, y = x;
+            if (t != 1) {
+                snprintf(b, sizeof b, "block%d.expand", blk);
+                y = conv_bn(g, b, y, hid, 1, 1, 1, 6);
+            }
+            snprintf(b, sizeof b, "block%d.dw", blk);
+            y = conv_bn(g, b, y, hid, 3, stride, hid, 6);
+            snprintf(b, sizeof b, "block%d.project", blk);
+            y = conv_bn(g, b, y, oc, 1, 1, 1, 0);
+            if (stride == 1 && ch == oc) {
+                snprintf(b, sizeof b, "block%d.add", blk);
+                y = nn_g_add(g, b, x, y);
+            }
+            x = y;
+            ch = oc;
+        }
+    x = conv_bn(g, "head", x, 1280, 1, 1, 1, 6);
+    x = nn_g_unary(g, "pool", NN_OP_GAP, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
+/* A small DenseNet-BC (growth 12, 3 dense blocks of 6 bottleneck layers,
+ * compression 0.5). Concats are chained pairwise to stay within the
+ * node input limit. */
+static void densenet_bc(nn_graph *g)
+{
+    const int growth = 12, layers = 6;
+    int ch = 2 * growth, x = nn_g_conv(g, "stem.conv", 0, ch, 3, 1, 1, 1, 0);
+    char b[NN_NAME_LEN];
+    for (int blk = 0; blk < 3; blk++) {
+        for (int l = 0; l < layers; l++) {
+            snprintf(b, sizeof b, "dense%d.%d.bn1", blk, l);
+            int y = nn_g_bn(g, b, x);
+            snprintf(b, sizeof b, "dense%d.%d.relu1", blk, l);
+            y = nn_g_act(g, b, NN_OP_RELU, y);
+            snprintf(b, sizeof b, "dense%d.%d.conv1", blk, l);
+            y = nn_g_conv(g, b, y, 4 * growth, 1, 1, 0, 1, 0);
+            snprintf(b, sizeof b, "dense%d.%d.bn2", blk, l);
+            y = nn_g_bn(g, b, y);
+            snprintf(b, sizeof b, "dense%d.%d.relu2", blk, l);
+            y = nn_g_act(g, b, NN_OP_RELU, y);
+            snprintf(b, sizeof b, "dense%d.%d.conv2", blk, l);
+            y = nn_g_conv(g, b, y, growth, 3, 1, 1, 1, 0);
+            snprintf(b, sizeof b, "dense%d.%d.cat", blk, l);
+            int ins[2] = {x, y};
+            x = nn_g_concat(g, b, ins, 2);
+            ch += growth;
+        }
+        if (blk < 2) {
+            snprintf(b, sizeof b, "trans%d.bn", blk);
+            x = nn_g_bn(g, b, x);
+            snprintf(b, sizeof b, "trans%d.relu", blk);
+            x = nn_g_act(g, b, NN_OP_RELU, x);
+            ch /= 2;
+            snprintf(b, sizeof b, "trans%d.conv", blk);
+            x = nn_g_conv(g, b, x, ch, 1, 1, 0, 1, 0);
+            snprintf(b, sizeof b, "trans%d.pool", blk);
+            x = nn_g_pool(g, b, NN_OP_AVGPOOL, x, 2, 2, 0);
+        }
+    }
+    x = nn_g_bn(g, "final.bn", x);
+    x = nn_g_act(g, "final.relu", NN_OP_RELU, x);
+    x = nn_g_unary(g, "pool", NN_OP_GAP, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
+const char *nn_zoo_names(void) { return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc"; }
+
+nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, uint64_t seed, nn_err *e)
+{
+    if (num_classes < 1) {
+        nn_fail(e, "zoo model '%s': num_classes must be >= 1", name);
+        return NULL;
+    }
+    nn_graph *g = nn_graph_new(name, c, h, w, num_classes);
+    if (!strcmp(name, "resnet20"))
+        resnet(g, 20);
+    else if (!strcmp(name, "resnet32"))
+        resnet(g, 32);
+    else if (!strcmp(name, "resnet56"))
+        resnet(g, 56);
+    else if (!strcmp(name, "vgg_small"))
+        vgg_small(g);
+    else if (!strcmp(name, "mobilenetv2"))
+        mobilenetv2(g);
+    else if (!strcmp(name, "densenet_bc"))
+        densenet_bc(g);
+    else {
+        nn_fail(e, "unknown zoo model '%s' (known: %s)", name, nn_zoo_names());
+        nn_graph_free(g);
+        return NULL;
+    }
+    if (nn_graph_finalize(g, e)) {
+        nn_graph_free(g);
+        return NULL;
+    }
+    nn_graph_init_params(g, seed);
+    return g;
+}

@@ -1,0 +1,15 @@
+/* Model zoo: builders that emit Graphs. Every model is also a model.json,
+ * so a user can copy one and edit it. */
+#ifndef NN_ZOO_H
+#define NN_ZOO_H
+
+#include "graph.h"
+
+/* name: resnet20 | resnet32 | resnet56 | vgg_small | mobilenetv2 | densenet_bc.
+ * Returns a finalized graph with parameters initialised from seed, or NULL
+ * with e filled (unknown name, or input too small). */
+nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, uint64_t seed, nn_err *e);
+/* "resnet20, resnet32, ..." */
+const char *nn_zoo_names(void);
+
+#endif

@@ -1,0 +1,118 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/evaluate.h"
+#include "nn/json.h"
+#include "nn/zoo.h"
+
+int run_error(const char *msg)
+{
+    fprintf(stderr, "datafree: %s\n", msg);
+    return 1;
+}
+
+int run_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "datafree %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'datafree %s --help')\n", cmd);
+    return 2;
+}
+
+int run_opt(int argc, char **argv, int *i, const char *name, const char **val, int *bad)
+{
+    if (strcmp(argv[*i], name)) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "datafree: option %s needs a value\n", name);
+        *bad = 1;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int run_has_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+nn_graph *run_load_model(const char *path, nn_err *e)
+{
+    size_t n = strlen(path);
+    if (n > 5 && !strcmp(path + n - 5, ".onnx")) {
+        nn_fail(e, "%s: ONNX import is not available in this build yet; use a datafree model.json", path);
+        return NULL;
+    }
+    return nn_graph_load(path, e);
+}
+
+nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
+                                nn_err *e)
+{
+    static const char *const keys[] = {"zoo", "file", "graph", NULL};
+    if (nn_json_check_keys(m, path, keys, e)) return NULL;
+    const char *zoo = NULL, *file = NULL;
+    if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e)) return NULL;
+    const cJSON *graph = cJSON_GetObjectItem(m, "graph");
+    if (!!zoo + !!file + !!graph != 1) {
+        nn_fail(e, "%s: give exactly one of \"zoo\", \"file\" or \"graph\"", path);
+        return NULL;
+    }
+    if (zoo) return nn_zoo_build(zoo, c, h, w, classes, seed, e);
+    if (file) return run_load_model(file, e);
+    char p[300];
+    snprintf(p, sizeof p, "%s.graph", path);
+    nn_graph *g = nn_graph_from_json(graph, p, e);
+    if (g) nn_graph_init_params(g, seed);
+    return g;
+}
+
+void run_progress_init(run_progress *p, int quiet)
+{
+    p->tty = !quiet && isatty(STDOUT_FILENO);
+    p->t0 = p->last = nn_now();
+}
+
+void run_progress_line(run_progress *p, const char *fmt, ...)
+{
+    if (!p->tty) return;
+    double t = nn_now();
+    if (t - p->last < 0.2) return; /* redraw at most 5 times a second */
+    p->last = t;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    printf("\r\033[K%s", buf);
+    fflush(stdout);
+}
+
+void run_progress_done(run_progress *p)
+{
+    if (p->tty) {
+        printf("\r\033[K");
+        fflush(stdout);
+    }
+}
+
+double run_peak_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0.0;
+    char line[256];
+    double kb = 0.0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    fclose(f);
+    return kb / 1024.0;
+}

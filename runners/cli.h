@@ -1,0 +1,48 @@
+/* Shared pieces of the command runners: the command table, option
+ * parsing helpers, progress display, model loading from a config or path. */
+#ifndef RUN_CLI_H
+#define RUN_CLI_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "nn/data.h"
+#include "nn/graph.h"
+
+int run_train(int argc, char **argv);
+int run_eval(int argc, char **argv);
+int run_inspect(int argc, char **argv);
+int run_bench(int argc, char **argv);
+
+/* Print "datafree: <msg>" to stderr; returns the exit code 1 (or 2 for usage). */
+int run_error(const char *msg);
+int run_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Is argv[i] == name; takes its value into *val (error if missing). */
+int run_opt(int argc, char **argv, int *i, const char *name, const char **val, int *bad);
+int run_has_help(int argc, char **argv);
+
+/* A model from a path: model.json (with model.safetensors beside it). */
+nn_graph *run_load_model(const char *path, nn_err *e);
+/* A model from a config object: {"zoo": NAME} | {"file": PATH} | {"graph": {...}} */
+nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
+                                nn_err *e);
+
+/* A progress line: redrawn in place on a terminal, silent otherwise. */
+typedef struct run_progress {
+    int tty;
+    double t0, last;
+} run_progress;
+void run_progress_init(run_progress *p, int quiet);
+void run_progress_line(run_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void run_progress_done(run_progress *p);
+
+/* Peak resident set size of this process in MiB (from /proc). */
+double run_peak_rss_mib(void);
+
+
+
+/* "1x28x28" -> c, h, w (0 on success) */
+int run_parse_input(const char *s, int *c, int *h, int *w);
+/* A model.json path, or a zoo name built for input (CxHxW) and classes. */
+nn_graph *run_model_arg(const char *model, const char *input, int classes, nn_err *e);
+#endif

@@ -1,0 +1,86 @@
+/* datafree inspect MODEL: layers, shapes, parameter count, MACs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *inspect_help =
+    "usage: datafree inspect MODEL [--input CxHxW] [--classes K] [--json]\n\n"
+    "MODEL is a model.json (with its .safetensors beside it) or a zoo name\n"
+    "(resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc), built\n"
+    "for --input (default 1x28x28) and --classes (default 10). Prints every node\n"
+    "with its op, inputs, output shape, parameters and MACs per sample.\n";
+
+static double node_macs(const nn_graph *g, const nn_gnode *n)
+{
+    const nn_gnode *a = &g->nodes[n->in[0]];
+    if (n->op == NN_OP_CONV)
+        return (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
+    if (n->op == NN_OP_LINEAR) return (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
+    return 0.0;
+}
+
+static size_t node_params(const nn_graph *g, const nn_gnode *n)
+{
+    size_t s = 0;
+    for (int k = 0; k < NN_MAX_NODE_PARAMS; k++)
+        if (n->param[k] >= 0 && g->params[n->param[k]].trainable) s += g->params[n->param[k]].t.numel;
+    return s;
+}
+
+int run_inspect(int argc, char **argv)
+{
+    if (run_has_help(argc, argv)) {
+        fputs(inspect_help, stdout);
+        return 0;
+    }
+    const char *model = NULL, *input = NULL, *classes_s = "10";
+    int json = 0, bad = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (run_opt(argc, argv, &i, "--input", &input, &bad) ||
+                 run_opt(argc, argv, &i, "--classes", &classes_s, &bad)) {
+            if (bad) return 2;
+        } else if (argv[i][0] == '-')
+            return run_usage_error("inspect", "unknown option %s", argv[i]);
+        else
+            model = argv[i];
+    }
+    if (!model) return run_usage_error("inspect", "no model given");
+    nn_err e;
+    nn_graph *g = run_model_arg(model, input, atoi(classes_s), &e);
+    if (!g) return run_error(e.msg);
+    if (json) {
+        printf("{\"name\":\"%s\",\"input\":[%d,%d,%d],\"params\":%zu,\"macs\":%.0f,\"nodes\":[", g->name, g->in_shape[0],
+               g->in_shape[1], g->in_shape[2], nn_graph_num_trainable(g), nn_graph_macs(g));
+        for (int i = 1; i < g->n; i++) {
+            const nn_gnode *n = &g->nodes[i];
+            printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
+            for (int d = 0; d < n->ndim; d++) printf(d ? ",%d" : "%d", n->shape[d]);
+            printf("],\"params\":%zu,\"macs\":%.0f}", node_params(g, n), node_macs(g, n));
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: input %dx%dx%d, %d nodes\n\n", g->name, g->in_shape[0], g->in_shape[1], g->in_shape[2], g->n - 1);
+        printf("%-24s %-18s %-24s %-16s %10s %12s\n", "node", "op", "inputs", "output", "params", "MACs");
+        for (int i = 1; i < g->n; i++) {
+            const nn_gnode *n = &g->nodes[i];
+            char ins[128] = "", shp[48] = "";
+            size_t k = 0;
+            for (int j = 0; j < n->nin; j++)
+                k += (size_t)snprintf(ins + k, sizeof ins - k, "%s%s", j ? "," : "", g->nodes[n->in[j]].name);
+            if (n->ndim == 3)
+                snprintf(shp, sizeof shp, "%dx%dx%d", n->shape[0], n->shape[1], n->shape[2]);
+            else
+                snprintf(shp, sizeof shp, "%d", n->shape[0]);
+            printf("%-24s %-18s %-24.24s %-16s %10zu %12.0f\n", n->name, nn_op_name(n->op), ins, shp,
+                   node_params(g, n), node_macs(g, n));
+        }
+        printf("\ntrainable parameters: %zu (%.1f KiB as float32)\n", nn_graph_num_trainable(g),
+               nn_graph_num_trainable(g) * 4.0 / 1024);
+        printf("MACs per sample: %.2f M\n", nn_graph_macs(g) / 1e6);
+    }
+    nn_graph_free(g);
+    return 0;
+}

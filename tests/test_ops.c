@@ -1,0 +1,344 @@
+/* Every op's backward against central finite differences; custom paths
+ * (gradient stealing, fused ReLU, transposed-conv dx) are covered through
+ * composites where intermediates carry the gradient. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static nn_ctx C;
+
+static int setup(void **s)
+{
+    (void)s;
+    nn_ctx_init(&C, 2, 1 << 20);
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    (void)s;
+    nn_ctx_free(&C);
+    return 0;
+}
+
+/* Keep values away from kinks (0, and ±1, 6 for clipped activations). */
+static void away_from_kinks(nn_tensor *t)
+{
+    for (size_t i = 0; i < t->numel; i++) {
+        float v = t->data[i];
+        float kinks[5] = {0.0f, 1.0f, -1.0f, 6.0f, -6.0f};
+        for (int k = 0; k < 5; k++)
+            if (fabsf(v - kinks[k]) < 0.02f) v = kinks[k] + (v >= kinks[k] ? 0.02f : -0.02f);
+        t->data[i] = v;
+    }
+}
+
+/* ---- conv ---- */
+
+typedef struct {
+    nn_conv_attr a;
+    int mode; /* 0 plain, 1 via an intermediate (fresh dx), 2 intermediate used twice */
+} conv_arg;
+
+static nn_tensor *f_conv(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    conv_arg *a = arg;
+    nn_tensor *x = in[0];
+    if (a->mode >= 1) x = nn_scale(c, x, 1.5f);
+    nn_tensor *y = nn_conv2d(c, x, in[1], in[2], a->a);
+    if (a->mode == 2) y = nn_add(c, y, x);
+    return y;
+}
+
+static void check_conv(int N, int Cin, int H, int W, int OC, int k, nn_conv_attr a, int bias, int mode)
+{
+    nn_rng r;
+    nn_rng_seed(&r, 1);
+    int xs[4] = {N, Cin, H, W}, ws[4] = {OC, Cin / (a.groups ? a.groups : 1), k, k}, bs[1] = {OC};
+    nn_tensor *in[3] = {tu_randn(4, xs, &r, 1.0f), tu_randn(4, ws, &r, 0.5f), bias ? tu_randn(1, bs, &r, 0.5f) : NULL};
+    conv_arg arg = {a, mode};
+    char what[128];
+    snprintf(what, sizeof what, "conv k%d s%d p%d d%d g%d bias%d mode%d", k, a.stride, a.pad, a.dilation, a.groups,
+             bias, mode);
+    tu_gradcheck(&C, f_conv, in, bias ? 3 : 2, &arg, 1e-2f, 2e-3f, 1e-2f, 60, what);
+    for (int i = 0; i < 3; i++) tu_free(in[i]);
+}
+
+static void test_conv_grad(void **s)
+{
+    (void)s;
+    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 1, 0);
+    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 1);
+    check_conv(2, 4, 6, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 2);
+    check_conv(2, 4, 9, 9, 6, 3, (nn_conv_attr){2, 1, 1, 1}, 0, 1);
+    check_conv(1, 3, 10, 10, 5, 3, (nn_conv_attr){1, 2, 2, 1}, 1, 1);
+    check_conv(2, 4, 8, 8, 6, 3, (nn_conv_attr){1, 1, 1, 2}, 0, 1);
+    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){2, 1, 1, 6}, 1, 1);
+    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){1, 1, 1, 6}, 0, 2);
+    check_conv(1, 2, 9, 7, 3, 5, (nn_conv_attr){1, 2, 1, 1}, 0, 1);
+    check_conv(1, 2, 9, 7, 3, 3, (nn_conv_attr){1, 0, 1, 1}, 0, 1); /* valid padding: output narrower */
+    check_conv(2, 8, 5, 5, 4, 1, (nn_conv_attr){1, 0, 1, 1}, 1, 1);
+    check_conv(2, 4, 7, 7, 8, 1, (nn_conv_attr){2, 0, 1, 1}, 0, 1);
+    check_conv(2, 4, 4, 4, 4, 3, (nn_conv_attr){1, 3, 1, 1}, 0, 1); /* pad > k-1: col2im path at stride 1 */
+}
+
+/* ---- dense ---- */
+
+static nn_tensor *f_linear(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    return nn_linear(c, nn_scale(c, in[0], 1.0f), in[1], in[2]);
+}
+
+static int emb_idx[5] = {3, 0, 3, 1, 2};
+static nn_tensor *f_embedding(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    return nn_embedding(c, emb_idx, 5, in[0]);
+}
+
+static void test_dense_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 2);
+    int xs[4] = {3, 2, 2, 2}, ws[2] = {5, 8}, bs[1] = {5}, es[2] = {4, 6};
+    nn_tensor *in[3] = {tu_randn(4, xs, &r, 1), tu_randn(2, ws, &r, 1), tu_randn(1, bs, &r, 1)};
+    tu_gradcheck(&C, f_linear, in, 3, NULL, 1e-2f, 2e-3f, 1e-2f, 100, "linear");
+    in[2]->requires_grad = 0;
+    tu_gradcheck(&C, f_linear, in, 3, NULL, 1e-2f, 2e-3f, 1e-2f, 100, "linear (bias frozen)");
+    nn_tensor *t = tu_randn(2, es, &r, 1);
+    tu_gradcheck(&C, f_embedding, &t, 1, NULL, 1e-2f, 2e-3f, 1e-2f, 100, "embedding");
+    for (int i = 0; i < 3; i++) tu_free(in[i]);
+    tu_free(t);
+}
+
+/* ---- normalisation ---- */
+
+typedef struct {
+    int affine, relu, eval, via;
+    float rm[8], rv[8];
+} bn_arg;
+
+static nn_tensor *f_bn(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    bn_arg *a = arg;
+    int tr = c->training;
+    c->training = !a->eval;
+    nn_tensor *x = a->via ? nn_scale(c, in[0], 1.0f) : in[0];
+    float rm[8], rv[8];
+    memcpy(rm, a->rm, sizeof rm); /* keep running stats fixed across calls */
+    memcpy(rv, a->rv, sizeof rv);
+    nn_tensor *y = nn_batchnorm(c, x, a->affine ? in[1] : NULL, a->affine ? in[2] : NULL, rm, rv,
+                                (nn_bn_attr){1e-5f, 0.1f, a->relu});
+    c->training = tr;
+    return y;
+}
+
+static int cls_labels[4] = {2, 0, 2, 1};
+static nn_tensor *f_class_affine(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    return nn_class_affine(c, nn_scale(c, in[0], 1.0f), cls_labels, in[1], in[2]);
+}
+
+static nn_tensor *f_moments(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    return nn_channel_moments(c, in[0]);
+}
+
+static void test_norm_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    int xs[4] = {4, 3, 3, 3}, gs[1] = {3};
+    nn_tensor *in[3] = {tu_randn(4, xs, &r, 2.0f), tu_randn(1, gs, &r, 1.0f), tu_randn(1, gs, &r, 1.0f)};
+    for (size_t i = 0; i < in[0]->numel; i++) in[0]->data[i] += 0.5f;
+    bn_arg a = {.affine = 1, .rm = {0.1f, -0.2f, 0.3f}, .rv = {1.5f, 0.7f, 2.0f}};
+    tu_gradcheck(&C, f_bn, in, 3, &a, 1e-2f, 3e-3f, 2e-2f, 200, "batchnorm train");
+    a.via = 1;
+    tu_gradcheck(&C, f_bn, in, 3, &a, 1e-2f, 3e-3f, 2e-2f, 200, "batchnorm train (in place)");
+    a.affine = 0;
+    tu_gradcheck(&C, f_bn, in, 1, &a, 1e-2f, 3e-3f, 2e-2f, 200, "batchnorm train, no affine");
+    a.affine = 1;
+    a.eval = 1;
+    tu_gradcheck(&C, f_bn, in, 3, &a, 1e-2f, 3e-3f, 2e-2f, 200, "batchnorm eval");
+    a.eval = 0;
+    a.relu = 1;
+    /* BN output near 0 is a kink of the fused ReLU: use a small step */
+    tu_gradcheck(&C, f_bn, in, 3, &a, 1e-3f, 5e-3f, 3e-2f, 200, "batchnorm+relu fused");
+    int ts[2] = {3, 3};
+    nn_tensor *ca[3] = {in[0], tu_randn(2, ts, &r, 1.0f), tu_randn(2, ts, &r, 1.0f)};
+    tu_gradcheck(&C, f_class_affine, ca, 3, NULL, 1e-2f, 2e-3f, 1e-2f, 200, "class_affine");
+    tu_gradcheck(&C, f_moments, in, 1, NULL, 1e-2f, 2e-3f, 1e-2f, 200, "channel_moments");
+    tu_free(ca[1]);
+    tu_free(ca[2]);
+    for (int i = 0; i < 3; i++) tu_free(in[i]);
+}
+
+/* ---- activations ---- */
+
+static nn_tensor *f_act(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    int k = *(int *)arg;
+    nn_tensor *x = nn_scale(c, in[0], 1.0f); /* intermediate: exercises in-place backward */
+    switch (k) {
+    case 0: return nn_relu(c, x);
+    case 1: return nn_relu6(c, x);
+    case 2: return nn_leaky_relu(c, x, 0.1f);
+    case 3: return nn_tanh(c, x);
+    case 4: return nn_sigmoid(c, x);
+    case 5: return nn_hardtanh(c, x, -1.0f, 1.0f);
+    default: return nn_relu(c, in[0]); /* leaf input: accumulate path */
+    }
+}
+
+static void test_act_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 4);
+    int xs[2] = {6, 20};
+    nn_tensor *x = tu_randn(2, xs, &r, 3.0f);
+    away_from_kinks(x);
+    const char *names[7] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "relu (leaf)"};
+    for (int k = 0; k < 7; k++) tu_gradcheck(&C, f_act, &x, 1, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
+    tu_free(x);
+}
+
+/* ---- pooling and resampling ---- */
+
+static nn_tensor *f_pool(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    int k = *(int *)arg;
+    nn_tensor *x = nn_scale(c, in[0], 1.0f);
+    switch (k) {
+    case 0: return nn_maxpool2d(c, x, (nn_pool_attr){3, 2, 1, 1});
+    case 1: return nn_maxpool2d(c, x, (nn_pool_attr){2, 2, 0, 1});
+    case 2: return nn_avgpool2d(c, x, (nn_pool_attr){3, 2, 1, 1});
+    case 3: return nn_avgpool2d(c, x, (nn_pool_attr){3, 2, 1, 0});
+    case 4: return nn_global_avgpool(c, x);
+    case 5: return nn_upsample_nearest(c, x, 2);
+    default: return nn_upsample_bilinear(c, x, 2);
+    }
+}
+
+static void test_pool_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    int xs[4] = {2, 2, 7, 6};
+    nn_tensor *x = tu_randn(4, xs, &r, 1.0f);
+    const char *names[7] = {"maxpool k3s2p1", "maxpool k2s2", "avgpool incl", "avgpool excl", "gap", "nearest x2",
+                            "bilinear x2"};
+    for (int k = 0; k < 7; k++) tu_gradcheck(&C, f_pool, &x, 1, &k, 1e-3f, 2e-3f, 1e-2f, 200, names[k]);
+    tu_free(x);
+}
+
+/* ---- structure and arithmetic ---- */
+
+static nn_tensor *f_struct(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    int k = *(int *)arg;
+    nn_tensor *a = nn_scale(c, in[0], 0.7f), *b = in[1];
+    switch (k) {
+    case 0: return nn_add(c, a, b);
+    case 1: return nn_add_relu(c, a, b);
+    case 2: return nn_add(c, a, a); /* same tensor twice */
+    case 3: return nn_mul(c, a, b);
+    case 4: return nn_sum(c, a);
+    case 5: {
+        nn_tensor *xs[3] = {a, b, a};
+        return nn_concat(c, xs, 3);
+    }
+    case 6: {
+        int sh[2] = {4, 18};
+        return nn_relu(c, nn_reshape(c, a, 2, sh));
+    }
+    default: return nn_flatten(c, nn_add(c, a, b));
+    }
+}
+
+static void test_struct_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 6);
+    int xs[4] = {2, 3, 3, 4};
+    nn_tensor *in[2] = {tu_randn(4, xs, &r, 1.0f), tu_randn(4, xs, &r, 1.0f)};
+    away_from_kinks(in[0]);
+    away_from_kinks(in[1]);
+    const char *names[8] = {"add", "add_relu", "add(a,a)", "mul", "sum", "concat", "reshape", "flatten"};
+    for (int k = 0; k < 8; k++) {
+        float eps = k == 1 ? 1e-3f : 1e-2f;
+        tu_gradcheck(&C, f_struct, in, 2, &k, eps, 3e-3f, 1e-2f, 200, names[k]);
+    }
+    tu_free(in[0]);
+    tu_free(in[1]);
+}
+
+/* ---- softmax and losses ---- */
+
+static int loss_labels[4] = {1, 4, 0, 4};
+static nn_tensor *f_loss(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    int k = *(int *)arg;
+    nn_tensor *a = nn_scale(c, in[0], 1.0f), *b = in[1];
+    switch (k) {
+    case 0: return nn_softmax(c, a);
+    case 1: return nn_log_softmax(c, a);
+    case 2: return nn_cross_entropy(c, a, loss_labels, 0.0f);
+    case 3: return nn_cross_entropy(c, a, loss_labels, 0.1f);
+    case 4: return nn_kl_div(c, a, b, 4.0f);
+    case 5: return nn_kl_div(c, a, b, 1.0f);
+    case 6: return nn_mse(c, a, b);
+    default: return nn_l1(c, a, b);
+    }
+}
+
+static void test_loss_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 7);
+    int xs[2] = {4, 5};
+    nn_tensor *in[2] = {tu_randn(2, xs, &r, 2.0f), tu_randn(2, xs, &r, 2.0f)};
+    const char *names[8] = {"softmax", "log_softmax", "cross_entropy", "cross_entropy ls", "kl T4", "kl T1", "mse",
+                            "l1"};
+    for (int k = 0; k < 8; k++) tu_gradcheck(&C, f_loss, in, 2, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
+    tu_free(in[0]);
+    tu_free(in[1]);
+}
+
+/* The loss value of CE with smoothing and KL on hand-computable inputs. */
+static void test_loss_values(void **s)
+{
+    (void)s;
+    nn_ctx_reset(&C);
+    int sh[2] = {1, 2};
+    float z[2] = {0.0f, 0.0f};
+    nn_tensor *x = nn_view(&C, z, 2, sh);
+    int lab = 1;
+    assert_true(fabsf(nn_cross_entropy(&C, x, &lab, 0.0f)->data[0] - logf(2.0f)) < 1e-6f);
+    float t[2] = {1.0f, 0.0f};
+    nn_tensor *tt = nn_view(&C, t, 2, sh);
+    float p = 1.0f / (1.0f + expf(-1.0f)); /* softmax([1,0])[0] */
+    float kl = p * logf(p / 0.5f) + (1 - p) * logf((1 - p) / 0.5f);
+    assert_true(fabsf(nn_kl_div(&C, x, tt, 1.0f)->data[0] - kl) < 1e-6f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_grad),   cmocka_unit_test(test_dense_grad), cmocka_unit_test(test_norm_grad),
+        cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_struct_grad),
+        cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,116 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/io.h"
+
+nn_tensor *tu_tensor(int ndim, const int *shape)
+{
+    nn_tensor *t = calloc(1, sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
+    t->numel = nn_shape_numel(ndim, shape);
+    t->data = calloc(t->numel, sizeof(float));
+    t->grad = calloc(t->numel, sizeof(float));
+    t->requires_grad = 1;
+    t->is_param = 1;
+    return t;
+}
+
+nn_tensor *tu_randn(int ndim, const int *shape, nn_rng *r, float scale)
+{
+    nn_tensor *t = tu_tensor(ndim, shape);
+    for (size_t i = 0; i < t->numel; i++) t->data[i] = scale * nn_rng_normal(r);
+    return t;
+}
+
+void tu_free(nn_tensor *t)
+{
+    if (!t) return;
+    free(t->data);
+    free(t->grad);
+    free(t);
+}
+
+void tu_close(const float *a, const float *b, size_t n, float atol, float rtol, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= atol + rtol * fabsf(b[i]))) {
+            print_error("%s: element %zu: got %.7g, expected %.7g (|diff| %.3g)\n", what, i, a[i], b[i], d);
+            fail();
+        }
+    }
+}
+
+static double weighted_sum(const nn_tensor *y, const float *R)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < y->numel; i++) s += (double)y->data[i] * R[i];
+    return s;
+}
+
+void tu_gradcheck(nn_ctx *c, tu_fn f, nn_tensor **in, int nin, void *arg, float eps, float atol, float rtol,
+                  int max_elems, const char *what)
+{
+    nn_rng r;
+    nn_rng_seed(&r, 99);
+    /* analytic */
+    nn_ctx_reset(c);
+    for (int k = 0; k < nin; k++)
+        if (in[k]->requires_grad) memset(in[k]->grad, 0, in[k]->numel * sizeof(float));
+    c->grad_enabled = 1;
+    nn_tensor *y = f(c, in, arg);
+    float *R = malloc(y->numel * sizeof(float));
+    for (size_t i = 0; i < y->numel; i++) R[i] = nn_rng_normal(&r);
+    nn_tensor *rt = nn_view(c, R, y->ndim, y->shape);
+    nn_tensor *loss = nn_sum(c, nn_mul(c, y, rt));
+    nn_backward(c, loss);
+    char label[200];
+    for (int k = 0; k < nin; k++) {
+        if (!in[k]->requires_grad) continue;
+        float *ana = malloc(in[k]->numel * sizeof(float));
+        memcpy(ana, in[k]->grad, in[k]->numel * sizeof(float));
+        size_t n = in[k]->numel, step = n > (size_t)max_elems ? n / (size_t)max_elems : 1;
+        for (size_t i = 0; i < n; i += step) {
+            float keep = in[k]->data[i];
+            c->grad_enabled = 0;
+            in[k]->data[i] = keep + eps;
+            nn_ctx_reset(c);
+            double lp = weighted_sum(f(c, in, arg), R);
+            in[k]->data[i] = keep - eps;
+            nn_ctx_reset(c);
+            double lm = weighted_sum(f(c, in, arg), R);
+            in[k]->data[i] = keep;
+            c->grad_enabled = 1;
+            float num = (float)((lp - lm) / (2.0 * eps));
+            snprintf(label, sizeof label, "%s: d/d input %d", what, k);
+            float d = fabsf(ana[i] - num);
+            if (!(d <= atol + rtol * fabsf(num))) {
+                print_error("%s: element %zu: analytic %.7g, numeric %.7g\n", label, i, ana[i], num);
+                fail();
+            }
+        }
+        free(ana);
+    }
+    free(R);
+    nn_ctx_reset(c);
+}
+
+const char *tu_bin(void)
+{
+    const char *b = getenv("DATAFREE_BIN");
+    return b ? b : "build/datafree";
+}
+
+const char *tu_fmnist(void)
+{
+    const char *d = getenv("DATAFREE_FMNIST");
+    if (!d) d = "/usr/share/datasets/fashion-mnist";
+    char p[512];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", d);
+    return nn_file_exists(p) ? d : NULL;
+}

@@ -1,0 +1,34 @@
+/* Helpers for the cmocka tests: persistent tensors, closeness checks,
+ * and a central finite-difference gradient checker (double accumulation). */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the three above first */
+#include <cmocka.h>
+
+#include "nn/ops.h"
+
+/* A malloc-backed tensor with its own gradient buffer (outlives ctx resets). */
+nn_tensor *tu_tensor(int ndim, const int *shape);
+nn_tensor *tu_randn(int ndim, const int *shape, nn_rng *r, float scale);
+void tu_free(nn_tensor *t);
+/* Fail (with the first offending index) unless |a-b| <= atol + rtol*|b|. */
+void tu_close(const float *a, const float *b, size_t n, float atol, float rtol, const char *what);
+
+/* Builds the function under test from its inputs; must return any tensor. */
+typedef nn_tensor *(*tu_fn)(nn_ctx *c, nn_tensor **in, void *arg);
+/* Checks d(sum(f(in) * R))/d(in[k]) for every input k with requires_grad,
+ * on up to max_elems entries each, against central differences. */
+void tu_gradcheck(nn_ctx *c, tu_fn f, nn_tensor **in, int nin, void *arg, float eps, float atol, float rtol,
+                  int max_elems, const char *what);
+
+/* Path of the datafree binary (set by CTest as DATAFREE_BIN). */
+const char *tu_bin(void);
+/* Fashion-MNIST folder, or NULL when the Debian package is not installed. */
+const char *tu_fmnist(void);
+
+#endif

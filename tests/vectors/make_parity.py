@@ -1,0 +1,91 @@
+"""Writes tests/vectors/parity.safetensors: inputs, parameters and outputs
+of PyTorch ops, for tests/test_parity.c (which needs no Python).
+Run with Debian's python3-torch:  python3 tests/vectors/make_parity.py
+The safetensors file is written by hand (the format is tiny), so only
+torch is needed."""
+import json, os, struct
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(1234)
+T = {}
+
+def put(name, t):
+    T[name] = t.detach().contiguous().float()
+
+# conv2d: (name, N, C, H, W, OC, k, stride, pad, dil, groups, bias)
+convs = [("conv_s1", 2, 3, 7, 6, 4, 3, 1, 1, 1, 1, True),
+         ("conv_s2", 2, 4, 9, 9, 6, 3, 2, 1, 1, 1, False),
+         ("conv_dil", 1, 3, 10, 10, 5, 3, 1, 2, 2, 1, True),
+         ("conv_grp", 2, 4, 8, 8, 6, 3, 1, 1, 1, 2, False),
+         ("conv_dw", 2, 6, 8, 8, 6, 3, 2, 1, 1, 6, True),
+         ("conv_k5", 1, 2, 11, 9, 3, 5, 1, 2, 1, 1, False),
+         ("conv_1x1", 2, 8, 5, 5, 4, 1, 1, 0, 1, 1, True),
+         ("conv_k1s2", 2, 4, 7, 7, 8, 1, 2, 0, 1, 1, False)]
+for name, N, C, H, W, OC, k, s, p, d, g, b in convs:
+    x = torch.randn(N, C, H, W, requires_grad=True)
+    w = torch.randn(OC, C // g, k, k, requires_grad=True)
+    bias = torch.randn(OC, requires_grad=True) if b else None
+    y = F.conv2d(x, w, bias, s, p, d, g)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    put(name + ".x", x); put(name + ".w", w); put(name + ".y", y); put(name + ".dy", dy)
+    put(name + ".dx", x.grad); put(name + ".dw", w.grad)
+    if b: put(name + ".b", bias); put(name + ".db", bias.grad)
+    put(name + ".attr", torch.tensor([s, p, d, g, int(b)]))
+
+# batch norm, training (batch stats, running-stat update) and eval
+x = torch.randn(4, 3, 5, 5) * 2 + 1
+gamma, beta = torch.randn(3), torch.randn(3)
+rm, rv = torch.randn(3) * 0.1, torch.rand(3) + 0.5
+put("bn.x", x); put("bn.gamma", gamma); put("bn.beta", beta); put("bn.rm0", rm); put("bn.rv0", rv)
+rm1, rv1 = rm.clone(), rv.clone()
+y = F.batch_norm(x, rm1, rv1, gamma, beta, training=True, momentum=0.1, eps=1e-5)
+put("bn.y_train", y); put("bn.rm1", rm1); put("bn.rv1", rv1)
+y = F.batch_norm(x, rm, rv, gamma, beta, training=False, eps=1e-5)
+put("bn.y_eval", y)
+
+# pooling
+x = torch.randn(2, 3, 9, 8)
+put("pool.x", x)
+put("pool.max_k3s2p1", F.max_pool2d(x, 3, 2, 1))
+put("pool.max_k2s2p0", F.max_pool2d(x, 2, 2, 0))
+put("pool.avg_k3s2p1_incl", F.avg_pool2d(x, 3, 2, 1, count_include_pad=True))
+put("pool.avg_k3s2p1_excl", F.avg_pool2d(x, 3, 2, 1, count_include_pad=False))
+put("pool.gap", F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+# upsampling x2
+x = torch.randn(2, 3, 4, 5, requires_grad=True)
+put("up.x", x)
+put("up.nearest", F.interpolate(x, scale_factor=2, mode="nearest"))
+yb = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+dy = torch.randn_like(yb)
+yb.backward(dy)
+put("up.bilinear", yb); put("up.bilinear_dy", dy); put("up.bilinear_dx", x.grad)
+
+# softmax family and losses
+z = torch.randn(5, 7) * 3
+t = torch.randn(5, 7) * 3
+labels = torch.tensor([0, 3, 6, 2, 2])
+put("loss.z", z); put("loss.t", t); put("loss.labels", labels)
+put("loss.softmax", F.softmax(z, 1)); put("loss.log_softmax", F.log_softmax(z, 1))
+put("loss.ce", F.cross_entropy(z, labels).reshape(1))
+put("loss.ce_ls", F.cross_entropy(z, labels, label_smoothing=0.1).reshape(1))
+Tt = 4.0
+put("loss.kl_T4", F.kl_div(F.log_softmax(z / Tt, 1), F.softmax(t / Tt, 1), reduction="batchmean").reshape(1))
+
+def write(path):
+    header, blobs, off = {"__metadata__": {"made_by": "tests/vectors/make_parity.py", "torch": torch.__version__}}, [], 0
+    for k in sorted(T):
+        b = T[k].numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(T[k].shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b); off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h))); f.write(h)
+        for b in blobs: f.write(b)
+    os.replace(path + ".tmp", path)
+
+write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "parity.safetensors"))
+print("wrote", len(T), "tensors")
