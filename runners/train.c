@@ -189,8 +189,9 @@ static int load_ckpt(const char *dir, nn_graph *g, nn_optim *o, int *epoch, long
     return NN_OK;
 }
 
-/* Keep only metrics lines of epochs before `keep_below` (after a resume). */
-static void trim_metrics(const char *path, int keep_below)
+/* Keep only metrics lines of the first `done` epochs (1-based epoch numbers),
+ * so a resume never duplicates lines. */
+static void trim_metrics(const char *path, int done)
 {
     nn_err e;
     size_t len;
@@ -201,7 +202,7 @@ static void trim_metrics(const char *path, int keep_below)
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *j = cJSON_Parse(line);
         cJSON *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
-        if (cJSON_IsNumber(ep) && ep->valueint < keep_below) {
+        if (cJSON_IsNumber(ep) && ep->valueint <= done) {
             size_t l = strlen(line);
             memcpy(out + k, line, l);
             out[k + l] = '\n';
