@@ -469,7 +469,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         }
         case NN_OP_COND_BN:
             NN_ASSERT(o && o->labels);
-            y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data, (nn_bn_attr){n->eps, n->momentum});
+            y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data, (nn_bn_attr){n->eps, n->momentum, 0});
             y = nn_class_affine(c, y, o->labels, P(g, n, 0), P(g, n, 1));
             break;
         case NN_OP_RELU: y = nn_relu(c, a); break;

@@ -83,6 +83,10 @@ static void test_conv_grad(void **s)
     check_conv(2, 8, 5, 5, 4, 1, (nn_conv_attr){1, 0, 1, 1}, 1, 1);
     check_conv(2, 4, 7, 7, 8, 1, (nn_conv_attr){2, 0, 1, 1}, 0, 1);
     check_conv(2, 4, 4, 4, 4, 3, (nn_conv_attr){1, 3, 1, 1}, 0, 1); /* pad > k-1: col2im path at stride 1 */
+    /* 16-multiple channels: the direct kernel, fresh and accumulated dx */
+    check_conv(2, 16, 5, 6, 16, 3, (nn_conv_attr){1, 1, 1, 1}, 1, 1);
+    check_conv(2, 16, 5, 5, 16, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 2);
+    check_conv(1, 16, 6, 6, 32, 3, (nn_conv_attr){1, 2, 2, 1}, 0, 1);
 }
 
 /* ---- dense ---- */

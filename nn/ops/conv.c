@@ -5,6 +5,7 @@
 
 #include "../blas.h"
 #include "../ops.h"
+#include "conv_direct.h"
 
 int nn_conv_out(int in, int k, int stride, int pad, int dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
 
@@ -121,6 +122,9 @@ typedef struct {
     conv_geom gt;     /* geometry of that convolution: dy -> dx */
     float *wt;        /* [G][cg][ocg*KH*KW] flipped weights */
     int dx_fresh;     /* dx was unallocated: write, do not accumulate */
+    /* direct kernel (conv_direct.c) for the forward and for the dx conv */
+    nn_direct_plan *fplan, *bplan;
+    float *fw, *bw;   /* weights packed for it */
 } conv_job;
 
 static void conv_fwd_task(void *arg, int ith, int nth)
@@ -135,6 +139,10 @@ static void conv_fwd_task(void *arg, int ith, int nth)
     for (size_t n = lo; n < hi; n++) {
         const float *xn = j->x->data + n * (size_t)g->C * g->H * g->W;
         float *yn = j->y->data + n * (size_t)g->OC * P;
+        if (j->fplan) {
+            nn_conv_direct(j->fplan, xn, j->fw, j->b ? j->b->data : NULL, yn, 0);
+            continue;
+        }
         for (int gi = 0; gi < G; gi++) {
             const float *xg = xn + (size_t)gi * cg * g->H * g->W;
             const float *src = xg;
@@ -189,6 +197,8 @@ static void conv_bwd_task(void *arg, int ith, int nth)
                 const float beta = j->dx_fresh ? 0.0f : 1.0f;
                 if (is_pointwise(g)) {
                     nn_sgemm(1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, beta, dxg, P);
+                } else if (j->bplan) {
+                    nn_conv_direct(j->bplan, dyg, j->bw, NULL, dxg, !j->dx_fresh);
                 } else if (j->dx_transposed) {
                     /* dx[cg, H*W] = Wt[cg, ocg*KH*KW] * im2col(dy)[ocg*KH*KW, H*W] */
                     const int Kt = ocg * g->KH * g->KW, Pin = g->H * g->W;
@@ -224,7 +234,8 @@ static void conv_backward(nn_ctx *c, nn_node *node)
     /* Stride 1 with pad <= dilation*(k-1): dx is a plain convolution of dy. */
     const int pt = g->a.dilation * (g->KH - 1) - g->a.pad, ptw = g->a.dilation * (g->KW - 1) - g->a.pad;
     j->dx_transposed = j->x->requires_grad && !is_pointwise(g) && g->a.stride == 1 && pt >= 0 && pt == ptw;
-    size_t col = j->col_size;
+    /* im2col(x) for dW (the forward may not have needed one) */
+    size_t col = is_pointwise(g) ? 0 : ((size_t)(g->C / g->G) * g->KH * g->KW * g->OH * g->OW + 15) & ~(size_t)15;
     if (j->dx_transposed) {
         const int G = g->G, cg = g->C / G, ocg = g->OC / G, KK = g->KH * g->KW;
         j->gt = (conv_geom){.C = ocg, .H = g->OH, .W = g->OW, .OC = cg, .KH = g->KH, .KW = g->KW, .OH = g->H,
@@ -238,6 +249,12 @@ static void conv_backward(nn_ctx *c, nn_node *node)
                             j->w->data[((size_t)gi * ocg + o) * cg * KK + (size_t)ci * KK + k];
         size_t tcol = ((size_t)ocg * KK * g->H * g->W + 15) & ~(size_t)15;
         if (tcol > col) col = tcol;
+        if (nn_conv_direct_fits(ocg, g->OH, g->OW, cg, g->H, g->W, g->KH, g->KW, 1, pt, g->a.dilation, G)) {
+            j->bplan = nn_arena_alloc(&c->arena, nn_conv_direct_plan_bytes(g->H, g->W, g->KH, g->KW));
+            nn_conv_direct_plan(j->bplan, ocg, g->OH, g->OW, cg, g->H, g->W, g->KH, g->KW, pt, g->a.dilation);
+            j->bw = nn_arena_floats(&c->arena, j->w->numel);
+            nn_conv_direct_pack(j->bplan, j->wt, j->bw);
+        }
     }
     j->col_size = col;
     j->cols = nn_arena_floats(&c->arena, j->col_size * (size_t)T);
@@ -286,7 +303,14 @@ nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_con
     j->w = w;
     j->b = b;
     j->y = nn_new4(c, x->shape[0], g->OC, g->OH, g->OW);
-    j->col_size = is_pointwise(g) ? 0 : (size_t)(g->C / g->G) * g->KH * g->KW * g->OH * g->OW;
+    if (!is_pointwise(g) &&
+        nn_conv_direct_fits(g->C, g->H, g->W, g->OC, g->OH, g->OW, g->KH, g->KW, a.stride, a.pad, a.dilation, a.groups)) {
+        j->fplan = nn_arena_alloc(&c->arena, nn_conv_direct_plan_bytes(g->OH, g->OW, g->KH, g->KW));
+        nn_conv_direct_plan(j->fplan, g->C, g->H, g->W, g->OC, g->OH, g->OW, g->KH, g->KW, a.pad, a.dilation);
+        j->fw = nn_arena_floats(&c->arena, w->numel);
+        nn_conv_direct_pack(j->fplan, w->data, j->fw);
+    }
+    j->col_size = is_pointwise(g) || j->fplan ? 0 : (size_t)(g->C / g->G) * g->KH * g->KW * g->OH * g->OW;
     /* Pad each thread's buffer to its own cache lines. */
     j->col_size = (j->col_size + 15) & ~(size_t)15;
     j->cols = nn_arena_floats(&c->arena, j->col_size * (size_t)nn_threads(c));

@@ -21,7 +21,12 @@ convs = [("conv_s1", 2, 3, 7, 6, 4, 3, 1, 1, 1, 1, True),
          ("conv_dw", 2, 6, 8, 8, 6, 3, 2, 1, 1, 6, True),
          ("conv_k5", 1, 2, 11, 9, 3, 5, 1, 2, 1, 1, False),
          ("conv_1x1", 2, 8, 5, 5, 4, 1, 1, 0, 1, 1, True),
-         ("conv_k1s2", 2, 4, 7, 7, 8, 1, 2, 0, 1, 1, False)]
+         ("conv_k1s2", 2, 4, 7, 7, 8, 1, 2, 0, 1, 1, False),
+         # 16-multiple channels, stride 1, same width: the direct kernel (fwd and dx)
+         ("conv_d16", 2, 16, 7, 9, 32, 3, 1, 1, 1, 1, True),
+         ("conv_d16dil", 1, 16, 10, 10, 16, 3, 1, 2, 2, 1, False),
+         ("conv_d16k5", 1, 32, 6, 5, 16, 5, 1, 2, 1, 1, False),
+         ("conv_d16tail", 3, 16, 5, 5, 16, 3, 1, 1, 1, 1, False)]
 for name, N, C, H, W, OC, k, s, p, d, g, b in convs:
     x = torch.randn(N, C, H, W, requires_grad=True)
     w = torch.randn(OC, C // g, k, k, requires_grad=True)

@@ -1,0 +1,2 @@
+# Empty dependencies file for datafree.
+# This may be replaced when dependencies are built.
