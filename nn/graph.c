@@ -440,15 +440,48 @@ static int fuses_relu(const nn_graph *g, int i)
     return r->op == NN_OP_RELU && r->in[0] == i;
 }
 
+/* Is node i a conv whose only consumer is the BN right after it? */
+static int feeds_bn(const nn_graph *g, int i)
+{
+    const nn_gnode *n = &g->nodes[i];
+    return n->op == NN_OP_CONV && i + 1 < g->n && n->consumers == 1 && g->nodes[i + 1].op == NN_OP_BN &&
+           g->nodes[i + 1].in[0] == i;
+}
+
+/* Inference (eval, no tape): conv -> BN [-> ReLU] as one conv with the BN
+ * folded into its weights and bias and the ReLU in its epilogue. Returns
+ * how many nodes after i it consumed. */
+static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor **y)
+{
+    const nn_gnode *n = &g->nodes[i], *bn = &g->nodes[i + 1];
+    nn_tensor *w = P(g, n, 0), *b = n->bias ? P(g, n, 1) : NULL;
+    const int k = bn->affine ? 2 : 0, OC = w->shape[0];
+    const float *gam = bn->affine ? P(g, bn, 0)->data : NULL, *bet = bn->affine ? P(g, bn, 1)->data : NULL;
+    const float *rm = P(g, bn, k)->data, *rv = P(g, bn, k + 1)->data;
+    nn_tensor *wf = nn_new(c, w->ndim, w->shape), *bf = nn_new(c, 1, &w->shape[0]);
+    const size_t per = w->numel / (size_t)OC;
+    for (int o = 0; o < OC; o++) {
+        float sc = (gam ? gam[o] : 1.0f) / sqrtf(rv[o] + bn->eps);
+        for (size_t q = 0; q < per; q++) wf->data[(size_t)o * per + q] = w->data[(size_t)o * per + q] * sc;
+        bf->data[o] = ((b ? b->data[o] : 0.0f) - rm[o]) * sc + (bet ? bet[o] : 0.0f);
+    }
+    const int relu = fuses_relu(g, i + 1);
+    *y = nn_conv2d(c, x, wf, bf,
+                   (nn_conv_attr){.stride = n->stride, .pad = n->pad, .dilation = n->dilation, .groups = n->groups,
+                                  .relu = relu});
+    return 1 + relu;
+}
+
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o)
 {
     NN_ASSERT(g->finalized);
     nn_tensor **out = o && o->outputs ? o->outputs : nn_arena_alloc(&c->arena, (size_t)g->n * sizeof(nn_tensor *));
     /* Observers must see every node's own output: no fusion then. */
     const int fuse = !(o && (o->hook || o->outputs));
+    double *conv_stats = NULL; /* sums of the previous conv's output, for its BN */
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
-        const int fused = fuse && fuses_relu(g, i);
+        int skip = 0; /* following nodes computed by this one */
         nn_tensor *in[NN_MAX_INPUTS] = {0};
         for (int k = 0; k < n->nin && n->op != NN_OP_INPUT; k++) in[k] = out[n->in[k]];
         nn_tensor *a = in[0], *y = NULL;
@@ -457,19 +490,30 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_INPUT:
             y = x;
             break;
-        case NN_OP_CONV:
-            y = nn_conv2d(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL,
-                          (nn_conv_attr){n->stride, n->pad, n->dilation, n->groups});
+        case NN_OP_CONV: {
+            nn_conv_attr ca = {.stride = n->stride, .pad = n->pad, .dilation = n->dilation, .groups = n->groups};
+            if (fuse && feeds_bn(g, i) && !c->training && !c->grad_enabled) {
+                skip = conv_bn_folded(g, c, i, a, &y);
+                break;
+            }
+            if (fuse && feeds_bn(g, i) && c->training)
+                conv_stats = ca.stats = nn_arena_alloc(&c->arena, 2 * (size_t)n->out_channels * sizeof(double));
+            y = nn_conv2d(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL, ca);
             break;
+        }
         case NN_OP_BN: {
             int k = n->affine ? 2 : 0;
+            skip = fuse && fuses_relu(g, i);
+            const double *st = conv_stats && g->nodes[n->in[0]].op == NN_OP_CONV && n->in[0] == i - 1 ? conv_stats : NULL;
             y = nn_batchnorm(c, a, n->affine ? P(g, n, 0) : NULL, n->affine ? P(g, n, 1) : NULL, P(g, n, k)->data,
-                             P(g, n, k + 1)->data, (nn_bn_attr){n->eps, n->momentum, fused});
+                             P(g, n, k + 1)->data,
+                             (nn_bn_attr){.eps = n->eps, .momentum = n->momentum, .relu = skip, .stats = st});
             break;
         }
         case NN_OP_COND_BN:
             NN_ASSERT(o && o->labels);
-            y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data, (nn_bn_attr){n->eps, n->momentum, 0});
+            y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data,
+                             (nn_bn_attr){.eps = n->eps, .momentum = n->momentum});
             y = nn_class_affine(c, y, o->labels, P(g, n, 0), P(g, n, 1));
             break;
         case NN_OP_RELU: y = nn_relu(c, a); break;
@@ -483,7 +527,10 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             y = nn_avgpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, n->count_include_pad});
             break;
         case NN_OP_GAP: y = nn_global_avgpool(c, a); break;
-        case NN_OP_ADD: y = fused ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]); break;
+        case NN_OP_ADD:
+            skip = fuse && fuses_relu(g, i);
+            y = skip ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]);
+            break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
         case NN_OP_FLATTEN: y = nn_flatten(c, a); break;
         case NN_OP_LINEAR: y = nn_linear(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL); break;
@@ -491,10 +538,12 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_UPSAMPLE_BILINEAR: y = nn_upsample_bilinear(c, a, n->scale); break;
         default: nn_abort(__FILE__, __LINE__, "node '%s': op %d has no forward", n->name, n->op);
         }
-        if (c->prof) nn_profile_add(c, getenv("DATAFREE_PROFILE_NODES") ? n->name : nn_op_name(n->op), nn_prof_now() - t0, 0.0);
+        if (c->prof)
+            nn_profile_add(c, getenv("DATAFREE_PROFILE_NODES") ? n->name : nn_op_name(n->op), nn_prof_now() - t0, 0.0);
+        if (o && o->hook) o->hook(o->user, g, i, in, y); /* hooks imply no fusion: skip is 0 */
         out[i] = y;
-        if (fused) out[++i] = y; /* the ReLU node's output is the fused result */
-        if (o && o->hook) o->hook(o->user, g, i, in, y);
+        for (int k = 1; k <= skip; k++) out[i + k] = y; /* fused nodes share the result */
+        i += skip;
     }
     return out[g->output];
 }

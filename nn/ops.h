@@ -10,6 +10,9 @@
 /* ---- convolution and dense ---- */
 typedef struct nn_conv_attr {
     int stride, pad, dilation, groups;
+    /* epilogue, applied per image while the output is in cache: */
+    int relu;      /* ReLU on the output (only without a tape: it has no backward) */
+    double *stats; /* if set: [2*OC] = per-channel mean and biased variance of the output */
 } nn_conv_attr;
 
 /* x [N,C,H,W], w [OC, C/groups, KH, KW], b [OC] or NULL */
@@ -23,7 +26,8 @@ nn_tensor *nn_embedding(nn_ctx *c, const int *idx, int n, nn_tensor *table);
 /* ---- normalisation ---- */
 typedef struct nn_bn_attr {
     float eps, momentum;
-    int relu; /* fuse a ReLU on the output */
+    int relu;            /* fuse a ReLU on the output */
+    const double *stats; /* training: x's per-channel mean and biased variance, if already known */
 } nn_bn_attr;
 /* gamma/beta may be NULL (affine off). In training mode uses batch stats and
  * updates running_mean/var (unbiased var, as PyTorch); in eval uses them. */

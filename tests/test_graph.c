@@ -202,34 +202,66 @@ static void test_bn_hook(void **s)
     nn_graph_free(g);
 }
 
-/* Fused BN+ReLU and add+ReLU give the same outputs and gradients as the
- * unfused execution (forced by asking for every node's output). */
+/* Fused execution gives the same outputs, gradients and running statistics
+ * as the unfused graph (forced by asking for every node's output), in each
+ * mode: training (BN+ReLU, add+ReLU, BN statistics from the conv epilogue),
+ * eval with a tape, and inference (BN folded into the conv, ReLU in its
+ * epilogue). */
 static void test_fusion_equivalence(void **s)
 {
     (void)s;
     nn_err e;
     nn_graph *g = nn_zoo_build("resnet20", 1, 12, 12, 10, 5, &e);
     int labels[4] = {1, 2, 3, 4};
-    float *grad0 = malloc(g->train_len * sizeof(float));
-    float out0[40];
-    for (int pass = 0; pass < 2; pass++) {
-        nn_ctx_reset(&C);
-        C.training = 0; /* eval mode: no running-stat updates between passes */
-        nn_tensor *outs[256];
-        nn_fwd_opts opt = {.outputs = outs};
-        nn_tensor *y = nn_graph_forward(g, &C, rand_input(g, 4, 8), pass ? &opt : NULL);
-        nn_graph_zero_grad(g);
-        nn_backward(&C, nn_cross_entropy(&C, y, labels, 0.0f));
-        if (!pass) {
-            memcpy(grad0, g->grad, g->train_len * sizeof(float));
-            memcpy(out0, y->data, sizeof out0);
-        } else {
-            tu_close(y->data, out0, 40, 1e-6f, 1e-5f, "fused vs unfused output");
-            tu_close(g->grad, grad0, g->train_len, 1e-6f, 1e-4f, "fused vs unfused gradient");
+    float *grad0 = malloc(g->train_len * sizeof(float)), *blob0 = malloc(g->blob_len * sizeof(float));
+    float *stats0 = malloc(g->blob_len * sizeof(float));
+    /* non-trivial BN affine parameters and running statistics first */
+    nn_rng r;
+    nn_rng_seed(&r, 77);
+    for (int i = 0; i < g->np; i++)
+        if (strstr(g->params[i].name, "bn.weight") || strstr(g->params[i].name, "bn.bias"))
+            for (size_t q = 0; q < g->params[i].t.numel; q++) g->params[i].t.data[q] += 0.3f * nn_rng_normal(&r);
+    nn_ctx_reset(&C);
+    C.training = 1;
+    nn_graph_forward(g, &C, rand_input(g, 8, 1), NULL);
+    memcpy(blob0, g->blob, g->blob_len * sizeof(float));
+    const char *mode_name[3] = {"training", "eval with tape", "inference"};
+    for (int mode = 0; mode < 3; mode++) {
+        float out0[40];
+        for (int pass = 0; pass < 2; pass++) {
+            memcpy(g->blob, blob0, g->blob_len * sizeof(float));
+            nn_ctx_reset(&C);
+            C.training = mode == 0;
+            C.grad_enabled = mode < 2;
+            nn_tensor *outs[256];
+            nn_fwd_opts opt = {.outputs = outs};
+            nn_tensor *y = nn_graph_forward(g, &C, rand_input(g, 4, 8), pass ? &opt : NULL);
+            if (mode < 2) {
+                nn_graph_zero_grad(g);
+                nn_backward(&C, nn_cross_entropy(&C, y, labels, 0.0f));
+            }
+            char what[96];
+            if (!pass) {
+                memcpy(grad0, g->grad, g->train_len * sizeof(float));
+                memcpy(stats0, g->blob, g->blob_len * sizeof(float));
+                memcpy(out0, y->data, sizeof out0);
+                continue;
+            }
+            snprintf(what, sizeof what, "%s: fused vs unfused output", mode_name[mode]);
+            tu_close(y->data, out0, 40, 1e-5f, 1e-4f, what);
+            if (mode < 2) {
+                snprintf(what, sizeof what, "%s: fused vs unfused gradient", mode_name[mode]);
+                tu_close(g->grad, grad0, g->train_len, 1e-5f, 1e-3f, what);
+            }
+            snprintf(what, sizeof what, "%s: running statistics", mode_name[mode]);
+            tu_close(g->blob + g->train_len, stats0 + g->train_len, g->blob_len - g->train_len, 1e-6f, 1e-4f, what);
         }
     }
     C.training = 1;
+    C.grad_enabled = 1;
     free(grad0);
+    free(blob0);
+    free(stats0);
     nn_graph_free(g);
 }
 

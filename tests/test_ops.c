@@ -70,23 +70,23 @@ static void check_conv(int N, int Cin, int H, int W, int OC, int k, nn_conv_attr
 static void test_conv_grad(void **s)
 {
     (void)s;
-    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 1, 0);
-    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 1);
-    check_conv(2, 4, 6, 6, 4, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 2);
-    check_conv(2, 4, 9, 9, 6, 3, (nn_conv_attr){2, 1, 1, 1}, 0, 1);
-    check_conv(1, 3, 10, 10, 5, 3, (nn_conv_attr){1, 2, 2, 1}, 1, 1);
-    check_conv(2, 4, 8, 8, 6, 3, (nn_conv_attr){1, 1, 1, 2}, 0, 1);
-    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){2, 1, 1, 6}, 1, 1);
-    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){1, 1, 1, 6}, 0, 2);
-    check_conv(1, 2, 9, 7, 3, 5, (nn_conv_attr){1, 2, 1, 1}, 0, 1);
-    check_conv(1, 2, 9, 7, 3, 3, (nn_conv_attr){1, 0, 1, 1}, 0, 1); /* valid padding: output narrower */
-    check_conv(2, 8, 5, 5, 4, 1, (nn_conv_attr){1, 0, 1, 1}, 1, 1);
-    check_conv(2, 4, 7, 7, 8, 1, (nn_conv_attr){2, 0, 1, 1}, 0, 1);
-    check_conv(2, 4, 4, 4, 4, 3, (nn_conv_attr){1, 3, 1, 1}, 0, 1); /* pad > k-1: col2im path at stride 1 */
+    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 1, 0);
+    check_conv(2, 3, 7, 6, 4, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 0, 1);
+    check_conv(2, 4, 6, 6, 4, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 0, 2);
+    check_conv(2, 4, 9, 9, 6, 3, (nn_conv_attr){.stride = 2, .pad = 1, .dilation = 1, .groups = 1}, 0, 1);
+    check_conv(1, 3, 10, 10, 5, 3, (nn_conv_attr){.stride = 1, .pad = 2, .dilation = 2, .groups = 1}, 1, 1);
+    check_conv(2, 4, 8, 8, 6, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 2}, 0, 1);
+    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){.stride = 2, .pad = 1, .dilation = 1, .groups = 6}, 1, 1);
+    check_conv(2, 6, 8, 8, 6, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 6}, 0, 2);
+    check_conv(1, 2, 9, 7, 3, 5, (nn_conv_attr){.stride = 1, .pad = 2, .dilation = 1, .groups = 1}, 0, 1);
+    check_conv(1, 2, 9, 7, 3, 3, (nn_conv_attr){.stride = 1, .pad = 0, .dilation = 1, .groups = 1}, 0, 1); /* valid padding: output narrower */
+    check_conv(2, 8, 5, 5, 4, 1, (nn_conv_attr){.stride = 1, .pad = 0, .dilation = 1, .groups = 1}, 1, 1);
+    check_conv(2, 4, 7, 7, 8, 1, (nn_conv_attr){.stride = 2, .pad = 0, .dilation = 1, .groups = 1}, 0, 1);
+    check_conv(2, 4, 4, 4, 4, 3, (nn_conv_attr){.stride = 1, .pad = 3, .dilation = 1, .groups = 1}, 0, 1); /* pad > k-1: col2im path at stride 1 */
     /* 16-multiple channels: the direct kernel, fresh and accumulated dx */
-    check_conv(2, 16, 5, 6, 16, 3, (nn_conv_attr){1, 1, 1, 1}, 1, 1);
-    check_conv(2, 16, 5, 5, 16, 3, (nn_conv_attr){1, 1, 1, 1}, 0, 2);
-    check_conv(1, 16, 6, 6, 32, 3, (nn_conv_attr){1, 2, 2, 1}, 0, 1);
+    check_conv(2, 16, 5, 6, 16, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 1, 1);
+    check_conv(2, 16, 5, 5, 16, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 0, 2);
+    check_conv(1, 16, 6, 6, 32, 3, (nn_conv_attr){.stride = 1, .pad = 2, .dilation = 2, .groups = 1}, 0, 1);
 }
 
 /* ---- dense ---- */
@@ -137,7 +137,7 @@ static nn_tensor *f_bn(nn_ctx *c, nn_tensor **in, void *arg)
     memcpy(rm, a->rm, sizeof rm); /* keep running stats fixed across calls */
     memcpy(rv, a->rv, sizeof rv);
     nn_tensor *y = nn_batchnorm(c, x, a->affine ? in[1] : NULL, a->affine ? in[2] : NULL, rm, rv,
-                                (nn_bn_attr){1e-5f, 0.1f, a->relu});
+                                (nn_bn_attr){.eps = 1e-5f, .momentum = 0.1f, .relu = a->relu});
     c->training = tr;
     return y;
 }

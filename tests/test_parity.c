@@ -79,7 +79,7 @@ static void test_conv(void **s)
         nn_ctx_reset(&C);
         snprintf(k, sizeof k, "%s.attr", names[i]);
         nn_tensor *at = vec(k, 0);
-        nn_conv_attr a = {(int)at->data[0], (int)at->data[1], (int)at->data[2], (int)at->data[3]};
+        nn_conv_attr a = {.stride = (int)at->data[0], .pad = (int)at->data[1], .dilation = (int)at->data[2], .groups = (int)at->data[3]};
         int bias = (int)at->data[4];
         snprintf(k, sizeof k, "%s.x", names[i]);
         nn_tensor *x = vec(k, 1);
@@ -119,14 +119,14 @@ static void test_batchnorm(void **s)
     memcpy(rm0, rm->data, sizeof rm0);
     memcpy(rv0, rv->data, sizeof rv0);
     C.training = 1;
-    nn_tensor *y = nn_batchnorm(&C, x, g, b, rm->data, rv->data, (nn_bn_attr){1e-5f, 0.1f, 0});
+    nn_tensor *y = nn_batchnorm(&C, x, g, b, rm->data, rv->data, (nn_bn_attr){.eps = 1e-5f, .momentum = 0.1f, .relu = 0});
     expect(y, "bn.y_train", 1e-5f, 1e-4f);
     expect(rm, "bn.rm1", 1e-6f, 1e-5f);
     expect(rv, "bn.rv1", 1e-6f, 1e-5f);
     memcpy(rm->data, rm0, sizeof rm0);
     memcpy(rv->data, rv0, sizeof rv0);
     C.training = 0;
-    y = nn_batchnorm(&C, x, g, b, rm->data, rv->data, (nn_bn_attr){1e-5f, 0.1f, 0});
+    y = nn_batchnorm(&C, x, g, b, rm->data, rv->data, (nn_bn_attr){.eps = 1e-5f, .momentum = 0.1f, .relu = 0});
     C.training = 1;
     expect(y, "bn.y_eval", 1e-5f, 1e-4f);
 }

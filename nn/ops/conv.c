@@ -122,10 +122,22 @@ typedef struct {
     conv_geom gt;     /* geometry of that convolution: dy -> dx */
     float *wt;        /* [G][cg][ocg*KH*KW] flipped weights */
     int dx_fresh;     /* dx was unallocated: write, do not accumulate */
+    double *stats_part; /* per-thread [3*OC] (count, mean, M2) of the output, for a following BN */
     /* direct kernel (conv_direct.c) for the forward and for the dx conv */
     nn_direct_plan *fplan, *bplan;
     float *fw, *bw;   /* weights packed for it */
 } conv_job;
+
+/* Merge a group of n values with mean mb and centred sum of squares m2b
+ * into the accumulator (na, ma, m2a). */
+static void stats_merge(double *na, double *ma, double *m2a, double n, double mb, double m2b)
+{
+    double nt = *na + n, d = mb - *ma;
+    if (nt <= 0.0) return;
+    *ma += d * n / nt;
+    *m2a += m2b + d * d * *na * n / nt;
+    *na = nt;
+}
 
 static void conv_fwd_task(void *arg, int ith, int nth)
 {
@@ -141,7 +153,7 @@ static void conv_fwd_task(void *arg, int ith, int nth)
         float *yn = j->y->data + n * (size_t)g->OC * P;
         if (j->fplan) {
             nn_conv_direct(j->fplan, xn, j->fw, j->b ? j->b->data : NULL, yn, 0);
-            continue;
+            goto epilogue;
         }
         for (int gi = 0; gi < G; gi++) {
             const float *xg = xn + (size_t)gi * cg * g->H * g->W;
@@ -159,6 +171,23 @@ static void conv_fwd_task(void *arg, int ith, int nth)
                 float *yo = yn + (size_t)o * P;
                 for (int i = 0; i < P; i++) yo[i] += bv;
             }
+    epilogue:
+        if (j->g.a.relu)
+            for (size_t i = 0; i < (size_t)g->OC * P; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
+        if (j->stats_part) {
+            /* per-channel running (count, mean, M2), merged plane by plane
+             * (Chan et al.): centred sums, no E[x^2] - mean^2 cancellation */
+            double *st = j->stats_part + (size_t)ith * 3 * g->OC;
+            for (int o = 0; o < g->OC; o++) {
+                const float *yo = yn + (size_t)o * P;
+                float s1 = 0.0f;
+                for (int i = 0; i < P; i++) s1 += yo[i];
+                const float mb = s1 / (float)P;
+                float m2 = 0.0f;
+                for (int i = 0; i < P; i++) m2 += (yo[i] - mb) * (yo[i] - mb);
+                stats_merge(&st[o], &st[g->OC + o], &st[2 * g->OC + o], (double)P, mb, m2);
+            }
+        }
     }
 }
 
@@ -314,7 +343,24 @@ nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_con
     /* Pad each thread's buffer to its own cache lines. */
     j->col_size = (j->col_size + 15) & ~(size_t)15;
     j->cols = nn_arena_floats(&c->arena, j->col_size * (size_t)nn_threads(c));
+    const int T = nn_threads(c);
+    if (a.stats) j->stats_part = memset(nn_arena_alloc(&c->arena, (size_t)T * 3 * g->OC * sizeof(double)), 0,
+                                        (size_t)T * 3 * g->OC * sizeof(double));
     nn_pool_run(c->pool, conv_fwd_task, j);
+    if (a.stats) {
+        const int OC = g->OC;
+        for (int o = 0; o < OC; o++) {
+            double n = 0.0, m = 0.0, m2 = 0.0;
+            for (int t = 0; t < T; t++) { /* fixed order: deterministic */
+                const double *st = j->stats_part + (size_t)t * 3 * OC;
+                stats_merge(&n, &m, &m2, st[o], st[OC + o], st[2 * OC + o]);
+            }
+            a.stats[o] = m;
+            a.stats[OC + o] = n > 0.0 ? m2 / n : 0.0;
+        }
+    }
+    if (a.relu && c->grad_enabled && (x->requires_grad || w->requires_grad))
+        nn_abort(__FILE__, __LINE__, "conv2d: the fused ReLU has no backward; use it without a tape");
     nn_tensor *in[3] = {x, w, b};
     nn_node *node = nn_record(c, "conv2d", conv_backward, j->y, b ? 3 : 2, in);
     if (node) node->saved = j;

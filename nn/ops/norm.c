@@ -25,7 +25,18 @@ static void bn_fwd_task(void *arg, int ith, int nth)
     nn_split((size_t)C, ith, nth, &lo, &hi);
     for (size_t ch = lo; ch < hi; ch++) {
         float mean, invstd;
-        if (j->training) {
+        if (j->training && j->a.stats) {
+            /* moments handed over by the producing conv (its epilogue) */
+            double m = j->a.stats[ch], v = j->a.stats[C + ch];
+            mean = (float)m;
+            invstd = (float)(1.0 / sqrt(v + j->a.eps));
+            if (j->rm) {
+                float mom = j->a.momentum;
+                double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
+                j->rm[ch] = (1.0f - mom) * j->rm[ch] + mom * mean;
+                j->rv[ch] = (1.0f - mom) * j->rv[ch] + mom * (float)unbiased;
+            }
+        } else if (j->training) {
             double s = 0.0;
             for (int n = 0; n < N; n++) {
                 const float *p = j->x->data + ((size_t)n * C + ch) * HW;
