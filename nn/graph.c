@@ -402,17 +402,19 @@ nn_param *nn_graph_param(nn_graph *g, const char *name)
 
 void nn_graph_zero_grad(nn_graph *g) { memset(g->grad, 0, g->train_len * sizeof(float)); }
 
+double nn_graph_node_macs(const nn_graph *g, int i)
+{
+    const nn_gnode *n = &g->nodes[i], *a = &g->nodes[n->in[0]];
+    if (n->op == NN_OP_CONV)
+        return (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
+    if (n->op == NN_OP_LINEAR) return (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
+    return 0.0;
+}
+
 double nn_graph_macs(const nn_graph *g)
 {
     double m = 0.0;
-    for (int i = 0; i < g->n; i++) {
-        const nn_gnode *n = &g->nodes[i];
-        const nn_gnode *a = &g->nodes[n->in[0]];
-        if (n->op == NN_OP_CONV)
-            m += (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
-        else if (n->op == NN_OP_LINEAR)
-            m += (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
-    }
+    for (int i = 1; i < g->n; i++) m += nn_graph_node_macs(g, i);
     return m;
 }
 

@@ -101,8 +101,9 @@ void nn_graph_init_params(nn_graph *g, uint64_t seed);
 size_t nn_graph_num_trainable(const nn_graph *g);
 nn_param *nn_graph_param(nn_graph *g, const char *name);
 void nn_graph_zero_grad(nn_graph *g);
-/* MACs of one forward pass of one sample. */
+/* MACs (conv and linear) of one forward pass of one sample; of node i. */
 double nn_graph_macs(const nn_graph *g);
+double nn_graph_node_macs(const nn_graph *g, int i);
 
 /* Forward. Observers see every node's inputs and output (BN statistics for
  * reconstruction, features for distillation, ranges for quantizers). */

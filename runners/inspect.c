@@ -11,15 +11,6 @@ static const char *inspect_help =
     "for --input (default 1x28x28) and --classes (default 10). Prints every node\n"
     "with its op, inputs, output shape, parameters and MACs per sample.\n";
 
-static double node_macs(const nn_graph *g, const nn_gnode *n)
-{
-    const nn_gnode *a = &g->nodes[n->in[0]];
-    if (n->op == NN_OP_CONV)
-        return (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
-    if (n->op == NN_OP_LINEAR) return (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
-    return 0.0;
-}
-
 static size_t node_params(const nn_graph *g, const nn_gnode *n)
 {
     size_t s = 0;
@@ -58,7 +49,7 @@ int run_inspect(int argc, char **argv)
             const nn_gnode *n = &g->nodes[i];
             printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
             for (int d = 0; d < n->ndim; d++) printf(d ? ",%d" : "%d", n->shape[d]);
-            printf("],\"params\":%zu,\"macs\":%.0f}", node_params(g, n), node_macs(g, n));
+            printf("],\"params\":%zu,\"macs\":%.0f}", node_params(g, n), nn_graph_node_macs(g, i));
         }
         printf("]}\n");
     } else {
@@ -75,7 +66,7 @@ int run_inspect(int argc, char **argv)
             else
                 snprintf(shp, sizeof shp, "%d", n->shape[0]);
             printf("%-24s %-18s %-24.24s %-16s %10zu %12.0f\n", n->name, nn_op_name(n->op), ins, shp,
-                   node_params(g, n), node_macs(g, n));
+                   node_params(g, n), nn_graph_node_macs(g, i));
         }
         printf("\ntrainable parameters: %zu (%.1f KiB as float32)\n", nn_graph_num_trainable(g),
                nn_graph_num_trainable(g) * 4.0 / 1024);
