@@ -366,27 +366,29 @@ int nn_graph_finalize(nn_graph *g, nn_err *e)
     return NN_OK;
 }
 
-void nn_graph_init_params(nn_graph *g, uint64_t seed)
+void nn_graph_init_params(nn_graph *g, uint64_t seed, nn_init_kind kind)
 {
     nn_rng r;
     nn_rng_seed(&r, seed);
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
-        if (n->op == NN_OP_CONV) {
-            nn_param *w = &g->params[n->param[0]];
-            /* Kaiming normal, fan_out, ReLU gain (torchvision ResNet init). */
-            float fan_out = (float)(w->t.shape[0] * w->t.shape[2] * w->t.shape[3]) / 1.0f;
+        if (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) continue;
+        nn_tensor *w = &g->params[n->param[0]].t, *b = n->bias ? &g->params[n->param[1]].t : NULL;
+        const size_t rf = w->ndim == 4 ? (size_t)w->shape[2] * w->shape[3] : 1; /* receptive field */
+        const float fan_in = (float)(w->shape[1] * rf), fan_out = (float)(w->shape[0] * rf);
+        if (kind == NN_INIT_XAVIER) {
+            float bound = sqrtf(6.0f / (fan_in + fan_out));
+            for (size_t q = 0; q < w->numel; q++) w->data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
+            if (b) memset(b->data, 0, b->numel * sizeof(float));
+        } else if (n->op == NN_OP_CONV) {
             float std = sqrtf(2.0f / fan_out);
-            for (size_t q = 0; q < w->t.numel; q++) w->t.data[q] = std * nn_rng_normal(&r);
-        } else if (n->op == NN_OP_LINEAR) {
-            /* PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
-            nn_param *w = &g->params[n->param[0]];
-            float bound = 1.0f / sqrtf((float)w->t.shape[1]);
-            for (size_t q = 0; q < w->t.numel; q++) w->t.data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
-            if (n->bias) {
-                nn_param *b = &g->params[n->param[1]];
-                for (size_t q = 0; q < b->t.numel; q++) b->t.data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
-            }
+            for (size_t q = 0; q < w->numel; q++) w->data[q] = std * nn_rng_normal(&r);
+            if (b) memset(b->data, 0, b->numel * sizeof(float));
+        } else {
+            float bound = 1.0f / sqrtf(fan_in);
+            for (size_t q = 0; q < w->numel; q++) w->data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
+            if (b)
+                for (size_t q = 0; q < b->numel; q++) b->data[q] = bound * (2.0f * nn_rng_uniform(&r) - 1.0f);
         }
     }
 }

@@ -96,8 +96,12 @@ int nn_g_linear(nn_graph *g, const char *name, int in, int out, int bias);
 
 /* Check shapes, create parameters (zeroed; BN gamma=1, var=1). */
 int nn_graph_finalize(nn_graph *g, nn_err *e);
-/* Kaiming-normal (fan_out, ReLU) for conv, PyTorch's default for linear. */
-void nn_graph_init_params(nn_graph *g, uint64_t seed);
+/* Weight initialisation. KAIMING: Kaiming-normal (fan_out, ReLU gain) for
+ * conv weights (torchvision's ResNet init), PyTorch's default uniform for
+ * linear layers. XAVIER: Xavier-uniform (Glorot) for conv and linear
+ * weights, zero biases. BN: gamma 1, beta 0 in both. */
+typedef enum { NN_INIT_KAIMING, NN_INIT_XAVIER } nn_init_kind;
+void nn_graph_init_params(nn_graph *g, uint64_t seed, nn_init_kind kind);
 size_t nn_graph_num_trainable(const nn_graph *g);
 nn_param *nn_graph_param(nn_graph *g, const char *name);
 void nn_graph_zero_grad(nn_graph *g);

@@ -178,6 +178,6 @@ nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, u
         nn_graph_free(g);
         return NULL;
     }
-    nn_graph_init_params(g, seed);
+    nn_graph_init_params(g, seed, NN_INIT_KAIMING);
     return g;
 }

@@ -58,21 +58,40 @@ nn_graph *run_load_model(const char *path, nn_err *e)
 nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
                                 nn_err *e)
 {
-    static const char *const keys[] = {"zoo", "file", "graph", NULL};
+    static const char *const keys[] = {"zoo", "file", "graph", "init", NULL};
     if (nn_json_check_keys(m, path, keys, e)) return NULL;
-    const char *zoo = NULL, *file = NULL;
-    if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e)) return NULL;
+    const char *zoo = NULL, *file = NULL, *init = NULL;
+    if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e) ||
+        nn_json_str(m, path, "init", 0, &init, e))
+        return NULL;
     const cJSON *graph = cJSON_GetObjectItem(m, "graph");
     if (!!zoo + !!file + !!graph != 1) {
         nn_fail(e, "%s: give exactly one of \"zoo\", \"file\" or \"graph\"", path);
         return NULL;
     }
-    if (zoo) return nn_zoo_build(zoo, c, h, w, classes, seed, e);
-    if (file) return run_load_model(file, e);
-    char p[300];
-    snprintf(p, sizeof p, "%s.graph", path);
-    nn_graph *g = nn_graph_from_json(graph, p, e);
-    if (g) nn_graph_init_params(g, seed);
+    nn_init_kind kind = NN_INIT_KAIMING;
+    if (init && !strcmp(init, "xavier"))
+        kind = NN_INIT_XAVIER;
+    else if (init && strcmp(init, "kaiming")) {
+        nn_fail(e, "%s.init: '%s' is not one of kaiming, xavier", path, init);
+        return NULL;
+    }
+    if (file) {
+        if (init) {
+            nn_fail(e, "%s.init: a model from a file keeps its trained weights; drop \"init\"", path);
+            return NULL;
+        }
+        return run_load_model(file, e);
+    }
+    nn_graph *g;
+    if (zoo)
+        g = nn_zoo_build(zoo, c, h, w, classes, seed, e);
+    else {
+        char p[300];
+        snprintf(p, sizeof p, "%s.graph", path);
+        g = nn_graph_from_json(graph, p, e);
+    }
+    if (g) nn_graph_init_params(g, seed, kind);
     return g;
 }
 

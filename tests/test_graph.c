@@ -265,10 +265,63 @@ static void test_fusion_equivalence(void **s)
     nn_graph_free(g);
 }
 
+/* Initialisers give the documented spread: Kaiming-normal std sqrt(2/fan_out)
+ * for convs, Xavier-uniform variance 2/(fan_in+fan_out). */
+static void test_init(void **s)
+{
+    (void)s;
+    nn_err e;
+    nn_graph *g = nn_zoo_build("resnet20", 1, 28, 28, 10, 5, &e);
+    for (int kind = 0; kind < 2; kind++) {
+        nn_graph_init_params(g, 9, (nn_init_kind)kind);
+        nn_tensor *w = &nn_graph_param(g, "layer3.1.a.conv.weight")->t; /* 64x64x3x3 */
+        double s2 = 0.0;
+        for (size_t i = 0; i < w->numel; i++) s2 += (double)w->data[i] * w->data[i];
+        double var = s2 / (double)w->numel, want = kind == NN_INIT_KAIMING ? 2.0 / 576.0 : 2.0 / (576.0 + 576.0);
+        if (fabs(var / want - 1.0) > 0.05) {
+            print_error("init kind %d: variance %.3g, expected %.3g\n", kind, var, want);
+            fail();
+        }
+    }
+    nn_graph_free(g);
+}
+
+/* Categorical conditional BN from JSON: each sample uses its class's
+ * gamma/beta; labels are required. */
+static void test_cond_bn(void **s)
+{
+    (void)s;
+    nn_err e;
+    cJSON *j = cJSON_Parse("{\"input\":[2,3,3],\"nodes\":[{\"name\":\"cbn\",\"op\":\"cond_batchnorm\",\"num_classes\":3}]}");
+    nn_graph *g = nn_graph_from_json(j, "$", &e);
+    cJSON_Delete(j);
+    assert_non_null(g);
+    nn_tensor *gam = &nn_graph_param(g, "cbn.weight")->t, *bet = &nn_graph_param(g, "cbn.bias")->t;
+    assert_int_equal(gam->shape[0] * 10 + gam->shape[1], 32);
+    for (int k = 0; k < 3; k++)
+        for (int ch = 0; ch < 2; ch++) {
+            gam->data[k * 2 + ch] = (float)(k + 1);
+            bet->data[k * 2 + ch] = (float)(10 * k);
+        }
+    nn_ctx_reset(&C);
+    C.training = 1;
+    nn_tensor *x = rand_input(g, 2, 3);
+    int labels[2] = {2, 0};
+    nn_fwd_opts opt = {.labels = labels};
+    nn_tensor *y = nn_graph_forward(g, &C, x, &opt);
+    nn_tensor *z = nn_batchnorm(&C, x, NULL, NULL, NULL, NULL, (nn_bn_attr){.eps = 1e-5f, .momentum = 0.1f});
+    for (int i = 0; i < 36; i++) { /* sample 0 (class 2): 3*z + 20; sample 1 (class 0): z + 0 */
+        float want = i < 18 ? 3.0f * z->data[i] + 20.0f : z->data[i];
+        assert_true(fabsf(y->data[i] - want) < 1e-5f);
+    }
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_zoo), cmocka_unit_test(test_roundtrip),
                                        cmocka_unit_test(test_json_errors), cmocka_unit_test(test_bn_hook),
-                                       cmocka_unit_test(test_fusion_equivalence)};
+                                       cmocka_unit_test(test_fusion_equivalence),
+                                       cmocka_unit_test(test_init), cmocka_unit_test(test_cond_bn)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

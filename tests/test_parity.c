@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/io.h"
+#include "nn/optim.h"
 #include "testutil.h"
 
 static nn_ctx C;
@@ -169,10 +170,42 @@ static void test_losses(void **s)
     expect(nn_kl_div(&C, z, t, 4.0f), "loss.kl_T4", 1e-6f, 1e-5f);
 }
 
+/* Three optimiser steps on fixed gradients match torch.optim. */
+static void test_optimizers(void **s)
+{
+    (void)s;
+    nn_ctx_reset(&C);
+    const char *names[4] = {"sgd", "sgd_nesterov", "adam", "adamw"};
+    const nn_optim_kind kinds[4] = {NN_SGD, NN_SGD, NN_ADAM, NN_ADAMW};
+    const float lrs[4] = {0.1f, 0.1f, 0.01f, 0.01f}, wds[4] = {5e-4f, 1e-2f, 1e-2f, 1e-2f};
+    for (int k = 0; k < 4; k++) {
+        nn_graph *g = nn_graph_new("p", 1, 1, 1, 10);
+        nn_g_linear(g, "fc", 0, 10, 0); /* a 10x1 weight: 10 parameters */
+        nn_err e;
+        assert_int_equal(nn_graph_finalize(g, &e), NN_OK);
+        memcpy(g->blob, vec("optim.p0", 0)->data, 10 * sizeof(float));
+        nn_optim o;
+        nn_optim_init(&o, kinds[k], g);
+        o.weight_decay = wds[k];
+        o.nesterov = k == 1;
+        char key[32];
+        for (int step = 0; step < 3; step++) {
+            snprintf(key, sizeof key, "optim.g%d", step);
+            memcpy(g->grad, vec(key, 0)->data, 10 * sizeof(float));
+            nn_optim_step(&o, g, lrs[k]);
+        }
+        nn_tensor got = {.ndim = 1, .shape = {10}, .numel = 10, .data = g->blob};
+        snprintf(key, sizeof key, "optim.%s", names[k]);
+        expect(&got, key, 1e-6f, 1e-5f);
+        nn_optim_free(&o);
+        nn_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_conv), cmocka_unit_test(test_batchnorm),
                                        cmocka_unit_test(test_pooling), cmocka_unit_test(test_upsample),
-                                       cmocka_unit_test(test_losses)};
+                                       cmocka_unit_test(test_losses), cmocka_unit_test(test_optimizers)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -161,6 +161,14 @@ static void test_learns_and_eval(void **s)
     assert_non_null(strstr(OUT, "\"params\":272186"));
     assert_int_equal(sh("%s bench --model /tmp/datafree_learn/model.json --batch 16 --steps 2 --warmup 1 --json", tu_bin()), 0);
     assert_non_null(strstr(OUT, "\"arena_mallocs_after_warmup\":0")); /* no malloc on the hot path */
+    /* divergence is caught with a clear message */
+    config("/tmp/datafree_div.json", data, "/tmp/datafree_div", 1, 256, "");
+    sh("sed -i 's/\"lr\":0.1/\"lr\":1e30/' /tmp/datafree_div.json");
+    assert_int_equal(sh("%s train /tmp/datafree_div.json", tu_bin()), 1);
+    if (!strstr(OUT, "training diverged") && !strstr(OUT, "is not finite")) {
+        print_error("expected a divergence message, got:\n%s\n", OUT);
+        fail();
+    }
     /* eval errors: wrong data shape is named (a one-record CIFAR file) */
     unsigned char rec[3073] = {3};
     nn_err e;

@@ -79,6 +79,22 @@ put("loss.ce_ls", F.cross_entropy(z, labels, label_smoothing=0.1).reshape(1))
 Tt = 4.0
 put("loss.kl_T4", F.kl_div(F.log_softmax(z / Tt, 1), F.softmax(t / Tt, 1), reduction="batchmean").reshape(1))
 
+# optimisers: 3 steps on fixed gradients, as torch.optim does them
+p0 = torch.randn(10)
+grads = [torch.randn(10) for _ in range(3)]
+put("optim.p0", p0)
+for i, g in enumerate(grads): put(f"optim.g{i}", g)
+def run(name, make):
+    p = p0.clone().requires_grad_(True)
+    opt = make([p])
+    for g in grads:
+        opt.zero_grad(); p.grad = g.clone(); opt.step()
+    put("optim." + name, p)
+run("sgd", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=5e-4))
+run("sgd_nesterov", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2))
+run("adam", lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2))
+run("adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2))
+
 def write(path):
     header, blobs, off = {"__metadata__": {"made_by": "tests/vectors/make_parity.py", "torch": torch.__version__}}, [], 0
     for k in sorted(T):
