@@ -215,6 +215,22 @@ static void trim_metrics(const char *path, int done)
     free(buf);
 }
 
+/* Beside an exported model.json, its training history: <stem>_metrics.jsonl */
+static int export_metrics(const char *metrics, const char *export_json, nn_err *e)
+{
+    char dst[1100];
+    snprintf(dst, sizeof dst, "%s", export_json);
+    char *dot = strrchr(dst, '.');
+    if (dot && dot > strrchr(dst, '/')) *dot = 0;
+    strncat(dst, "_metrics.jsonl", sizeof dst - strlen(dst) - 1);
+    size_t len;
+    char *buf = nn_read_file(metrics, &len, e);
+    if (!buf) return NN_ERR;
+    int rc = nn_write_file_atomic(dst, buf, len, e);
+    free(buf);
+    return rc;
+}
+
 static void append_line(const char *path, const char *line)
 {
     FILE *f = fopen(path, "a");
@@ -228,7 +244,8 @@ static const char *train_help =
     "Trains the config's model on its dataset, evaluates on the test split after\n"
     "every epoch, and writes a run folder (output.dir): config.json, metrics.jsonl,\n"
     "progress.jsonl, ckpt.safetensors (after every epoch), model.json +\n"
-    "model.safetensors (final). output.export, if set, gets a copy of the final model.\n\n"
+    "model.safetensors (final). output.export, if set, gets a copy of the final model\n"
+    "and its metrics (<export stem>_metrics.jsonl).\n\n"
     "  --resume        continue from the run folder's checkpoint; the result is the\n"
     "                  same as an uninterrupted run with the same thread count\n"
     "  --threads T     worker threads (default: train.threads, else all cores)\n"
@@ -465,7 +482,8 @@ int run_train(int argc, char **argv)
             goto out_loop;
         }
         snprintf(path, sizeof path, "%s/model.json", cfg.out_dir);
-        if (nn_graph_save(g, path, &e) || (cfg.export_path && nn_graph_save(g, cfg.export_path, &e))) {
+        if (nn_graph_save(g, path, &e) || (cfg.export_path && nn_graph_save(g, cfg.export_path, &e)) ||
+            (cfg.export_path && export_metrics(metrics, cfg.export_path, &e))) {
             run_error(e.msg);
             goto out_loop;
         }

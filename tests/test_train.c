@@ -141,7 +141,9 @@ static void test_learns_and_eval(void **s)
     const char *data = tu_fmnist();
     if (!data) skip();
     config("/tmp/datafree_learn.json", data, "/tmp/datafree_learn", 1, 6000, "");
-    sh("rm -rf /tmp/datafree_learn");
+    sh("sed -i 's|\"dir\":\"/tmp/datafree_learn\"|\"dir\":\"/tmp/datafree_learn\",\"export\":\"/tmp/datafree_learn_export/m.json\"|' "
+       "/tmp/datafree_learn.json");
+    sh("rm -rf /tmp/datafree_learn /tmp/datafree_learn_export && mkdir -p /tmp/datafree_learn_export");
     assert_int_equal(sh("%s train /tmp/datafree_learn.json --json", tu_bin()), 0);
     double acc = -1;
     char *p = strstr(OUT, "\"test_accuracy\":");
@@ -151,6 +153,10 @@ static void test_learns_and_eval(void **s)
         print_error("1 epoch on 6000 Fashion-MNIST images reached only %.3f test accuracy\n", acc);
         fail();
     }
+    /* the export: model, parameters and training history */
+    assert_true(nn_file_exists("/tmp/datafree_learn_export/m.json"));
+    assert_true(nn_file_exists("/tmp/datafree_learn_export/m.safetensors"));
+    assert_true(nn_file_exists("/tmp/datafree_learn_export/m_metrics.jsonl"));
     assert_int_equal(sh("%s eval --model /tmp/datafree_learn/model.json --data %s --limit 500 --json", tu_bin(), data), 0);
     p = strstr(OUT, "\"accuracy\":");
     assert_non_null(p);

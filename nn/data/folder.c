@@ -81,12 +81,13 @@ int nn_dataset_load_folder(const char *dir, nn_dataset *d, nn_err *e)
                 free_list(files, nf);
                 goto out;
             }
-            if ((size_t)d->n == cap) {
-                cap *= 2;
-                d->labels = realloc(d->labels, cap * sizeof(int));
-            }
             size_t plane = (size_t)w * h;
-            d->images = realloc(d->images, ((size_t)d->n + 1) * plane * d->c);
+            if ((size_t)d->n == cap || !d->images) { /* grow both by doubling */
+                if ((size_t)d->n == cap) cap *= 2;
+                d->labels = realloc(d->labels, cap * sizeof(int));
+                d->images = realloc(d->images, cap * plane * (size_t)d->c);
+                if (!d->labels || !d->images) nn_abort(__FILE__, __LINE__, "out of memory loading %s", dir);
+            }
             uint8_t *dst = d->images + (size_t)d->n * plane * d->c;
             for (size_t i = 0; i < plane; i++) /* interleaved -> planar */
                 for (int k = 0; k < d->c; k++) dst[k * plane + i] = px[i * d->c + k];
