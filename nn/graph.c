@@ -74,7 +74,7 @@ int nn_g_add_node(nn_graph *g, const nn_gnode *proto)
     return g->n++;
 }
 
-static nn_gnode proto(const char *name, nn_op_kind op, int in)
+nn_gnode nn_gnode_default(const char *name, nn_op_kind op, int in)
 {
     nn_gnode n;
     memset(&n, 0, sizeof n);
@@ -96,7 +96,7 @@ static nn_gnode proto(const char *name, nn_op_kind op, int in)
 
 int nn_g_conv(nn_graph *g, const char *name, int in, int oc, int k, int stride, int pad, int groups, int bias)
 {
-    nn_gnode n = proto(name, NN_OP_CONV, in);
+    nn_gnode n = nn_gnode_default(name, NN_OP_CONV, in);
     n.out_channels = oc;
     n.kernel = k;
     n.stride = stride;
@@ -108,19 +108,19 @@ int nn_g_conv(nn_graph *g, const char *name, int in, int oc, int k, int stride, 
 
 int nn_g_bn(nn_graph *g, const char *name, int in)
 {
-    nn_gnode n = proto(name, NN_OP_BN, in);
+    nn_gnode n = nn_gnode_default(name, NN_OP_BN, in);
     return nn_g_add_node(g, &n);
 }
 
 int nn_g_act(nn_graph *g, const char *name, nn_op_kind op, int in)
 {
-    nn_gnode n = proto(name, op, in);
+    nn_gnode n = nn_gnode_default(name, op, in);
     return nn_g_add_node(g, &n);
 }
 
 int nn_g_pool(nn_graph *g, const char *name, nn_op_kind op, int in, int k, int stride, int pad)
 {
-    nn_gnode n = proto(name, op, in);
+    nn_gnode n = nn_gnode_default(name, op, in);
     n.kernel = k;
     n.stride = stride;
     n.pad = pad;
@@ -129,13 +129,13 @@ int nn_g_pool(nn_graph *g, const char *name, nn_op_kind op, int in, int k, int s
 
 int nn_g_unary(nn_graph *g, const char *name, nn_op_kind op, int in)
 {
-    nn_gnode n = proto(name, op, in);
+    nn_gnode n = nn_gnode_default(name, op, in);
     return nn_g_add_node(g, &n);
 }
 
 int nn_g_add(nn_graph *g, const char *name, int a, int b)
 {
-    nn_gnode n = proto(name, NN_OP_ADD, a);
+    nn_gnode n = nn_gnode_default(name, NN_OP_ADD, a);
     n.in[1] = b;
     n.nin = 2;
     return nn_g_add_node(g, &n);
@@ -144,7 +144,7 @@ int nn_g_add(nn_graph *g, const char *name, int a, int b)
 int nn_g_concat(nn_graph *g, const char *name, const int *ins, int cnt)
 {
     NN_ASSERT(cnt >= 1 && cnt <= NN_MAX_INPUTS);
-    nn_gnode n = proto(name, NN_OP_CONCAT, ins[0]);
+    nn_gnode n = nn_gnode_default(name, NN_OP_CONCAT, ins[0]);
     for (int i = 0; i < cnt; i++) n.in[i] = ins[i];
     n.nin = cnt;
     return nn_g_add_node(g, &n);
@@ -152,7 +152,7 @@ int nn_g_concat(nn_graph *g, const char *name, const int *ins, int cnt)
 
 int nn_g_linear(nn_graph *g, const char *name, int in, int out, int bias)
 {
-    nn_gnode n = proto(name, NN_OP_LINEAR, in);
+    nn_gnode n = nn_gnode_default(name, NN_OP_LINEAR, in);
     n.out_channels = out;
     n.bias = bias;
     return nn_g_add_node(g, &n);

@@ -85,6 +85,8 @@ nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes);
 void nn_graph_free(nn_graph *g);
 int nn_graph_find(const nn_graph *g, const char *name);
 int nn_g_add_node(nn_graph *g, const nn_gnode *proto);
+/* A node with every attribute at its default (PyTorch's defaults where they exist). */
+nn_gnode nn_gnode_default(const char *name, nn_op_kind op, int in);
 int nn_g_conv(nn_graph *g, const char *name, int in, int oc, int k, int stride, int pad, int groups, int bias);
 int nn_g_bn(nn_graph *g, const char *name, int in);
 int nn_g_act(nn_graph *g, const char *name, nn_op_kind op, int in);

@@ -115,24 +115,9 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
     if (strlen(name) >= NN_NAME_LEN) return nn_fail(e, "%s.name: longer than %d characters", path, NN_NAME_LEN - 1);
     if (nn_graph_find(g, name) >= 0) return nn_fail(e, "%s.name: a node named '%s' already exists", path, name);
     if (nn_json_check_keys(o, path, allowed_keys((nn_op_kind)kind), e)) return NN_ERR;
-    nn_gnode n;
-    memset(&n, 0, sizeof n);
-    snprintf(n.name, sizeof n.name, "%s", name);
-    n.op = (nn_op_kind)kind;
-    n.stride = n.dilation = n.groups = 1;
-    n.eps = 1e-5f;
-    n.momentum = 0.1f;
-    n.affine = 1;
-    n.slope = 0.01f;
-    n.lo = -1.0f;
-    n.hi = 1.0f;
-    n.scale = 2;
-    n.count_include_pad = 1;
+    nn_gnode n = nn_gnode_default(name, (nn_op_kind)kind, g->n - 1);
     const cJSON *ins = cJSON_GetObjectItem(o, "inputs");
-    if (!ins) {
-        n.in[0] = g->n - 1; /* default: the previous node */
-        n.nin = 1;
-    } else {
+    if (ins) { /* without "inputs": the previous node */
         if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) < 1 || cJSON_GetArraySize(ins) > NN_MAX_INPUTS)
             return nn_fail(e, "%s.inputs: expected an array of 1 to %d node names", path, NN_MAX_INPUTS);
         n.nin = cJSON_GetArraySize(ins);

@@ -25,36 +25,32 @@ static void bn_fwd_task(void *arg, int ith, int nth)
     nn_split((size_t)C, ith, nth, &lo, &hi);
     for (size_t ch = lo; ch < hi; ch++) {
         float mean, invstd;
-        if (j->training && j->a.stats) {
-            /* moments handed over by the producing conv (its epilogue) */
-            double m = j->a.stats[ch], v = j->a.stats[C + ch];
+        if (j->training) {
+            double m, v;
+            if (j->a.stats) { /* moments handed over by the producing conv (its epilogue) */
+                m = j->a.stats[ch];
+                v = j->a.stats[C + ch];
+            } else {
+                double s = 0.0;
+                for (int n = 0; n < N; n++) {
+                    const float *p = j->x->data + ((size_t)n * C + ch) * HW;
+                    float ps = 0.0f;
+                    for (size_t i = 0; i < HW; i++) ps += p[i];
+                    s += ps;
+                }
+                m = s / (double)M;
+                v = 0.0;
+                for (int n = 0; n < N; n++) {
+                    const float *p = j->x->data + ((size_t)n * C + ch) * HW;
+                    float pv = 0.0f, mf = (float)m;
+                    for (size_t i = 0; i < HW; i++) pv += (p[i] - mf) * (p[i] - mf);
+                    v += pv;
+                }
+                v /= (double)M;
+            }
             mean = (float)m;
             invstd = (float)(1.0 / sqrt(v + j->a.eps));
-            if (j->rm) {
-                float mom = j->a.momentum;
-                double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
-                j->rm[ch] = (1.0f - mom) * j->rm[ch] + mom * mean;
-                j->rv[ch] = (1.0f - mom) * j->rv[ch] + mom * (float)unbiased;
-            }
-        } else if (j->training) {
-            double s = 0.0;
-            for (int n = 0; n < N; n++) {
-                const float *p = j->x->data + ((size_t)n * C + ch) * HW;
-                float ps = 0.0f;
-                for (size_t i = 0; i < HW; i++) ps += p[i];
-                s += ps;
-            }
-            double m = s / (double)M, v = 0.0;
-            for (int n = 0; n < N; n++) {
-                const float *p = j->x->data + ((size_t)n * C + ch) * HW;
-                float pv = 0.0f, mf = (float)m;
-                for (size_t i = 0; i < HW; i++) pv += (p[i] - mf) * (p[i] - mf);
-                v += pv;
-            }
-            v /= (double)M;
-            mean = (float)m;
-            invstd = (float)(1.0 / sqrt(v + j->a.eps));
-            if (j->rm) {
+            if (j->rm) { /* PyTorch keeps the unbiased variance */
                 float mom = j->a.momentum;
                 double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
                 j->rm[ch] = (1.0f - mom) * j->rm[ch] + mom * mean;

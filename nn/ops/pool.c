@@ -67,6 +67,23 @@ static void maxpool_bwd(void *arg, int ith, int nth)
     }
 }
 
+/* The input rows [ha, hb) and columns [wa, wb) under one output of an
+ * average pool, and its divisor: PyTorch counts padded positions (not
+ * those past the padding) when count_include_pad is set. */
+typedef struct {
+    int ha, hb, wa, wb, div;
+} avg_win;
+
+static avg_win avg_window(int oh, int ow, int H, int W, int k, int s, int p, int include_pad)
+{
+    int h0 = oh * s - p, w0 = ow * s - p;
+    int h1 = h0 + k < H + p ? h0 + k : H + p, w1 = w0 + k < W + p ? w0 + k : W + p;
+    avg_win a = {h0 < 0 ? 0 : h0, h1 < H ? h1 : H, w0 < 0 ? 0 : w0, w1 < W ? w1 : W, 0};
+    int cnt = (a.hb - a.ha) * (a.wb - a.wa);
+    a.div = include_pad ? (h1 - h0) * (w1 - w0) : (cnt ? cnt : 1);
+    return a;
+}
+
 static void avgpool_fwd(void *arg, int ith, int nth)
 {
     pool_job *j = arg;
@@ -79,17 +96,11 @@ static void avgpool_fwd(void *arg, int ith, int nth)
         float *y = j->y->data + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
-                int h0 = oh * s - p, w0 = ow * s - p;
-                int h1 = h0 + k < H + p ? h0 + k : H + p, w1 = w0 + k < W + p ? w0 + k : W + p;
-                int full = (h1 - h0) * (w1 - w0); /* PyTorch counts padding, not past it */
+                avg_win a = avg_window(oh, ow, H, W, k, s, p, j->a.count_include_pad);
                 float sum = 0.0f;
-                int cnt = 0;
-                for (int ih = h0 < 0 ? 0 : h0; ih < (h1 < H ? h1 : H); ih++)
-                    for (int iw = w0 < 0 ? 0 : w0; iw < (w1 < W ? w1 : W); iw++) {
-                        sum += x[ih * W + iw];
-                        cnt++;
-                    }
-                y[oh * OW + ow] = sum / (float)(j->a.count_include_pad ? full : (cnt ? cnt : 1));
+                for (int ih = a.ha; ih < a.hb; ih++)
+                    for (int iw = a.wa; iw < a.wb; iw++) sum += x[ih * W + iw];
+                y[oh * OW + ow] = sum / (float)a.div;
             }
     }
 }
@@ -106,14 +117,10 @@ static void avgpool_bwd(void *arg, int ith, int nth)
         const float *d = j->y->grad + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
-                int h0 = oh * s - p, w0 = ow * s - p;
-                int h1 = h0 + k < H + p ? h0 + k : H + p, w1 = w0 + k < W + p ? w0 + k : W + p;
-                int full = (h1 - h0) * (w1 - w0), cnt = 0;
-                int ha = h0 < 0 ? 0 : h0, hb = h1 < H ? h1 : H, wa = w0 < 0 ? 0 : w0, wb = w1 < W ? w1 : W;
-                cnt = (hb - ha) * (wb - wa);
-                float v = d[oh * OW + ow] / (float)(j->a.count_include_pad ? full : (cnt ? cnt : 1));
-                for (int ih = ha; ih < hb; ih++)
-                    for (int iw = wa; iw < wb; iw++) g[ih * W + iw] += v;
+                avg_win a = avg_window(oh, ow, H, W, k, s, p, j->a.count_include_pad);
+                float v = d[oh * OW + ow] / (float)a.div;
+                for (int ih = a.ha; ih < a.hb; ih++)
+                    for (int iw = a.wa; iw < a.wb; iw++) g[ih * W + iw] += v;
             }
     }
 }
