@@ -187,4 +187,5 @@ void nn_backward(nn_ctx *c, nn_tensor *loss)
         } else
             n->backward(c, n);
     }
+    c->tape_len = 0; /* consumed: a later loss backpropagates only through ops recorded after this */
 }

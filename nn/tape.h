@@ -68,7 +68,9 @@ float *nn_grad(nn_ctx *c, nn_tensor *t);
  * out's gradient buffer (dead once this node's backward runs) and return 1:
  * the kernel then overwrites in place. Otherwise return 0 (accumulate). */
 int nn_grad_steal(nn_tensor *in, nn_tensor *out);
-/* Seed d(loss)/d(loss) = 1 (loss must be a scalar) and run the tape. */
+/* Seed d(loss)/d(loss) = 1 (loss must be a scalar) and run the tape, then
+ * clear it: each recorded op is backpropagated at most once. Tensors stay
+ * valid until nn_ctx_reset. */
 void nn_backward(nn_ctx *c, nn_tensor *loss);
 
 #endif

@@ -1,0 +1,234 @@
+/* Fake quantization (round trips, edge cases, 2-bit, per channel, STE) and
+ * the BN-statistics loss against hand computations. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress/quant.h"
+#include "generators/bns.h"
+#include "nn/json.h"
+#include "testutil.h"
+
+static nn_ctx C;
+
+static int setup(void **s)
+{
+    (void)s;
+    nn_ctx_init(&C, 2, 1 << 20);
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    (void)s;
+    nn_ctx_free(&C);
+    return 0;
+}
+
+static void test_round_trip(void **s)
+{
+    (void)s;
+    for (int bits = 2; bits <= 8; bits++)
+        for (int sym = 0; sym < 2; sym++) {
+            cmp_qspec q = {bits, sym, 0};
+            const float lo = -0.7f, hi = 1.3f;
+            const int levels = sym ? (1 << bits) - 1 : 1 << bits;
+            /* every output is a fixed point, and there are at most `levels` of them */
+            float seen[256];
+            int nseen = 0;
+            for (int i = 0; i <= 2000; i++) {
+                float x = -2.0f + 4.0f * (float)i / 2000.0f; /* covers both grids and beyond */
+                float y = cmp_quant_value(x, q, lo, hi);
+                assert_true(isfinite(y));
+                assert_true(fabsf(cmp_quant_value(y, q, lo, hi) - y) < 1e-6f);
+                int found = 0;
+                for (int k = 0; k < nseen; k++) found |= fabsf(seen[k] - y) < 1e-6f;
+                if (!found) {
+                    assert_true(nseen < levels);
+                    seen[nseen++] = y;
+                }
+                /* inside the range, the error is at most half a step */
+                float step = sym ? fmaxf(fabsf(lo), fabsf(hi)) / (float)((1 << (bits - 1)) - 1)
+                                 : (hi - lo) / (float)((1 << bits) - 1);
+                if (x >= lo && x <= hi && !(sym && x < -fmaxf(fabsf(lo), fabsf(hi))))
+                    assert_true(fabsf(y - x) <= 0.5f * step + 1e-5f);
+            }
+            assert_true(nseen >= levels - 1);
+        }
+    /* 2-bit symmetric: exactly {-m, 0, m} */
+    cmp_qspec q2 = {2, 1, 0};
+    assert_true(cmp_quant_value(0.9f, q2, -1.0f, 1.0f) == 1.0f);
+    assert_true(cmp_quant_value(0.4f, q2, -1.0f, 1.0f) == 0.0f);
+    assert_true(cmp_quant_value(-5.0f, q2, -1.0f, 1.0f) == -1.0f);
+    /* round half to even, as torch.round: 2-bit asymmetric on [0, 3] has s = 1 */
+    cmp_qspec qa = {2, 0, 0};
+    assert_true(cmp_quant_value(0.5f, qa, 0.0f, 3.0f) == 0.0f);
+    assert_true(cmp_quant_value(1.5f, qa, 0.0f, 3.0f) == 2.0f);
+}
+
+static void test_edge_cases(void **s)
+{
+    (void)s;
+    cmp_qspec q = {4, 0, 0};
+    /* constant tensor: zero range must not blow up, and the value survives */
+    for (int k = 0; k < 5; k++) {
+        float c = (float)k * 0.37f - 0.5f;
+        float y = cmp_quant_value(c, q, c, c);
+        assert_true(isfinite(y) && fabsf(y - c) < 1e-6f);
+    }
+    assert_true(cmp_quant_value(0.0f, q, 0.0f, 0.0f) == 0.0f);
+    cmp_qspec qs = {4, 1, 0};
+    assert_true(cmp_quant_value(0.0f, qs, 0.0f, 0.0f) == 0.0f);
+    /* ReLU outputs (lo = 0): zero is exactly representable */
+    for (int bits = 2; bits <= 8; bits++) {
+        cmp_qspec qb = {bits, 0, 0};
+        assert_true(cmp_quant_value(0.0f, qb, 0.0f, 3.7f) == 0.0f);
+    }
+}
+
+static void test_tensor_and_ste(void **s)
+{
+    (void)s;
+    nn_ctx_reset(&C);
+    int sh[2] = {2, 4};
+    nn_tensor *w = tu_tensor(2, sh);
+    float vals[8] = {-1.0f, 0.2f, 0.5f, 1.0f, /* channel 1 much smaller: */ -0.01f, 0.004f, 0.0f, 0.01f};
+    memcpy(w->data, vals, sizeof vals);
+    float lo[2], hi[2];
+    cmp_minmax(w, 2, lo, hi);
+    assert_true(lo[0] == -1.0f && hi[0] == 1.0f && lo[1] == -0.01f && hi[1] == 0.01f);
+    cmp_qspec q = {3, 0, 0};
+    nn_tensor *y = cmp_fake_quant(&C, w, q, 2, lo, hi);
+    for (int i = 0; i < 8; i++) assert_true(y->data[i] == cmp_quant_value(vals[i], q, lo[i / 4], hi[i / 4]));
+    /* per channel keeps the small channel alive; a per-tensor range would zero it */
+    assert_true(fabsf(y->data[7] - 0.01f) < 2e-3f);
+    float tlo = -1.0f, thi = 1.0f;
+    nn_tensor *yt = cmp_fake_quant(&C, w, q, 1, &tlo, &thi);
+    assert_true(fabsf(yt->data[7]) < 0.2f && fabsf(yt->data[7] - 0.01f) > fabsf(y->data[7] - 0.01f));
+    /* STE: identity; clipped STE: zero outside the range. The second
+     * backward must not re-run the first (the tape is consumed). */
+    memset(w->grad, 0, 8 * sizeof(float));
+    float r2lo = -0.5f, r2hi = 0.5f;
+    nn_tensor *z = cmp_fake_quant(&C, w, (cmp_qspec){3, 0, 0}, 1, &r2lo, &r2hi);
+    nn_backward(&C, nn_sum(&C, z));
+    for (int i = 0; i < 8; i++) assert_true(w->grad[i] == 1.0f);
+    memset(w->grad, 0, 8 * sizeof(float));
+    z = cmp_fake_quant(&C, w, (cmp_qspec){3, 0, 1}, 1, &r2lo, &r2hi);
+    nn_backward(&C, nn_sum(&C, z));
+    for (int i = 0; i < 8; i++) assert_true(w->grad[i] == ((vals[i] >= -0.5f && vals[i] <= 0.5f) ? 1.0f : 0.0f));
+    tu_free(w);
+}
+
+static void test_range_ema(void **s)
+{
+    (void)s;
+    nn_ctx_reset(&C);
+    int sh[1] = {3};
+    nn_tensor *x = nn_new(&C, 1, sh);
+    cmp_range_ema r;
+    cmp_range_ema_init(&r, 0.9f, 3);
+    x->data[0] = -2.0f, x->data[1] = 0.0f, x->data[2] = 5.0f;
+    cmp_range_ema_update(&r, x);
+    assert_true(fabsf(r.lo + 2.0f) < 1e-6f && fabsf(r.hi - 5.0f) < 1e-6f); /* bias-corrected: exact */
+    x->data[0] = -4.0f;
+    cmp_range_ema_update(&r, x); /* lo = (0.9*0.1*-2 + 0.1*-4) / (1 - 0.81) */
+    assert_true(fabsf(r.lo - (float)((0.09 * -2.0 + 0.1 * -4.0) / 0.19)) < 1e-5f);
+    cmp_range_ema_update(&r, x);
+    float frozen = r.lo;
+    x->data[0] = -100.0f;
+    cmp_range_ema_update(&r, x); /* after 3 updates the range is frozen */
+    assert_true(r.lo == frozen && r.updates == 3);
+}
+
+/* ---- BN statistics loss ---- */
+
+static nn_graph *bn_graph(void)
+{
+    nn_err e;
+    cJSON *j = cJSON_Parse("{\"input\":[1,4,4],\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\",\"out_channels\":2,"
+                           "\"kernel\":3,\"padding\":1},{\"name\":\"bn\",\"op\":\"batchnorm\"},{\"name\":\"r\",\"op\":\"relu\"},"
+                           "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":3,\"kernel\":1},{\"name\":\"bn2\",\"op\":\"batchnorm\"}]}");
+    nn_graph *g = nn_graph_from_json(j, "$", &e);
+    cJSON_Delete(j);
+    nn_graph_init_params(g, 4, NN_INIT_KAIMING);
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    for (int i = 0; i < g->np; i++)
+        if (strstr(g->params[i].name, "running"))
+            for (size_t q = 0; q < g->params[i].t.numel; q++) g->params[i].t.data[q] = 0.5f + nn_rng_uniform(&r);
+    return g;
+}
+
+static nn_tensor *f_bns(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    nn_graph *g = arg;
+    int tr = c->training;
+    c->training = 0; /* frozen teacher */
+    gen_bns b;
+    gen_bns_begin(&b, c);
+    nn_fwd_opts o = {.hook = gen_bns_hook, .user = &b};
+    nn_graph_forward(g, c, nn_scale(c, in[0], 1.0f), &o);
+    c->training = tr;
+    return gen_bns_loss(&b);
+}
+
+static void test_bns_loss(void **s)
+{
+    (void)s;
+    nn_graph *g = bn_graph();
+    nn_rng r;
+    nn_rng_seed(&r, 6);
+    int xs[4] = {3, 1, 4, 4};
+    nn_tensor *x = tu_randn(4, xs, &r, 1.0f);
+    nn_ctx_reset(&C);
+    nn_tensor *outs[8];
+    C.training = 0;
+    nn_fwd_opts o = {.outputs = outs};
+    nn_graph_forward(g, &C, x, &o);
+    /* by hand: for each BN, moments of its input in double */
+    double want = 0.0;
+    const char *bns[2] = {"bn", "bn2"}, *ins[2] = {"c", "c2"};
+    for (int l = 0; l < 2; l++) {
+        nn_tensor *a = outs[nn_graph_find(g, ins[l])];
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s.running_mean", bns[l]);
+        const float *rm = nn_graph_param(g, nm)->t.data;
+        snprintf(nm, sizeof nm, "%s.running_var", bns[l]);
+        const float *rv = nn_graph_param(g, nm)->t.data;
+        const int Cc = a->shape[1], HW = 16;
+        double em = 0.0, ev = 0.0;
+        for (int ch = 0; ch < Cc; ch++) {
+            double m = 0.0, v = 0.0;
+            for (int n = 0; n < 3; n++)
+                for (int i = 0; i < HW; i++) m += a->data[((size_t)n * Cc + ch) * HW + i];
+            m /= 3 * HW;
+            for (int n = 0; n < 3; n++)
+                for (int i = 0; i < HW; i++) {
+                    double d = a->data[((size_t)n * Cc + ch) * HW + i] - m;
+                    v += d * d;
+                }
+            v /= 3 * HW;
+            em += (m - rm[ch]) * (m - rm[ch]);
+            ev += (v - rv[ch]) * (v - rv[ch]);
+        }
+        want += em / Cc + ev / Cc;
+    }
+    want /= 2;
+    nn_ctx_reset(&C);
+    nn_tensor *loss = f_bns(&C, &x, g);
+    assert_true(fabs(loss->data[0] - want) < 1e-5 * (1 + want));
+    /* and its gradient with respect to the image */
+    tu_gradcheck(&C, f_bns, &x, 1, g, 1e-2f, 2e-3f, 2e-2f, 48, "bns loss");
+    C.training = 1;
+    tu_free(x);
+    nn_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip), cmocka_unit_test(test_edge_cases),
+                                       cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
+                                       cmocka_unit_test(test_bns_loss)};
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
