@@ -13,6 +13,8 @@ double nn_now(void)
 
 int nn_check_data_fits(const nn_graph *g, const nn_dataset *d, nn_err *e)
 {
+    if (g->in_ndim != 3)
+        return nn_fail(e, "model '%s' takes a vector of %d values, not images (a generator?)", g->name, g->in_shape[0]);
     if (d->c != g->in_shape[0] || d->h != g->in_shape[1] || d->w != g->in_shape[2])
         return nn_fail(e, "data is %dx%dx%d (%s) but model '%s' takes %dx%dx%d", d->c, d->h, d->w, d->desc, g->name,
                        g->in_shape[0], g->in_shape[1], g->in_shape[2]);

@@ -12,7 +12,7 @@
 static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
-    "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear",
+    "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -32,6 +32,7 @@ nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes)
     g->in_shape[1] = h;
     g->in_shape[2] = w;
     g->num_classes = num_classes;
+    g->in_ndim = 3;
     for (int i = 0; i < 4; i++) {
         g->mean[i] = 0.0f;
         g->std[i] = 1.0f;
@@ -40,6 +41,20 @@ nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes)
     snprintf(in.name, sizeof in.name, "input");
     nn_g_add_node(g, &in);
     return g;
+}
+
+nn_graph *nn_graph_new_vec(const char *name, int dim, int num_classes)
+{
+    nn_graph *g = nn_graph_new(name, dim, 0, 0, num_classes);
+    g->in_ndim = 1;
+    return g;
+}
+
+int nn_graph_input_shape(const nn_graph *g, int batch, int shape[4])
+{
+    shape[0] = batch;
+    for (int i = 0; i < g->in_ndim; i++) shape[1 + i] = g->in_shape[i];
+    return 1 + g->in_ndim;
 }
 
 void nn_graph_free(nn_graph *g)
@@ -188,6 +203,9 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
         ps[k++] = (param_spec){"running_mean", 1, {ish[0]}, 0, 0, 0.0f};
         ps[k++] = (param_spec){"running_var", 1, {ish[0]}, 0, 0, 1.0f};
         break;
+    case NN_OP_LABEL_EMBED:
+        ps[k++] = (param_spec){"weight", 2, {n->num_classes, ish[0]}, 1, 0, 0.0f};
+        break;
     case NN_OP_COND_BN:
         ps[k++] = (param_spec){"weight", 2, {n->num_classes, ish[0]}, 1, 0, 1.0f};
         ps[k++] = (param_spec){"bias", 2, {n->num_classes, ish[0]}, 1, 0, 0.0f};
@@ -204,7 +222,7 @@ static int infer_shape(nn_graph *g, int idx, nn_err *e)
 {
     nn_gnode *n = &g->nodes[idx];
     if (n->op == NN_OP_INPUT) {
-        n->ndim = 3;
+        n->ndim = g->in_ndim;
         memcpy(n->shape, g->in_shape, sizeof g->in_shape);
         return NN_OK;
     }
@@ -263,6 +281,20 @@ static int infer_shape(nn_graph *g, int idx, nn_err *e)
         n->shape[1] = n->shape[2] = 0;
         if (n->out_channels < 1) return nn_fail(e, "node '%s': linear needs out_features >= 1", n->name);
         break;
+    case NN_OP_LABEL_EMBED:
+        if (a->ndim != 1) return nn_fail(e, "node '%s': label_embed needs a vector input", n->name);
+        if (n->num_classes < 1) return nn_fail(e, "node '%s': label_embed needs num_classes >= 1", n->name);
+        break;
+    case NN_OP_RESHAPE: {
+        size_t want = nn_shape_numel(n->rndim, n->rshape), have = nn_shape_numel(a->ndim, a->shape);
+        if ((n->rndim != 1 && n->rndim != 3) || want != have)
+            return nn_fail(e, "node '%s': cannot reshape %zu values per sample into %d dims of %zu", n->name, have,
+                           n->rndim, want);
+        n->ndim = n->rndim;
+        memset(n->shape, 0, sizeof n->shape);
+        memcpy(n->shape, n->rshape, (size_t)n->rndim * sizeof(int));
+        break;
+    }
     case NN_OP_BN:
     case NN_OP_COND_BN:
         if (n->op == NN_OP_COND_BN && n->num_classes < 1)
@@ -299,8 +331,8 @@ static int infer_shape(nn_graph *g, int idx, nn_err *e)
 int nn_graph_finalize(nn_graph *g, nn_err *e)
 {
     NN_ASSERT(!g->finalized);
-    if (g->in_shape[0] < 1 || g->in_shape[1] < 1 || g->in_shape[2] < 1)
-        return nn_fail(e, "graph '%s': input shape must be positive", g->name);
+    for (int i = 0; i < g->in_ndim; i++)
+        if (g->in_shape[i] < 1) return nn_fail(e, "graph '%s': input shape must be positive", g->name);
     param_spec specs[NN_MAX_NODE_PARAMS];
     size_t total = 0, trainable = 0;
     int np = 0;
@@ -372,6 +404,11 @@ void nn_graph_init_params(nn_graph *g, uint64_t seed, nn_init_kind kind)
     nn_rng_seed(&r, seed);
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
+        if (n->op == NN_OP_LABEL_EMBED) { /* N(0, 1), as torch.nn.Embedding */
+            nn_tensor *t = &g->params[n->param[0]].t;
+            for (size_t q = 0; q < t->numel; q++) t->data[q] = nn_rng_normal(&r);
+            continue;
+        }
         if (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) continue;
         nn_tensor *w = &g->params[n->param[0]].t, *b = n->bias ? &g->params[n->param[1]].t : NULL;
         const size_t rf = w->ndim == 4 ? (size_t)w->shape[2] * w->shape[3] : 1; /* receptive field */
@@ -515,7 +552,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             break;
         }
         case NN_OP_COND_BN:
-            NN_ASSERT(o && o->labels);
+            if (!o || !o->labels) nn_abort(__FILE__, __LINE__, "node '%s': cond_batchnorm needs labels", n->name);
             y = nn_batchnorm(c, a, NULL, NULL, P(g, n, 2)->data, P(g, n, 3)->data,
                              (nn_bn_attr){.eps = n->eps, .momentum = n->momentum});
             y = nn_class_affine(c, y, o->labels, P(g, n, 0), P(g, n, 1));
@@ -540,6 +577,17 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_LINEAR: y = nn_linear(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL); break;
         case NN_OP_UPSAMPLE_NEAREST: y = nn_upsample_nearest(c, a, n->scale); break;
         case NN_OP_UPSAMPLE_BILINEAR: y = nn_upsample_bilinear(c, a, n->scale); break;
+        case NN_OP_LABEL_EMBED:
+            if (!o || !o->labels) nn_abort(__FILE__, __LINE__, "node '%s': label_embed needs labels", n->name);
+            y = nn_mul(c, a, nn_embedding(c, o->labels, a->shape[0], P(g, n, 0)));
+            break;
+        case NN_OP_RESHAPE: {
+            int sh[4];
+            sh[0] = a->shape[0];
+            memcpy(sh + 1, n->rshape, (size_t)n->rndim * sizeof(int));
+            y = nn_reshape(c, a, 1 + n->rndim, sh);
+            break;
+        }
         default: nn_abort(__FILE__, __LINE__, "node '%s': op %d has no forward", n->name, n->op);
         }
         if (c->prof)

@@ -28,6 +28,8 @@ typedef enum {
     NN_OP_LINEAR,
     NN_OP_UPSAMPLE_NEAREST,
     NN_OP_UPSAMPLE_BILINEAR,
+    NN_OP_LABEL_EMBED, /* y = x * E[label]: GDFQ's label conditioning of the latent */
+    NN_OP_RESHAPE,     /* to a per-sample shape (1 or 3 dims) */
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -45,7 +47,8 @@ typedef struct nn_gnode {
     /* attributes (those that apply to op) */
     int out_channels, kernel, stride, pad, dilation, groups, bias;
     int scale;            /* upsample */
-    int num_classes;      /* cond BN */
+    int num_classes;      /* cond BN, label_embed */
+    int rshape[3], rndim; /* reshape target */
     int affine;           /* BN */
     float eps, momentum;  /* BN */
     float slope, lo, hi;  /* leaky relu, hardtanh */
@@ -69,7 +72,8 @@ typedef struct nn_graph {
     nn_gnode *nodes;
     int n, cap;
     int output; /* node index */
-    int in_shape[3];
+    int in_shape[3]; /* per-sample input: [C, H, W], or [D] for a vector input (in_ndim 1) */
+    int in_ndim;
     int num_classes;
     float mean[4], std[4]; /* input preprocessing, per channel */
     nn_param *params;
@@ -82,6 +86,10 @@ typedef struct nn_graph {
 /* Building: each call appends a node and returns its index (or -1 with the
  * error in the graph builder's err when an input name is unknown). */
 nn_graph *nn_graph_new(const char *name, int c, int h, int w, int num_classes);
+/* A graph whose input is a vector of dim values (a generator's latent). */
+nn_graph *nn_graph_new_vec(const char *name, int dim, int num_classes);
+/* The input tensor shape for a batch: returns its ndim (2 or 4). */
+int nn_graph_input_shape(const nn_graph *g, int batch, int shape[4]);
 void nn_graph_free(nn_graph *g);
 int nn_graph_find(const nn_graph *g, const char *name);
 int nn_g_add_node(nn_graph *g, const nn_gnode *proto);
@@ -117,7 +125,7 @@ typedef void (*nn_hook_fn)(void *user, const nn_graph *g, int node, nn_tensor **
 typedef struct nn_fwd_opts {
     nn_hook_fn hook;
     void *user;
-    const int *labels; /* for conditional BN */
+    const int *labels; /* for conditional BN and label_embed */
     nn_tensor **outputs; /* optional: every node's output, length g->n */
 } nn_fwd_opts;
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);

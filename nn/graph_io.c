@@ -15,11 +15,13 @@ cJSON *nn_graph_to_json(const nn_graph *g)
     cJSON_AddStringToObject(j, "format", GRAPH_FORMAT);
     cJSON_AddNumberToObject(j, "version", GRAPH_VERSION);
     cJSON_AddStringToObject(j, "name", g->name);
-    cJSON_AddItemToObject(j, "input", cJSON_CreateIntArray(g->in_shape, 3));
+    cJSON_AddItemToObject(j, "input", cJSON_CreateIntArray(g->in_shape, g->in_ndim));
     cJSON_AddNumberToObject(j, "num_classes", g->num_classes);
-    cJSON *pp = cJSON_AddObjectToObject(j, "preprocess");
-    cJSON_AddItemToObject(pp, "mean", cJSON_CreateFloatArray(g->mean, g->in_shape[0] <= 4 ? g->in_shape[0] : 4));
-    cJSON_AddItemToObject(pp, "std", cJSON_CreateFloatArray(g->std, g->in_shape[0] <= 4 ? g->in_shape[0] : 4));
+    if (g->in_ndim == 3) { /* images carry their preprocessing */
+        cJSON *pp = cJSON_AddObjectToObject(j, "preprocess");
+        cJSON_AddItemToObject(pp, "mean", cJSON_CreateFloatArray(g->mean, g->in_shape[0] <= 4 ? g->in_shape[0] : 4));
+        cJSON_AddItemToObject(pp, "std", cJSON_CreateFloatArray(g->std, g->in_shape[0] <= 4 ? g->in_shape[0] : 4));
+    }
     cJSON *nodes = cJSON_AddArrayToObject(j, "nodes");
     for (int i = 1; i < g->n; i++) {
         const nn_gnode *n = &g->nodes[i];
@@ -65,6 +67,8 @@ cJSON *nn_graph_to_json(const nn_graph *g)
             break;
         case NN_OP_UPSAMPLE_NEAREST:
         case NN_OP_UPSAMPLE_BILINEAR: cJSON_AddNumberToObject(o, "scale", n->scale); break;
+        case NN_OP_LABEL_EMBED: cJSON_AddNumberToObject(o, "num_classes", n->num_classes); break;
+        case NN_OP_RESHAPE: cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(n->rshape, n->rndim)); break;
         default: break;
         }
         cJSON_AddItemToArray(nodes, o);
@@ -84,6 +88,8 @@ static const char *const *allowed_keys(nn_op_kind op)
     static const char *const pool[] = {"name", "op", "inputs", "kernel", "stride", "padding", "count_include_pad", NULL};
     static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", NULL};
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
+    static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
+    static const char *const rsh[] = {"name", "op", "inputs", "shape", NULL};
     static const char *const plain[] = {"name", "op", "inputs", NULL};
     switch (op) {
     case NN_OP_CONV: return conv;
@@ -96,6 +102,8 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_LINEAR: return lin;
     case NN_OP_UPSAMPLE_NEAREST:
     case NN_OP_UPSAMPLE_BILINEAR: return up;
+    case NN_OP_LABEL_EMBED: return emb;
+    case NN_OP_RESHAPE: return rsh;
     default: return plain;
     }
 }
@@ -139,7 +147,8 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
         nn_json_int(o, path, "groups", 0, &n.groups, e) || nn_json_bool(o, path, "bias", 0, &n.bias, e) ||
         nn_json_float(o, path, "eps", 0, &n.eps, e) || nn_json_float(o, path, "momentum", 0, &n.momentum, e) ||
         nn_json_bool(o, path, "affine", 0, &n.affine, e) ||
-        nn_json_int(o, path, "num_classes", kind == NN_OP_COND_BN, &n.num_classes, e) ||
+        nn_json_int(o, path, "num_classes", kind == NN_OP_COND_BN || kind == NN_OP_LABEL_EMBED, &n.num_classes, e) ||
+        nn_json_ints(o, path, "shape", kind == NN_OP_RESHAPE, n.rshape, 3, &n.rndim, e) ||
         nn_json_float(o, path, "slope", 0, &n.slope, e) || nn_json_float(o, path, "min", 0, &n.lo, e) ||
         nn_json_float(o, path, "max", 0, &n.hi, e) ||
         nn_json_bool(o, path, "count_include_pad", 0, &n.count_include_pad, e) ||
@@ -178,13 +187,17 @@ nn_graph *nn_graph_from_json(const cJSON *j, const char *where, nn_err *e)
         nn_fail(e, "%s.version: %d is not supported (this build reads version %d)", path, version, GRAPH_VERSION);
         return NULL;
     }
-    if (nin != 3 || in[0] < 1 || in[1] < 1 || in[2] < 1) {
-        nn_fail(e, "%s.input: expected [channels, height, width], all positive", path);
+    if ((nin != 3 && nin != 1) || in[0] < 1 || (nin == 3 && (in[1] < 1 || in[2] < 1))) {
+        nn_fail(e, "%s.input: expected [channels, height, width] or [dim], all positive", path);
         return NULL;
     }
-    nn_graph *g = nn_graph_new(name, in[0], in[1], in[2], classes);
+    nn_graph *g = nin == 3 ? nn_graph_new(name, in[0], in[1], in[2], classes) : nn_graph_new_vec(name, in[0], classes);
     const cJSON *pp = nn_json_obj(j, path, "preprocess", 0, e, &failed);
     if (failed) goto fail;
+    if (pp && nin != 3) {
+        nn_fail(e, "%s.preprocess: only image inputs ([C, H, W]) have preprocessing", path);
+        goto fail;
+    }
     if (pp) {
         static const char *const pk[] = {"mean", "std", NULL};
         char pth[320];

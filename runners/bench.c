@@ -44,6 +44,10 @@ int run_bench(int argc, char **argv)
     nn_err e;
     nn_graph *g = run_model_arg(model, input, atoi(classes_s), &e);
     if (!g) return run_error(e.msg);
+    if (g->in_ndim != 3 || g->nodes[g->output].ndim != 1) {
+        nn_graph_free(g);
+        return run_usage_error("bench", "bench measures classifiers (image in, class scores out)");
+    }
     if (input) {
         int c, h, w;
         if (run_parse_input(input, &c, &h, &w) || c != g->in_shape[0] || h != g->in_shape[1] || w != g->in_shape[2]) {

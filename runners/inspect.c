@@ -42,9 +42,14 @@ int run_inspect(int argc, char **argv)
     nn_err e;
     nn_graph *g = run_model_arg(model, input, atoi(classes_s), &e);
     if (!g) return run_error(e.msg);
+    char in_s[64];
+    if (g->in_ndim == 3)
+        snprintf(in_s, sizeof in_s, "%d,%d,%d", g->in_shape[0], g->in_shape[1], g->in_shape[2]);
+    else
+        snprintf(in_s, sizeof in_s, "%d", g->in_shape[0]);
     if (json) {
-        printf("{\"name\":\"%s\",\"input\":[%d,%d,%d],\"params\":%zu,\"macs\":%.0f,\"nodes\":[", g->name, g->in_shape[0],
-               g->in_shape[1], g->in_shape[2], nn_graph_num_trainable(g), nn_graph_macs(g));
+        printf("{\"name\":\"%s\",\"input\":[%s],\"params\":%zu,\"macs\":%.0f,\"nodes\":[", g->name, in_s,
+               nn_graph_num_trainable(g), nn_graph_macs(g));
         for (int i = 1; i < g->n; i++) {
             const nn_gnode *n = &g->nodes[i];
             printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
@@ -53,7 +58,9 @@ int run_inspect(int argc, char **argv)
         }
         printf("]}\n");
     } else {
-        printf("%s: input %dx%dx%d, %d nodes\n\n", g->name, g->in_shape[0], g->in_shape[1], g->in_shape[2], g->n - 1);
+        for (char *p = in_s; *p; p++)
+            if (*p == ',') *p = 'x';
+        printf("%s: input %s, %d nodes\n\n", g->name, in_s, g->n - 1);
         printf("%-24s %-18s %-24s %-16s %10s %12s\n", "node", "op", "inputs", "output", "params", "MACs");
         for (int i = 1; i < g->n; i++) {
             const nn_gnode *n = &g->nodes[i];

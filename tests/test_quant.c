@@ -7,6 +7,7 @@
 
 #include "compress/quant.h"
 #include "generators/bns.h"
+#include "generators/gdfq.h"
 #include "nn/json.h"
 #include "testutil.h"
 
@@ -225,10 +226,111 @@ static void test_bns_loss(void **s)
     nn_graph_free(g);
 }
 
+/* The GDFQ generator: shapes for both teacher inputs, the last BN (affine
+ * off, training mode) standardises each output channel, labels matter,
+ * and the graph survives a JSON round trip (label_embed, reshape, 1-D input). */
+static void test_gdfq_generator(void **s)
+{
+    (void)s;
+    const int dims[2][3] = {{1, 28, 28}, {3, 32, 32}};
+    for (int k = 0; k < 2; k++)
+        for (int cond = 0; cond < 2; cond++) {
+            nn_err e;
+            nn_graph *g = gen_gdfq_build(dims[k][0], dims[k][1], dims[k][2], 10, 100, cond, 1, &e);
+            assert_non_null(g);
+            nn_ctx_reset(&C);
+            C.training = 1;
+            int sh[4], labels[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+            nn_graph_input_shape(g, 8, sh);
+            nn_tensor *z = nn_new(&C, 2, sh);
+            nn_rng r;
+            nn_rng_seed(&r, 3);
+            for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&r);
+            if (cond) { /* per-class BN parameters start equal for all classes: make them differ */
+                nn_tensor *cg = &nn_graph_param(g, "bn0.weight")->t;
+                for (size_t i = 0; i < cg->numel; i++) cg->data[i] += 0.5f * nn_rng_normal(&r);
+            }
+            nn_fwd_opts o = {.labels = labels};
+            nn_tensor *y = nn_graph_forward(g, &C, z, &o);
+            assert_int_equal(y->ndim, 4);
+            assert_int_equal(y->shape[1] * 10000 + y->shape[2] * 100 + y->shape[3],
+                             dims[k][0] * 10000 + dims[k][1] * 100 + dims[k][2]);
+            const size_t HW = (size_t)dims[k][1] * dims[k][2];
+            double m = 0, v = 0;
+            for (int n = 0; n < 8; n++)
+                for (size_t i = 0; i < HW; i++) m += y->data[(size_t)n * dims[k][0] * HW + i];
+            m /= 8.0 * HW;
+            for (int n = 0; n < 8; n++)
+                for (size_t i = 0; i < HW; i++) {
+                    double d = y->data[(size_t)n * dims[k][0] * HW + i] - m;
+                    v += d * d;
+                }
+            v /= 8.0 * HW;
+            assert_true(fabs(m) < 1e-4 && fabs(v - 1.0) < 1e-2);
+            /* same z, other labels: other images */
+            int other[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+            float first = y->data[0];
+            nn_fwd_opts o2 = {.labels = other};
+            nn_tensor *y2 = nn_graph_forward(g, &C, z, &o2);
+            assert_true(fabsf(y2->data[0] - first) > 1e-6f);
+            if (k == 0 && !cond) {
+                assert_int_equal(nn_graph_save(g, "/tmp/datafree_gen.json", &e), NN_OK);
+                nn_graph *h = nn_graph_load("/tmp/datafree_gen.json", &e);
+                assert_non_null(h);
+                assert_int_equal(h->in_ndim, 1);
+                nn_tensor *y3 = nn_graph_forward(h, &C, z, &o2);
+                C.training = 1;
+                assert_memory_equal(y3->data, y2->data, y2->numel * sizeof(float));
+                nn_graph_free(h);
+            }
+            nn_graph_free(g);
+        }
+    nn_err e;
+    assert_null(gen_gdfq_build(1, 30, 30, 10, 100, 0, 1, &e));
+    assert_non_null(strstr(e.msg, "multiples of 4"));
+}
+
+/* Gradients through label_embed and reshape (the generator's new ops). */
+static nn_graph *G_small;
+static int small_labels[3] = {2, 0, 1};
+static nn_tensor *f_gen_small(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    nn_fwd_opts o = {.labels = small_labels};
+    return nn_graph_forward(G_small, c, nn_scale(c, in[0], 1.0f), &o);
+}
+
+static void test_generator_ops_grad(void **s)
+{
+    (void)s;
+    nn_err e;
+    cJSON *j = cJSON_Parse("{\"input\":[6],\"nodes\":[{\"name\":\"emb\",\"op\":\"label_embed\",\"num_classes\":3},"
+                           "{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":8},"
+                           "{\"name\":\"v\",\"op\":\"reshape\",\"shape\":[2,2,2]},"
+                           "{\"name\":\"c\",\"op\":\"conv2d\",\"out_channels\":2,\"kernel\":3,\"padding\":1}]}");
+    G_small = nn_graph_from_json(j, "$", &e);
+    cJSON_Delete(j);
+    assert_non_null(G_small);
+    nn_graph_init_params(G_small, 3, NN_INIT_KAIMING);
+    nn_rng r;
+    nn_rng_seed(&r, 8);
+    int zs[2] = {3, 6};
+    nn_tensor *z = tu_randn(2, zs, &r, 1.0f);
+    tu_gradcheck(&C, f_gen_small, &z, 1, NULL, 1e-2f, 2e-3f, 1e-2f, 18, "label_embed + reshape");
+    /* the embedding table's gradient: only the rows of used labels, by hand */
+    nn_ctx_reset(&C);
+    nn_graph_zero_grad(G_small);
+    nn_backward(&C, nn_sum(&C, f_gen_small(&C, &z, NULL)));
+    assert_true(nn_graph_param(G_small, "emb.weight")->t.grad[0] != 0.0f);
+    tu_free(z);
+    nn_graph_free(G_small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip), cmocka_unit_test(test_edge_cases),
                                        cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
-                                       cmocka_unit_test(test_bns_loss)};
+                                       cmocka_unit_test(test_bns_loss),
+                                       cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
