@@ -527,6 +527,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         for (int k = 0; k < n->nin && n->op != NN_OP_INPUT; k++) in[k] = out[n->in[k]];
         nn_tensor *a = in[0], *y = NULL;
         double t0 = c->prof ? nn_prof_now() : 0.0;
+        c->label = n->name;
         switch (n->op) {
         case NN_OP_INPUT:
             y = x;
@@ -591,11 +592,12 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         default: nn_abort(__FILE__, __LINE__, "node '%s': op %d has no forward", n->name, n->op);
         }
         if (c->prof)
-            nn_profile_add(c, getenv("DATAFREE_PROFILE_NODES") ? n->name : nn_op_name(n->op), nn_prof_now() - t0, 0.0);
+            nn_profile_add(c, c->prof_by_label ? n->name : nn_op_name(n->op), nn_prof_now() - t0, 0.0);
         if (o && o->hook) o->hook(o->user, g, i, in, y); /* hooks imply no fusion: skip is 0 */
         out[i] = y;
         for (int k = 1; k <= skip; k++) out[i + k] = y; /* fused nodes share the result */
         i += skip;
     }
+    c->label = NULL;
     return out[g->output];
 }

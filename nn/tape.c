@@ -97,6 +97,7 @@ nn_node *nn_record(nn_ctx *c, const char *op, nn_backward_fn bw, nn_tensor *out,
     memset(n, 0, sizeof *n);
     n->backward = bw;
     n->op = op;
+    n->label = c->label;
     n->out = out;
     n->nin = nin;
     for (int i = 0; i < nin; i++) n->in[i] = in[i];
@@ -123,6 +124,7 @@ static double now_s(void)
 void nn_profile_enable(nn_ctx *c)
 {
     if (!c->prof) c->prof = nn_xcalloc(1, sizeof *c->prof);
+    c->prof_by_label = getenv("DATAFREE_PROFILE_NODES") != NULL;
 }
 
 void nn_profile_add(nn_ctx *c, const char *op, double fwd_s, double bwd_s)
@@ -132,7 +134,7 @@ void nn_profile_add(nn_ctx *c, const char *op, double fwd_s, double bwd_s)
     int i = 0;
     while (i < p->n && strcmp(p->op[i], op)) i++;
     if (i == p->n) {
-        if (p->n == 64) return;
+        if (p->n == NN_PROFILE_MAX) return;
         p->op[p->n++] = op;
     }
     p->fwd[i] += fwd_s;
@@ -146,7 +148,7 @@ void nn_profile_print(const nn_ctx *c, void *file)
     const nn_profile *p = c->prof;
     if (!p) return;
     double total = 0.0;
-    int order[64];
+    int order[NN_PROFILE_MAX];
     for (int i = 0; i < p->n; i++) {
         total += p->fwd[i] + p->bwd[i];
         order[i] = i;
@@ -183,7 +185,7 @@ void nn_backward(nn_ctx *c, nn_tensor *loss)
         if (c->prof) {
             double t0 = now_s();
             n->backward(c, n);
-            nn_profile_add(c, n->op, 0.0, now_s() - t0);
+            nn_profile_add(c, c->prof_by_label && n->label ? n->label : n->op, 0.0, now_s() - t0);
         } else
             n->backward(c, n);
     }

@@ -16,6 +16,7 @@ typedef void (*nn_backward_fn)(nn_ctx *c, nn_node *n);
 struct nn_node {
     nn_backward_fn backward;
     const char *op;            /* for messages */
+    const char *label;         /* the graph node that recorded it, if any (profiling) */
     nn_tensor *out;
     nn_tensor *in[NN_MAX_INPUTS];
     int nin;
@@ -31,13 +32,16 @@ struct nn_ctx {
     nn_node *tape;
     int tape_len, tape_cap;
     struct nn_profile *prof; /* NULL unless profiling (nn_profile_enable) */
+    const char *label;       /* current graph node, copied into recorded nodes */
+    int prof_by_label;       /* profile per graph node instead of per op kind */
 };
 
 /* Opt-in time per op kind, forward and backward, summed over steps. */
+#define NN_PROFILE_MAX 256
 typedef struct nn_profile {
-    const char *op[64];
-    double fwd[64], bwd[64];
-    long calls[64];
+    const char *op[NN_PROFILE_MAX];
+    double fwd[NN_PROFILE_MAX], bwd[NN_PROFILE_MAX];
+    long calls[NN_PROFILE_MAX];
     int n;
 } nn_profile;
 void nn_profile_enable(nn_ctx *c);

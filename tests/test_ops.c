@@ -87,6 +87,9 @@ static void test_conv_grad(void **s)
     check_conv(2, 16, 5, 6, 16, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 1, 1);
     check_conv(2, 16, 5, 5, 16, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 0, 2);
     check_conv(1, 16, 6, 6, 32, 3, (nn_conv_attr){.stride = 1, .pad = 2, .dilation = 2, .groups = 1}, 0, 1);
+    /* large enough that dW's im2col runs in several row chunks (L2 budget) */
+    check_conv(1, 16, 28, 28, 16, 3, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1}, 1, 1);
+    check_conv(1, 32, 27, 27, 8, 3, (nn_conv_attr){.stride = 2, .pad = 1, .dilation = 1, .groups = 1}, 0, 1);
 }
 
 /* ---- dense ---- */

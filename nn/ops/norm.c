@@ -68,7 +68,10 @@ static void bn_fwd_task(void *arg, int ith, int nth)
             const float *p = j->x->data + ((size_t)n * C + ch) * HW;
             float *q = j->y->data + ((size_t)n * C + ch) * HW;
             if (j->a.relu)
-                for (size_t i = 0; i < HW; i++) q[i] = fmaxf(p[i] * sc + sh, 0.0f);
+                for (size_t i = 0; i < HW; i++) {
+                    const float v = p[i] * sc + sh;
+                    q[i] = v > 0.0f ? v : 0.0f; /* not fmaxf: that stays a scalar call */
+                }
             else
                 for (size_t i = 0; i < HW; i++) q[i] = p[i] * sc + sh;
         }
