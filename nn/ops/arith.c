@@ -32,6 +32,12 @@ static void add_bwd_b(void *arg, size_t lo, size_t hi)
     acc_range(j->b->grad, j->y->grad, lo, hi);
 }
 
+static void copy_bwd_b(void *arg, size_t lo, size_t hi)
+{
+    ew_job *j = arg;
+    memcpy(j->b->grad + lo, j->y->grad + lo, (hi - lo) * sizeof(float));
+}
+
 static void add_bwd_a(void *arg, size_t lo, size_t hi)
 {
     ew_job *j = arg;
@@ -49,8 +55,13 @@ static void add_backward(nn_ctx *c, nn_node *node)
     int a_took = j->a->requires_grad && nn_grad_steal(j->a, j->y);
     if (j->b->requires_grad) {
         if (a_took || !nn_grad_steal(j->b, j->y)) {
-            nn_grad(c, j->b);
-            nn_parallel_range(c, j->y->numel, add_bwd_b, j);
+            if (!j->b->grad && !j->b->is_param) { /* first gradient: a copy, no zero-fill */
+                j->b->grad = nn_arena_floats(&c->arena, j->b->numel);
+                nn_parallel_range(c, j->y->numel, copy_bwd_b, j);
+            } else {
+                nn_grad(c, j->b);
+                nn_parallel_range(c, j->y->numel, add_bwd_b, j);
+            }
         }
     }
     if (j->a->requires_grad && !a_took) {

@@ -88,18 +88,23 @@ static void bn_bwd_task(void *arg, int ith, int nth)
     for (size_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean[ch], invstd = j->invstd[ch];
         double sdy = 0.0, sdyx = 0.0;
+        /* With a fused ReLU the output gradient is masked by y > 0 on the fly. */
         for (int n = 0; n < N; n++) {
             const float *p = j->x->data + ((size_t)n * C + ch) * HW;
-            float *d = j->y->grad + ((size_t)n * C + ch) * HW;
+            const float *d = j->y->grad + ((size_t)n * C + ch) * HW;
+            const float *y = j->y->data + ((size_t)n * C + ch) * HW;
             float a = 0.0f, b = 0.0f;
-            if (j->a.relu) { /* mask the output gradient in place (it is ours) */
-                const float *y = j->y->data + ((size_t)n * C + ch) * HW;
-                for (size_t i = 0; i < HW; i++) d[i] = y[i] > 0.0f ? d[i] : 0.0f;
-            }
-            for (size_t i = 0; i < HW; i++) {
-                a += d[i];
-                b += d[i] * (p[i] - mean);
-            }
+            if (j->a.relu)
+                for (size_t i = 0; i < HW; i++) {
+                    const float di = y[i] > 0.0f ? d[i] : 0.0f;
+                    a += di;
+                    b += di * (p[i] - mean);
+                }
+            else
+                for (size_t i = 0; i < HW; i++) {
+                    a += d[i];
+                    b += d[i] * (p[i] - mean);
+                }
             sdy += a;
             sdyx += b;
         }
@@ -114,8 +119,16 @@ static void bn_bwd_task(void *arg, int ith, int nth)
         for (int n = 0; n < N; n++) {
             const float *p = j->x->data + ((size_t)n * C + ch) * HW;
             const float *d = j->y->grad + ((size_t)n * C + ch) * HW;
+            const float *y = j->y->data + ((size_t)n * C + ch) * HW;
             float *dx = j->x->grad + ((size_t)n * C + ch) * HW;
-            if (j->assign)
+            if (j->a.relu) {
+                if (j->assign)
+                    for (size_t i = 0; i < HW; i++)
+                        dx[i] = k * ((y[i] > 0.0f ? d[i] : 0.0f) - mdy - (p[i] - mean) * mdyx);
+                else
+                    for (size_t i = 0; i < HW; i++)
+                        dx[i] += k * ((y[i] > 0.0f ? d[i] : 0.0f) - mdy - (p[i] - mean) * mdyx);
+            } else if (j->assign)
                 for (size_t i = 0; i < HW; i++) dx[i] = k * (d[i] - mdy - (p[i] - mean) * mdyx);
             else
                 for (size_t i = 0; i < HW; i++) dx[i] += k * (d[i] - mdy - (p[i] - mean) * mdyx);

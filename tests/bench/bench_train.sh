@@ -16,17 +16,4 @@ for r in $(seq "$ROUNDS"); do
   t=$("$PY" tests/bench/torch_resnet20.py 128 20 3 2)
   out+="$o"$'\t'"$t"$'\n'
 done
-printf '%s' "$out" | python3 -c '
-import json, statistics, sys
-rows = [tuple(json.loads(p) for p in l.split("\t")) for l in sys.stdin if l.strip()]
-print("round  datafree train/infer img/s   pytorch train/infer img/s   ratios")
-tr, ir = [], []
-for i, (o, t) in enumerate(rows, 1):
-    a = o["train_images_per_s"] / t["train_images_per_s"]; b = o["infer_images_per_s"] / t["infer_images_per_s"]
-    tr.append(a); ir.append(b)
-    print(f"{i:5d}  {o[\"train_images_per_s\"]:8.1f} / {o[\"infer_images_per_s\"]:8.1f}      {t[\"train_images_per_s\"]:8.1f} / {t[\"infer_images_per_s\"]:8.1f}      {a:.2f}x / {b:.2f}x")
-o, t = rows[-1]
-print(f"median ratio: training {statistics.median(tr):.2f}x, inference {statistics.median(ir):.2f}x "
-      f"(min {min(tr):.2f}x / {min(ir):.2f}x, max {max(tr):.2f}x / {max(ir):.2f}x over {len(rows)} rounds)")
-print(f"peak RSS of the training step: datafree {o[\"peak_rss_mib\"]:.0f} MiB, pytorch {t[\"peak_rss_mib\"]:.0f} MiB")
-'
+printf '%s' "$out" | python3 tests/bench/bench_summary.py
