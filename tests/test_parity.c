@@ -202,10 +202,42 @@ static void test_optimizers(void **s)
     }
 }
 
+/* Schedules by formula, and global-norm clipping. */
+static void test_schedules_and_clip(void **s)
+{
+    (void)s;
+    nn_sched cos = {.kind = NN_SCHED_COSINE, .lr = 0.1f, .min_lr = 0.0f, .warmup_steps = 10, .warmup_start = 0.001f,
+                    .total_steps = 110};
+    assert_true(fabsf(nn_sched_lr(&cos, 0) - (0.001f + 0.099f * 0.1f)) < 1e-7f); /* warmup, linear */
+    assert_true(fabsf(nn_sched_lr(&cos, 9) - 0.1f) < 1e-7f);
+    assert_true(fabsf(nn_sched_lr(&cos, 10) - 0.1f) < 1e-7f);                       /* cosine starts at lr */
+    assert_true(fabsf(nn_sched_lr(&cos, 60) - 0.05f) < 1e-6f);                      /* half way: lr / 2 */
+    assert_true(fabsf(nn_sched_lr(&cos, 110)) < 1e-7f);
+    nn_sched ms = {.kind = NN_SCHED_MULTISTEP, .lr = 0.1f, .gamma = 0.1f, .milestones = {5, 8}, .nmilestones = 2};
+    assert_true(nn_sched_lr(&ms, 4) == 0.1f);
+    assert_true(fabsf(nn_sched_lr(&ms, 5) - 0.01f) < 1e-8f && fabsf(nn_sched_lr(&ms, 8) - 0.001f) < 1e-9f);
+    nn_graph *g = nn_graph_new("p", 1, 1, 1, 2);
+    nn_g_linear(g, "fc", 0, 2, 0);
+    nn_err e;
+    assert_int_equal(nn_graph_finalize(g, &e), NN_OK);
+    g->grad[0] = 3.0f;
+    g->grad[1] = 4.0f;
+    assert_true(fabsf(nn_grad_clip(g, 0.0f) - 5.0f) < 1e-6f); /* measure only */
+    assert_true(g->grad[0] == 3.0f);
+    nn_grad_clip(g, 1.0f);
+    assert_true(fabsf(g->grad[0] - 0.6f) < 1e-5f && fabsf(g->grad[1] - 0.8f) < 1e-5f);
+    const char *bad = NULL;
+    assert_false(nn_grad_nonfinite(g, &bad));
+    g->grad[1] = NAN;
+    assert_true(nn_grad_nonfinite(g, &bad) && !strcmp(bad, "fc.weight"));
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_conv), cmocka_unit_test(test_batchnorm),
                                        cmocka_unit_test(test_pooling), cmocka_unit_test(test_upsample),
-                                       cmocka_unit_test(test_losses), cmocka_unit_test(test_optimizers)};
+                                       cmocka_unit_test(test_losses), cmocka_unit_test(test_optimizers),
+                                       cmocka_unit_test(test_schedules_and_clip)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
