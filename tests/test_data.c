@@ -22,6 +22,19 @@ static void be32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
+static void write_bytes(const char *path, const void *buf, size_t n, int gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        gzwrite(f, buf, (unsigned)n);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "wb");
+        fwrite(buf, 1, n, f);
+        fclose(f);
+    }
+}
+
 /* n images of h x w with pixel (i, y, x) = i*10 + y*w + x; label i % 3 */
 static void write_idx(const char *dir, const char *prefix, int n, int h, int w, int gz)
 {
@@ -40,25 +53,9 @@ static void write_idx(const char *dir, const char *prefix, int n, int h, int w, 
     }
     const char *ext = gz ? ".gz" : "";
     snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte%s", dir, prefix, ext);
-    if (gz) {
-        gzFile f = gzopen(p, "wb");
-        gzwrite(f, ib, (unsigned)il);
-        gzclose(f);
-    } else {
-        FILE *f = fopen(p, "wb");
-        fwrite(ib, 1, il, f);
-        fclose(f);
-    }
+    write_bytes(p, ib, il, gz);
     snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte%s", dir, prefix, ext);
-    if (gz) {
-        gzFile f = gzopen(p, "wb");
-        gzwrite(f, lb, (unsigned)ll);
-        gzclose(f);
-    } else {
-        FILE *f = fopen(p, "wb");
-        fwrite(lb, 1, ll, f);
-        fclose(f);
-    }
+    write_bytes(p, lb, ll, gz);
     free(ib);
     free(lb);
 }

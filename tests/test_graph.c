@@ -12,21 +12,7 @@
 #include "nn/zoo.h"
 #include "testutil.h"
 
-static nn_ctx C;
-
-static int setup(void **s)
-{
-    (void)s;
-    nn_ctx_init(&C, 2, 1 << 20);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    nn_ctx_free(&C);
-    return 0;
-}
+#define C TU_CTX /* the suite's shared context (testutil) */
 
 static nn_tensor *rand_input(const nn_graph *g, int n, uint64_t seed)
 {
@@ -323,5 +309,5 @@ int main(void)
                                        cmocka_unit_test(test_json_errors), cmocka_unit_test(test_bn_hook),
                                        cmocka_unit_test(test_fusion_equivalence),
                                        cmocka_unit_test(test_init), cmocka_unit_test(test_cond_bn)};
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -8,21 +8,7 @@
 
 #include "testutil.h"
 
-static nn_ctx C;
-
-static int setup(void **s)
-{
-    (void)s;
-    nn_ctx_init(&C, 2, 1 << 20);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    nn_ctx_free(&C);
-    return 0;
-}
+#define C TU_CTX /* the suite's shared context (testutil) */
 
 /* Keep values away from kinks (0, and ±1, 6 for clipped activations). */
 static void away_from_kinks(nn_tensor *t)
@@ -347,5 +333,5 @@ int main(void)
         cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_struct_grad),
         cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

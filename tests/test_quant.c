@@ -11,21 +11,7 @@
 #include "nn/json.h"
 #include "testutil.h"
 
-static nn_ctx C;
-
-static int setup(void **s)
-{
-    (void)s;
-    nn_ctx_init(&C, 2, 1 << 20);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    nn_ctx_free(&C);
-    return 0;
-}
+#define C TU_CTX /* the suite's shared context (testutil) */
 
 static void test_round_trip(void **s)
 {
@@ -332,5 +318,5 @@ int main(void)
                                        cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
                                        cmocka_unit_test(test_bns_loss),
                                        cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad)};
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -7,6 +7,22 @@
 
 #include "nn/io.h"
 
+nn_ctx TU_CTX;
+
+int tu_ctx_setup(void **state)
+{
+    (void)state;
+    nn_ctx_init(&TU_CTX, 2, 1 << 20);
+    return 0;
+}
+
+int tu_ctx_teardown(void **state)
+{
+    (void)state;
+    nn_ctx_free(&TU_CTX);
+    return 0;
+}
+
 nn_tensor *tu_tensor(int ndim, const int *shape)
 {
     nn_tensor *t = calloc(1, sizeof *t);

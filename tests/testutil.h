@@ -12,6 +12,11 @@
 
 #include "nn/ops.h"
 
+/* One 2-thread context per test binary: cmocka group setup/teardown. */
+extern nn_ctx TU_CTX;
+int tu_ctx_setup(void **state);
+int tu_ctx_teardown(void **state);
+
 /* A malloc-backed tensor with its own gradient buffer (outlives ctx resets). */
 nn_tensor *tu_tensor(int ndim, const int *shape);
 nn_tensor *tu_randn(int ndim, const int *shape, nn_rng *r, float scale);
