@@ -1,42 +1,45 @@
-/* Uniform k-bit fake quantization (quantize then dequantize, in float), the
- * building block of quantization-aware fine-tuning. Two forms:
- *   asymmetric (ZeroQ/GDFQ): s = (2^k-1)/max(hi-lo, 1e-8), z = rnd(s*lo) + 2^(k-1),
- *       q = clamp(rnd(s*x - z), -2^(k-1), 2^(k-1)-1),  x^ = (q + z)/s
- *   symmetric: s = (2^(k-1)-1)/max(max(|lo|,|hi|), 1e-8),
- *       q = clamp(rnd(s*x), -(2^(k-1)-1), 2^(k-1)-1),   x^ = q/s
- * rnd rounds half to even (as torch.round). Ranges are per tensor (nch = 1)
- * or per channel along dim 0 (output channels of a weight). Backward is the
- * straight-through estimator: identity, or identity inside [lo, hi] only
- * ("clipped"). */
+/* Quantization protocols: which layers get how many bits, and the graph
+ * transform that applies one to a float model. Every choice the
+ * literature disagrees on is a field here, and cmp_quant_to_json writes them
+ * all into results files. Defaults are GDFQ's protocol: asymmetric, weights
+ * per output channel, every conv/linear at the same bits (first and last
+ * included), activations quantized after every ReLU/ReLU6 with an EMA range
+ * (beta 0.9), the network input and the FC input not quantized, BN kept
+ * (not folded). */
 #ifndef CMP_QUANT_H
 #define CMP_QUANT_H
 
-#include "nn/ops.h"
+#include <cjson/cJSON.h>
 
-typedef struct cmp_qspec {
-    int bits;       /* 2..8 (up to 16 accepted) */
-    int symmetric;  /* 0: asymmetric (GDFQ), 1: symmetric */
-    int clip_ste;   /* 0: plain STE (GDFQ), 1: zero gradient outside [lo, hi] */
-} cmp_qspec;
+#include "nn/graph.h"
 
-/* lo/hi: nch values each. */
-nn_tensor *cmp_fake_quant(nn_ctx *c, nn_tensor *x, cmp_qspec q, int nch, const float *lo, const float *hi);
-/* Per-channel (dim 0) min and max of a weight tensor into lo/hi [nch]. */
-void cmp_minmax(const nn_tensor *w, int nch, float *lo, float *hi);
-/* One value through the quantizer (the reference the tests and exporters use). */
-float cmp_quant_value(float x, cmp_qspec q, float lo, float hi);
+typedef struct cmp_quant_cfg {
+    int wbits, abits;
+    int first_bits, last_bits; /* weight bits of the first and last conv/linear (0: wbits) */
+    int w_symmetric, a_symmetric;
+    int per_channel;           /* weights per output channel */
+    int quant_input;           /* fake-quantize the network input (abits) */
+    int quant_fc_input;        /* fake-quantize the last linear's input (abits) */
+    int bn_fold;               /* fold BN into the preceding conv before quantizing */
+    float ema_beta;
+    int freeze_after;          /* observer updates before ranges freeze (-1: never) */
+} cmp_quant_cfg;
 
-/* Activation range observer: exponential moving average of batch min/max
- * with bias correction, frozen after `freeze_after` updates (GDFQ freezes
- * after its warm-up epochs). */
-typedef struct cmp_range_ema {
-    float lo, hi;
-    float beta;       /* GDFQ: 0.9 */
-    double lo_acc, hi_acc, beta_t;
-    long updates, freeze_after; /* freeze_after < 0: never */
-} cmp_range_ema;
+void cmp_quant_defaults(cmp_quant_cfg *q);
+/* Object with optional keys wbits, abits, first_bits, last_bits,
+ * w_symmetric, a_symmetric, per_channel, quant_input, quant_fc_input,
+ * bn_fold, ema_beta, freeze_after. */
+int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *e);
+cJSON *cmp_quant_to_json(const cmp_quant_cfg *q);
+/* "w4a4" (or "w4a4_f8l8" when first/last differ) into buf. */
+const char *cmp_quant_tag(const cmp_quant_cfg *q, char *buf, size_t n);
 
-void cmp_range_ema_init(cmp_range_ema *r, float beta, long freeze_after);
-void cmp_range_ema_update(cmp_range_ema *r, const nn_tensor *x);
+/* A new graph: fp with BN folded (if asked), weight bits on every conv and
+ * linear, fake_quant nodes after every ReLU/ReLU6 (and on the input and the
+ * FC input if asked), parameters copied. The fake_quant nodes start
+ * uncalibrated (pass-through) until a forward with observe set. */
+nn_graph *cmp_quantize_graph(const nn_graph *fp, const cmp_quant_cfg *q, nn_err *e);
+/* Forget every activation range (for re-calibration). */
+void cmp_reset_ranges(nn_graph *g);
 
 #endif

@@ -10,14 +10,15 @@ static int bn(nn_graph *g, const char *name, int in, float eps, int cond, int cl
     return nn_g_add_node(g, &n);
 }
 
-nn_graph *gen_gdfq_build(int c, int h, int w, int num_classes, int latent, int cond_bn, uint64_t seed, nn_err *e)
+nn_graph *gen_gdfq_build(int c, int h, int w, int num_classes, int latent, int width, int cond_bn, uint64_t seed,
+                           nn_err *e)
 {
     if (h % 4 || w % 4 || h < 4 || w < 4 || c < 1) {
         nn_fail(e, "gdfq generator: output %dx%dx%d must have height and width multiples of 4", c, h, w);
         return NULL;
     }
-    if (num_classes < 1 || latent < 1) {
-        nn_fail(e, "gdfq generator: needs num_classes >= 1 and latent >= 1");
+    if (num_classes < 1 || latent < 1 || width < 2 || width % 2) {
+        nn_fail(e, "gdfq generator: needs num_classes >= 1, latent >= 1 and an even width >= 2");
         return NULL;
     }
     nn_graph *g = nn_graph_new_vec("gdfq_generator", latent, num_classes);
@@ -27,22 +28,22 @@ nn_graph *gen_gdfq_build(int c, int h, int w, int num_classes, int latent, int c
         n.num_classes = num_classes;
         x = nn_g_add_node(g, &n);
     }
-    x = nn_g_linear(g, "l1", x, 128 * (h / 4) * (w / 4), 1);
+    x = nn_g_linear(g, "l1", x, width * (h / 4) * (w / 4), 1);
     nn_gnode r = nn_gnode_default("view", NN_OP_RESHAPE, x);
     r.rndim = 3;
-    r.rshape[0] = 128;
+    r.rshape[0] = width;
     r.rshape[1] = h / 4;
     r.rshape[2] = w / 4;
     x = nn_g_add_node(g, &r);
     x = bn(g, "bn0", x, 1e-5f, cond_bn, num_classes);
     x = nn_g_unary(g, "up1", NN_OP_UPSAMPLE_NEAREST, x);
-    x = nn_g_conv(g, "conv1", x, 128, 3, 1, 1, 1, 1);
+    x = nn_g_conv(g, "conv1", x, width, 3, 1, 1, 1, 1);
     x = bn(g, "bn1", x, 0.8f, cond_bn, num_classes);
     nn_gnode l = nn_gnode_default("lrelu1", NN_OP_LEAKY_RELU, x);
     l.slope = 0.2f;
     x = nn_g_add_node(g, &l);
     x = nn_g_unary(g, "up2", NN_OP_UPSAMPLE_NEAREST, x);
-    x = nn_g_conv(g, "conv2", x, 64, 3, 1, 1, 1, 1);
+    x = nn_g_conv(g, "conv2", x, width / 2, 3, 1, 1, 1, 1);
     x = bn(g, "bn2", x, 0.8f, cond_bn, num_classes);
     l = nn_gnode_default("lrelu2", NN_OP_LEAKY_RELU, x);
     l.slope = 0.2f;

@@ -13,6 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
+    "fake_quant",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -106,6 +107,9 @@ nn_gnode nn_gnode_default(const char *name, nn_op_kind op, int in)
     n.hi = 1.0f;
     n.scale = 2;
     n.count_include_pad = 1;
+    n.qbeta = 0.9f;
+    n.qfreeze = -1;
+    n.qperch = 1;
     return n;
 }
 
@@ -212,6 +216,10 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
         ps[k++] = (param_spec){"running_mean", 1, {ish[0]}, 0, 0, 0.0f};
         ps[k++] = (param_spec){"running_var", 1, {ish[0]}, 0, 0, 1.0f};
         break;
+    case NN_OP_FAKE_QUANT: /* {lo, hi}; observer {updates, lo_acc, hi_acc} */
+        ps[k++] = (param_spec){"range", 1, {2}, 0, 0, 0.0f};
+        ps[k++] = (param_spec){"observer", 1, {3}, 0, 0, 0.0f};
+        break;
     default:
         break;
     }
@@ -234,6 +242,8 @@ static int infer_shape(nn_graph *g, int idx, nn_err *e)
     int spatial = a->ndim == 3;
     memcpy(n->shape, a->shape, sizeof n->shape);
     n->ndim = a->ndim;
+    if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits && (n->qbits < 2 || n->qbits > 16))
+        return nn_fail(e, "node '%s': weight bits %d (2..16, or 0 for float)", n->name, n->qbits);
     switch (n->op) {
     case NN_OP_CONV: {
         if (!spatial) return nn_fail(e, "node '%s': conv2d needs a [C,H,W] input, got a vector", n->name);
@@ -295,6 +305,10 @@ static int infer_shape(nn_graph *g, int idx, nn_err *e)
         memcpy(n->shape, n->rshape, (size_t)n->rndim * sizeof(int));
         break;
     }
+    case NN_OP_FAKE_QUANT:
+        if (n->qbits < 2 || n->qbits > 16 || n->qbeta < 0.0f || n->qbeta >= 1.0f)
+            return nn_fail(e, "node '%s': fake_quant needs bits in 2..16 and ema_beta in [0, 1)", n->name);
+        break;
     case NN_OP_BN:
     case NN_OP_COND_BN:
         if (n->op == NN_OP_COND_BN && n->num_classes < 1)
@@ -441,6 +455,12 @@ nn_param *nn_graph_param(nn_graph *g, const char *name)
 
 void nn_graph_zero_grad(nn_graph *g) { memset(g->grad, 0, g->train_len * sizeof(float)); }
 
+void nn_graph_set_trainable(nn_graph *g, int on)
+{
+    for (int i = 0; i < g->np; i++)
+        if (g->params[i].trainable) g->params[i].t.requires_grad = on;
+}
+
 double nn_graph_node_macs(const nn_graph *g, int i)
 {
     const nn_gnode *n = &g->nodes[i], *a = &g->nodes[n->in[0]];
@@ -471,6 +491,19 @@ static nn_tensor *P(nn_graph *g, const nn_gnode *n, int k)
     return n->param[k] >= 0 ? &g->params[n->param[k]].t : NULL;
 }
 
+/* A conv/linear node's weight as the forward uses it: fake-quantized from
+ * its current min/max (per output channel or per tensor) when the node has
+ * weight bits, as GDFQ recomputes it at every forward. */
+static nn_tensor *node_weight(nn_graph *g, nn_ctx *c, const nn_gnode *n)
+{
+    nn_tensor *w = P(g, n, 0);
+    if (!n->qbits) return w;
+    const int nch = n->qperch ? w->shape[0] : 1;
+    float *lo = nn_arena_floats(&c->arena, (size_t)nch), *hi = nn_arena_floats(&c->arena, (size_t)nch);
+    nn_minmax(w, nch, lo, hi);
+    return nn_fake_quant(c, w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, nch, lo, hi);
+}
+
 /* Is node i a BN or add whose only consumer is the ReLU right after it?
  * Then both run as one fused op (same numbers, one pass less each way). */
 static int fuses_relu(const nn_graph *g, int i)
@@ -495,7 +528,7 @@ static int feeds_bn(const nn_graph *g, int i)
 static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor **y)
 {
     const nn_gnode *n = &g->nodes[i], *bn = &g->nodes[i + 1];
-    nn_tensor *w = P(g, n, 0), *b = n->bias ? P(g, n, 1) : NULL;
+    nn_tensor *w = node_weight(g, c, n), *b = n->bias ? P(g, n, 1) : NULL;
     const int k = bn->affine ? 2 : 0, OC = w->shape[0];
     const float *gam = bn->affine ? P(g, bn, 0)->data : NULL, *bet = bn->affine ? P(g, bn, 1)->data : NULL;
     const float *rm = P(g, bn, k)->data, *rv = P(g, bn, k + 1)->data;
@@ -540,7 +573,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             }
             if (fuse && feeds_bn(g, i) && c->training)
                 conv_stats = ca.stats = nn_arena_alloc(&c->arena, 2 * (size_t)n->out_channels * sizeof(double));
-            y = nn_conv2d(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL, ca);
+            y = nn_conv2d(c, a, node_weight(g, c, n), n->bias ? P(g, n, 1) : NULL, ca);
             break;
         }
         case NN_OP_BN: {
@@ -575,7 +608,16 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
         case NN_OP_FLATTEN: y = nn_flatten(c, a); break;
-        case NN_OP_LINEAR: y = nn_linear(c, a, P(g, n, 0), n->bias ? P(g, n, 1) : NULL); break;
+        case NN_OP_LINEAR: y = nn_linear(c, a, node_weight(g, c, n), n->bias ? P(g, n, 1) : NULL); break;
+        case NN_OP_FAKE_QUANT: {
+            float *range = P(g, n, 0)->data, *obs = P(g, n, 1)->data;
+            if (o && o->observe) nn_range_observe(a, n->qbeta, n->qfreeze, obs, range);
+            /* never observed: uncalibrated, so it passes values through */
+            y = obs[0] > 0.0f ? nn_fake_quant(c, a, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, 1, range,
+                                              range + 1)
+                              : a;
+            break;
+        }
         case NN_OP_UPSAMPLE_NEAREST: y = nn_upsample_nearest(c, a, n->scale); break;
         case NN_OP_UPSAMPLE_BILINEAR: y = nn_upsample_bilinear(c, a, n->scale); break;
         case NN_OP_LABEL_EMBED:

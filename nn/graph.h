@@ -30,6 +30,7 @@ typedef enum {
     NN_OP_UPSAMPLE_BILINEAR,
     NN_OP_LABEL_EMBED, /* y = x * E[label]: GDFQ's label conditioning of the latent */
     NN_OP_RESHAPE,     /* to a per-sample shape (1 or 3 dims) */
+    NN_OP_FAKE_QUANT,  /* activation quantizer with an EMA range observer */
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -53,6 +54,11 @@ typedef struct nn_gnode {
     float eps, momentum;  /* BN */
     float slope, lo, hi;  /* leaky relu, hardtanh */
     int count_include_pad;
+    /* quantization: conv/linear weights when qbits > 0 (qsym, qperch: per
+     * output channel); fake_quant: activation bits, qsym, EMA beta, and the
+     * observer updates after which its range is frozen (-1: never) */
+    int qbits, qsym, qperch, qfreeze;
+    float qbeta;
     /* filled by nn_graph_finalize */
     int param[NN_MAX_NODE_PARAMS]; /* indices into graph->params, -1 if none */
     int shape[4];                  /* per-sample output shape (C, H, W) or (K) */
@@ -115,6 +121,9 @@ void nn_graph_init_params(nn_graph *g, uint64_t seed, nn_init_kind kind);
 size_t nn_graph_num_trainable(const nn_graph *g);
 nn_param *nn_graph_param(nn_graph *g, const char *name);
 void nn_graph_zero_grad(nn_graph *g);
+/* Frozen (0) or trainable (1): a frozen graph's parameters take no
+ * gradient, so backward through it computes input gradients only. */
+void nn_graph_set_trainable(nn_graph *g, int on);
 /* MACs (conv and linear) of one forward pass of one sample; of node i. */
 double nn_graph_macs(const nn_graph *g);
 double nn_graph_node_macs(const nn_graph *g, int i);
@@ -127,6 +136,7 @@ typedef struct nn_fwd_opts {
     void *user;
     const int *labels; /* for conditional BN and label_embed */
     nn_tensor **outputs; /* optional: every node's output, length g->n */
+    int observe;         /* fake_quant nodes update their ranges from this batch */
 } nn_fwd_opts;
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);
 

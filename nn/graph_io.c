@@ -40,6 +40,12 @@ cJSON *nn_graph_to_json(const nn_graph *g)
             cJSON_AddNumberToObject(o, "groups", n->groups);
             cJSON_AddBoolToObject(o, "bias", n->bias);
             break;
+        case NN_OP_FAKE_QUANT:
+            cJSON_AddNumberToObject(o, "bits", n->qbits);
+            cJSON_AddBoolToObject(o, "symmetric", n->qsym);
+            cJSON_AddNumberToObject(o, "ema_beta", n->qbeta);
+            cJSON_AddNumberToObject(o, "freeze_after", n->qfreeze);
+            break;
         case NN_OP_BN:
         case NN_OP_COND_BN:
             cJSON_AddNumberToObject(o, "eps", n->eps);
@@ -71,6 +77,12 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         case NN_OP_RESHAPE: cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(n->rshape, n->rndim)); break;
         default: break;
         }
+        if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits) {
+            cJSON *q = cJSON_AddObjectToObject(o, "weight_quant");
+            cJSON_AddNumberToObject(q, "bits", n->qbits);
+            cJSON_AddBoolToObject(q, "symmetric", n->qsym);
+            cJSON_AddBoolToObject(q, "per_channel", n->qperch);
+        }
         cJSON_AddItemToArray(nodes, o);
     }
     cJSON_AddStringToObject(j, "output", g->nodes[g->output].name);
@@ -80,13 +92,14 @@ cJSON *nn_graph_to_json(const nn_graph *g)
 static const char *const *allowed_keys(nn_op_kind op)
 {
     static const char *const conv[] = {"name", "op", "inputs", "out_channels", "kernel", "stride", "padding",
-                                       "dilation", "groups", "bias", NULL};
+                                       "dilation", "groups", "bias", "weight_quant", NULL};
     static const char *const bn[] = {"name", "op", "inputs", "eps", "momentum", "affine", NULL};
     static const char *const cbn[] = {"name", "op", "inputs", "eps", "momentum", "num_classes", NULL};
     static const char *const leaky[] = {"name", "op", "inputs", "slope", NULL};
     static const char *const ht[] = {"name", "op", "inputs", "min", "max", NULL};
     static const char *const pool[] = {"name", "op", "inputs", "kernel", "stride", "padding", "count_include_pad", NULL};
-    static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", NULL};
+    static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", "weight_quant", NULL};
+    static const char *const fq[] = {"name", "op", "inputs", "bits", "symmetric", "ema_beta", "freeze_after", NULL};
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
     static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
     static const char *const rsh[] = {"name", "op", "inputs", "shape", NULL};
@@ -104,6 +117,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_UPSAMPLE_BILINEAR: return up;
     case NN_OP_LABEL_EMBED: return emb;
     case NN_OP_RESHAPE: return rsh;
+    case NN_OP_FAKE_QUANT: return fq;
     default: return plain;
     }
 }
@@ -153,8 +167,22 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
         nn_json_float(o, path, "max", 0, &n.hi, e) ||
         nn_json_bool(o, path, "count_include_pad", 0, &n.count_include_pad, e) ||
         nn_json_int(o, path, "out_features", kind == NN_OP_LINEAR, &n.out_channels, e) ||
-        nn_json_int(o, path, "scale", 0, &n.scale, e))
+        nn_json_int(o, path, "scale", 0, &n.scale, e) ||
+        nn_json_int(o, path, "bits", kind == NN_OP_FAKE_QUANT, &n.qbits, e) ||
+        nn_json_bool(o, path, "symmetric", 0, &n.qsym, e) || nn_json_float(o, path, "ema_beta", 0, &n.qbeta, e) ||
+        nn_json_int(o, path, "freeze_after", 0, &n.qfreeze, e))
         return NN_ERR;
+    int failed = 0;
+    const cJSON *wq = nn_json_obj(o, path, "weight_quant", 0, e, &failed);
+    if (failed) return NN_ERR;
+    if (wq) {
+        static const char *const kwq[] = {"bits", "symmetric", "per_channel", NULL};
+        char qp[400];
+        snprintf(qp, sizeof qp, "%s.weight_quant", path);
+        if (nn_json_check_keys(wq, qp, kwq, e) || nn_json_int(wq, qp, "bits", 1, &n.qbits, e) ||
+            nn_json_bool(wq, qp, "symmetric", 0, &n.qsym, e) || nn_json_bool(wq, qp, "per_channel", 0, &n.qperch, e))
+            return NN_ERR;
+    }
     if ((kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL) && !cJSON_GetObjectItem(o, "stride")) n.stride = n.kernel;
     if (kind == NN_OP_BN && (n.eps <= 0.0f || n.momentum < 0.0f || n.momentum > 1.0f))
         return nn_fail(e, "%s: eps must be > 0 and momentum in [0, 1]", path);

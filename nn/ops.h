@@ -82,6 +82,32 @@ nn_tensor *nn_kl_div(nn_ctx *c, nn_tensor *student, nn_tensor *teacher, float T)
 nn_tensor *nn_mse(nn_ctx *c, nn_tensor *a, nn_tensor *b); /* mean */
 nn_tensor *nn_l1(nn_ctx *c, nn_tensor *a, nn_tensor *b);  /* mean */
 
+/* ---- uniform k-bit fake quantization (quantize, then dequantize in float) ----
+ *   asymmetric (ZeroQ/GDFQ): s = (2^k-1)/max(hi-lo, 1e-8), z = rnd(s*lo) + 2^(k-1),
+ *       q = clamp(rnd(s*x - z), -2^(k-1), 2^(k-1)-1),  x^ = (q + z)/s
+ *   symmetric: s = (2^(k-1)-1)/max(max(|lo|,|hi|), 1e-8),
+ *       q = clamp(rnd(s*x), -(2^(k-1)-1), 2^(k-1)-1),   x^ = q/s
+ * rnd rounds half to even (as torch.round). Ranges are per tensor (nch = 1)
+ * or per channel along dim 0 (output channels of a weight). Backward is the
+ * straight-through estimator: identity, or identity inside [lo, hi] only
+ * ("clipped"). */
+typedef struct nn_qspec {
+    int bits;      /* 2..16 */
+    int symmetric; /* 0: asymmetric (GDFQ), 1: symmetric */
+    int clip_ste;  /* 0: plain STE (GDFQ), 1: zero gradient outside [lo, hi] */
+} nn_qspec;
+/* lo/hi: nch values each. */
+nn_tensor *nn_fake_quant(nn_ctx *c, nn_tensor *x, nn_qspec q, int nch, const float *lo, const float *hi);
+/* Per-channel (dim 0) min and max of a tensor into lo/hi [nch]. */
+void nn_minmax(const nn_tensor *w, int nch, float *lo, float *hi);
+/* One value through the quantizer (the reference the tests and exporters use). */
+float nn_quant_value(float x, nn_qspec q, float lo, float hi);
+/* Activation range observer, state in obs[3] = {updates, lo_acc, hi_acc}:
+ * an exponential moving average (beta) of batch min/max, bias-corrected as
+ * Adam's moments, written to range[2] = {lo, hi}; no update once `updates`
+ * reaches freeze_after (< 0: never frozen). */
+void nn_range_observe(const nn_tensor *x, float beta, long freeze_after, float *obs, float *range);
+
 /* Run fn over [0, n) split across the pool (helper for elementwise kernels). */
 typedef void (*nn_range_fn)(void *arg, size_t lo, size_t hi);
 void nn_parallel_range(nn_ctx *c, size_t n, nn_range_fn fn, void *arg);

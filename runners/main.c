@@ -12,6 +12,8 @@ static const struct {
     {"train", run_train, "train a model from a JSON config (run folder, checkpoints, --resume)"},
     {"eval", run_eval, "accuracy of a model on a dataset"},
     {"inspect", run_inspect, "layers, shapes, parameters and MACs of a model"},
+    {"reconstruct", run_reconstruct, "synthetic data from a teacher: GDFQ generator or ZeroQ distillation"},
+    {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
     {"bench", run_bench, "training-step and inference images/s of a model"},
 };
 
@@ -21,7 +23,7 @@ static void usage(FILE *f)
                "usage: datafree <command> [options]    (datafree <command> --help for its options)\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nEvery command takes --json and then prints one JSON object on stdout.\n"
                "Environment: DATAFREE_THREADS sets the default thread count.\n");
 }

@@ -74,7 +74,7 @@ static void test_conv(void **s)
 {
     (void)s;
     const char *names[] = {"conv_s1", "conv_s2", "conv_dil", "conv_grp", "conv_dw", "conv_k5", "conv_1x1", "conv_k1s2",
-                           "conv_d16", "conv_d16dil", "conv_d16k5", "conv_d16tail"};
+                           "conv_d16", "conv_d16dil", "conv_d16k5", "conv_d16tail", "conv_chunk1"};
     char k[64];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         nn_ctx_reset(&C);

@@ -18,7 +18,7 @@ static void test_round_trip(void **s)
     (void)s;
     for (int bits = 2; bits <= 8; bits++)
         for (int sym = 0; sym < 2; sym++) {
-            cmp_qspec q = {bits, sym, 0};
+            nn_qspec q = {bits, sym, 0};
             const float lo = -0.7f, hi = 1.3f;
             const int levels = sym ? (1 << bits) - 1 : 1 << bits;
             /* every output is a fixed point, and there are at most `levels` of them */
@@ -26,9 +26,9 @@ static void test_round_trip(void **s)
             int nseen = 0;
             for (int i = 0; i <= 2000; i++) {
                 float x = -2.0f + 4.0f * (float)i / 2000.0f; /* covers both grids and beyond */
-                float y = cmp_quant_value(x, q, lo, hi);
+                float y = nn_quant_value(x, q, lo, hi);
                 assert_true(isfinite(y));
-                assert_true(fabsf(cmp_quant_value(y, q, lo, hi) - y) < 1e-6f);
+                assert_true(fabsf(nn_quant_value(y, q, lo, hi) - y) < 1e-6f);
                 int found = 0;
                 for (int k = 0; k < nseen; k++) found |= fabsf(seen[k] - y) < 1e-6f;
                 if (!found) {
@@ -44,33 +44,33 @@ static void test_round_trip(void **s)
             assert_true(nseen >= levels - 1);
         }
     /* 2-bit symmetric: exactly {-m, 0, m} */
-    cmp_qspec q2 = {2, 1, 0};
-    assert_true(cmp_quant_value(0.9f, q2, -1.0f, 1.0f) == 1.0f);
-    assert_true(cmp_quant_value(0.4f, q2, -1.0f, 1.0f) == 0.0f);
-    assert_true(cmp_quant_value(-5.0f, q2, -1.0f, 1.0f) == -1.0f);
+    nn_qspec q2 = {2, 1, 0};
+    assert_true(nn_quant_value(0.9f, q2, -1.0f, 1.0f) == 1.0f);
+    assert_true(nn_quant_value(0.4f, q2, -1.0f, 1.0f) == 0.0f);
+    assert_true(nn_quant_value(-5.0f, q2, -1.0f, 1.0f) == -1.0f);
     /* round half to even, as torch.round: 2-bit asymmetric on [0, 3] has s = 1 */
-    cmp_qspec qa = {2, 0, 0};
-    assert_true(cmp_quant_value(0.5f, qa, 0.0f, 3.0f) == 0.0f);
-    assert_true(cmp_quant_value(1.5f, qa, 0.0f, 3.0f) == 2.0f);
+    nn_qspec qa = {2, 0, 0};
+    assert_true(nn_quant_value(0.5f, qa, 0.0f, 3.0f) == 0.0f);
+    assert_true(nn_quant_value(1.5f, qa, 0.0f, 3.0f) == 2.0f);
 }
 
 static void test_edge_cases(void **s)
 {
     (void)s;
-    cmp_qspec q = {4, 0, 0};
+    nn_qspec q = {4, 0, 0};
     /* constant tensor: zero range must not blow up, and the value survives */
     for (int k = 0; k < 5; k++) {
         float c = (float)k * 0.37f - 0.5f;
-        float y = cmp_quant_value(c, q, c, c);
+        float y = nn_quant_value(c, q, c, c);
         assert_true(isfinite(y) && fabsf(y - c) < 1e-6f);
     }
-    assert_true(cmp_quant_value(0.0f, q, 0.0f, 0.0f) == 0.0f);
-    cmp_qspec qs = {4, 1, 0};
-    assert_true(cmp_quant_value(0.0f, qs, 0.0f, 0.0f) == 0.0f);
+    assert_true(nn_quant_value(0.0f, q, 0.0f, 0.0f) == 0.0f);
+    nn_qspec qs = {4, 1, 0};
+    assert_true(nn_quant_value(0.0f, qs, 0.0f, 0.0f) == 0.0f);
     /* ReLU outputs (lo = 0): zero is exactly representable */
     for (int bits = 2; bits <= 8; bits++) {
-        cmp_qspec qb = {bits, 0, 0};
-        assert_true(cmp_quant_value(0.0f, qb, 0.0f, 3.7f) == 0.0f);
+        nn_qspec qb = {bits, 0, 0};
+        assert_true(nn_quant_value(0.0f, qb, 0.0f, 3.7f) == 0.0f);
     }
 }
 
@@ -83,25 +83,25 @@ static void test_tensor_and_ste(void **s)
     float vals[8] = {-1.0f, 0.2f, 0.5f, 1.0f, /* channel 1 much smaller: */ -0.01f, 0.004f, 0.0f, 0.01f};
     memcpy(w->data, vals, sizeof vals);
     float lo[2], hi[2];
-    cmp_minmax(w, 2, lo, hi);
+    nn_minmax(w, 2, lo, hi);
     assert_true(lo[0] == -1.0f && hi[0] == 1.0f && lo[1] == -0.01f && hi[1] == 0.01f);
-    cmp_qspec q = {3, 0, 0};
-    nn_tensor *y = cmp_fake_quant(&C, w, q, 2, lo, hi);
-    for (int i = 0; i < 8; i++) assert_true(y->data[i] == cmp_quant_value(vals[i], q, lo[i / 4], hi[i / 4]));
+    nn_qspec q = {3, 0, 0};
+    nn_tensor *y = nn_fake_quant(&C, w, q, 2, lo, hi);
+    for (int i = 0; i < 8; i++) assert_true(y->data[i] == nn_quant_value(vals[i], q, lo[i / 4], hi[i / 4]));
     /* per channel keeps the small channel alive; a per-tensor range would zero it */
     assert_true(fabsf(y->data[7] - 0.01f) < 2e-3f);
     float tlo = -1.0f, thi = 1.0f;
-    nn_tensor *yt = cmp_fake_quant(&C, w, q, 1, &tlo, &thi);
+    nn_tensor *yt = nn_fake_quant(&C, w, q, 1, &tlo, &thi);
     assert_true(fabsf(yt->data[7]) < 0.2f && fabsf(yt->data[7] - 0.01f) > fabsf(y->data[7] - 0.01f));
     /* STE: identity; clipped STE: zero outside the range. The second
      * backward must not re-run the first (the tape is consumed). */
     memset(w->grad, 0, 8 * sizeof(float));
     float r2lo = -0.5f, r2hi = 0.5f;
-    nn_tensor *z = cmp_fake_quant(&C, w, (cmp_qspec){3, 0, 0}, 1, &r2lo, &r2hi);
+    nn_tensor *z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 0}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == 1.0f);
     memset(w->grad, 0, 8 * sizeof(float));
-    z = cmp_fake_quant(&C, w, (cmp_qspec){3, 0, 1}, 1, &r2lo, &r2hi);
+    z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 1}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == ((vals[i] >= -0.5f && vals[i] <= 0.5f) ? 1.0f : 0.0f));
     tu_free(w);
@@ -113,19 +113,18 @@ static void test_range_ema(void **s)
     nn_ctx_reset(&C);
     int sh[1] = {3};
     nn_tensor *x = nn_new(&C, 1, sh);
-    cmp_range_ema r;
-    cmp_range_ema_init(&r, 0.9f, 3);
+    float obs[3] = {0}, r[2] = {0};
     x->data[0] = -2.0f, x->data[1] = 0.0f, x->data[2] = 5.0f;
-    cmp_range_ema_update(&r, x);
-    assert_true(fabsf(r.lo + 2.0f) < 1e-6f && fabsf(r.hi - 5.0f) < 1e-6f); /* bias-corrected: exact */
+    nn_range_observe(x, 0.9f, 3, obs, r);
+    assert_true(fabsf(r[0] + 2.0f) < 1e-6f && fabsf(r[1] - 5.0f) < 1e-6f); /* bias-corrected: exact */
     x->data[0] = -4.0f;
-    cmp_range_ema_update(&r, x); /* lo = (0.9*0.1*-2 + 0.1*-4) / (1 - 0.81) */
-    assert_true(fabsf(r.lo - (float)((0.09 * -2.0 + 0.1 * -4.0) / 0.19)) < 1e-5f);
-    cmp_range_ema_update(&r, x);
-    float frozen = r.lo;
+    nn_range_observe(x, 0.9f, 3, obs, r); /* lo = (0.9*0.1*-2 + 0.1*-4) / (1 - 0.81) */
+    assert_true(fabsf(r[0] - (float)((0.09 * -2.0 + 0.1 * -4.0) / 0.19)) < 1e-5f);
+    nn_range_observe(x, 0.9f, 3, obs, r);
+    float frozen = r[0];
     x->data[0] = -100.0f;
-    cmp_range_ema_update(&r, x); /* after 3 updates the range is frozen */
-    assert_true(r.lo == frozen && r.updates == 3);
+    nn_range_observe(x, 0.9f, 3, obs, r); /* after 3 updates the range is frozen */
+    assert_true(r[0] == frozen && obs[0] == 3.0f);
 }
 
 /* ---- BN statistics loss ---- */
@@ -222,7 +221,7 @@ static void test_gdfq_generator(void **s)
     for (int k = 0; k < 2; k++)
         for (int cond = 0; cond < 2; cond++) {
             nn_err e;
-            nn_graph *g = gen_gdfq_build(dims[k][0], dims[k][1], dims[k][2], 10, 100, cond, 1, &e);
+            nn_graph *g = gen_gdfq_build(dims[k][0], dims[k][1], dims[k][2], 10, 100, 128, cond, 1, &e);
             assert_non_null(g);
             nn_ctx_reset(&C);
             C.training = 1;
@@ -272,7 +271,7 @@ static void test_gdfq_generator(void **s)
             nn_graph_free(g);
         }
     nn_err e;
-    assert_null(gen_gdfq_build(1, 30, 30, 10, 100, 0, 1, &e));
+    assert_null(gen_gdfq_build(1, 30, 30, 10, 100, 128, 0, 1, &e));
     assert_non_null(strstr(e.msg, "multiples of 4"));
 }
 

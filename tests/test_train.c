@@ -5,35 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "nn/io.h"
 #include "testutil.h"
 
-static char OUT[65536];
-
-/* Run a shell command, capture stdout+stderr into OUT, return the exit code. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(OUT, 1, sizeof OUT - 1, p);
-    OUT[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    nn_err e;
-    assert_int_equal(nn_write_file_atomic(path, text, strlen(text), &e), NN_OK);
-}
+#define OUT TU_OUT
+#define sh tu_sh
+#define write_text tu_write_text
 
 /* A small but real config on the IDX fixture or Fashion-MNIST. */
 static void config(const char *path, const char *data, const char *outdir, int epochs, int limit, const char *extra)

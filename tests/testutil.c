@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "nn/io.h"
 
@@ -129,4 +130,35 @@ const char *tu_fmnist(void)
     char p[512];
     snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", d);
     return nn_file_exists(p) ? d : NULL;
+}
+
+char TU_OUT[65536];
+
+int tu_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(TU_OUT, 1, sizeof TU_OUT - 1, p);
+    TU_OUT[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void tu_write_text(const char *path, const char *text)
+{
+    nn_err e;
+    assert_int_equal(nn_write_file_atomic(path, text, strlen(text), &e), NN_OK);
+}
+
+double tu_out_number(const char *key)
+{
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(TU_OUT, k);
+    return p ? atof(p + strlen(k)) : -1.0;
 }

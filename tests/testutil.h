@@ -36,4 +36,11 @@ const char *tu_bin(void);
 /* Fashion-MNIST folder, or NULL when the Debian package is not installed. */
 const char *tu_fmnist(void);
 
+/* Run a shell command with stdout+stderr captured into TU_OUT; the exit code. */
+extern char TU_OUT[65536];
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tu_write_text(const char *path, const char *text);
+/* The number after "key": in TU_OUT (-1 if absent). */
+double tu_out_number(const char *key);
+
 #endif

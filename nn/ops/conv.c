@@ -51,6 +51,9 @@ static void im2col(const float *x, float *col, int C, const conv_geom *g, int r0
                     const long shift = (long)(kh * d - p) * W + (kw * d - p);
                     const long lo = (long)a * W, hi = (long)b * W; /* valid output range */
                     long slo = lo > -shift ? lo : -shift, shi = hi < (long)H * W - shift ? hi : (long)H * W - shift;
+                    /* the valid range may lie wholly outside this chunk of rows */
+                    if (slo > base + L) slo = base + L;
+                    if (shi > base + L) shi = base + L;
                     if (shi < slo) shi = slo;
                     memset(row, 0, (size_t)(slo - base) * sizeof(float));
                     memcpy(row + (slo - base), xc + slo + shift, (size_t)(shi - slo) * sizeof(float));

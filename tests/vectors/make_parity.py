@@ -26,7 +26,9 @@ convs = [("conv_s1", 2, 3, 7, 6, 4, 3, 1, 1, 1, 1, True),
          ("conv_d16", 2, 16, 7, 9, 32, 3, 1, 1, 1, 1, True),
          ("conv_d16dil", 1, 16, 10, 10, 16, 3, 1, 2, 2, 1, False),
          ("conv_d16k5", 1, 32, 6, 5, 16, 5, 1, 2, 1, 1, False),
-         ("conv_d16tail", 3, 16, 5, 5, 16, 3, 1, 1, 1, 1, False)]
+         ("conv_d16tail", 3, 16, 5, 5, 16, 3, 1, 1, 1, 1, False),
+         # K * OW large enough that dW's im2col runs one output row per chunk
+         ("conv_chunk1", 1, 64, 5, 44, 4, 3, 1, 1, 1, 1, False)]
 for name, N, C, H, W, OC, k, s, p, d, g, b in convs:
     x = torch.randn(N, C, H, W, requires_grad=True)
     w = torch.randn(OC, C // g, k, k, requires_grad=True)

@@ -1,0 +1,131 @@
+/* Fake quantization and the activation range observer (see ops.h). */
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+
+float nn_quant_value(float x, nn_qspec q, float lo, float hi)
+{
+    const float half = (float)(1 << (q.bits - 1));
+    if (q.symmetric) {
+        const float qmax = half - 1.0f, m = fmaxf(fabsf(lo), fabsf(hi));
+        const float s = qmax / fmaxf(m, 1e-8f);
+        float v = nearbyintf(s * x);
+        v = fminf(fmaxf(v, -qmax), qmax);
+        return v / s;
+    }
+    const float s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f);
+    const float z = nearbyintf(s * lo) + half;
+    float v = nearbyintf(s * x - z);
+    v = fminf(fmaxf(v, -half), half - 1.0f);
+    return (v + z) / s;
+}
+
+void nn_minmax(const nn_tensor *w, int nch, float *lo, float *hi)
+{
+    const size_t per = w->numel / (size_t)nch;
+    for (int ch = 0; ch < nch; ch++) {
+        const float *p = w->data + (size_t)ch * per;
+        float a = p[0], b = p[0];
+        for (size_t i = 1; i < per; i++) { /* compares, not fminf: these vectorize */
+            a = p[i] < a ? p[i] : a;
+            b = p[i] > b ? p[i] : b;
+        }
+        lo[ch] = a;
+        hi[ch] = b;
+    }
+}
+
+typedef struct {
+    int nch, clip;
+    float *lo, *hi;
+} fq_saved;
+
+static void fq_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0], *y = node->out;
+    fq_saved *s = node->saved;
+    if (!s->clip && nn_grad_steal(x, y)) return; /* identity: the gradient is the output's */
+    const size_t per = x->numel / (size_t)s->nch;
+    float *g = nn_grad(c, x);
+    for (int ch = 0; ch < s->nch; ch++)
+        for (size_t i = (size_t)ch * per; i < (size_t)(ch + 1) * per; i++) {
+            const float d = y->grad[i];
+            if (!s->clip || (x->data[i] >= s->lo[ch] && x->data[i] <= s->hi[ch])) g[i] += d;
+        }
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    size_t per;
+    nn_qspec q;
+    const float *lo, *hi;
+} fq_job;
+
+/* The same arithmetic as nn_quant_value, with the per-channel constants
+ * hoisted so the loop vectorizes. */
+static void fq_range(void *arg, size_t a, size_t b)
+{
+    fq_job *j = arg;
+    const float half = (float)(1 << (j->q.bits - 1));
+    for (size_t i = a; i < b;) {
+        const size_t ch = i / j->per, end = (ch + 1) * j->per < b ? (ch + 1) * j->per : b;
+        const float lo = j->lo[ch], hi = j->hi[ch];
+        if (j->q.symmetric) {
+            const float qmax = half - 1.0f, m = fmaxf(fabsf(lo), fabsf(hi)), s = qmax / fmaxf(m, 1e-8f);
+            for (; i < end; i++) {
+                float v = nearbyintf(s * j->x[i]);
+                v = v < -qmax ? -qmax : (v > qmax ? qmax : v);
+                j->y[i] = v / s;
+            }
+        } else {
+            const float s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f), z = nearbyintf(s * lo) + half;
+            const float qlo = -half, qhi = half - 1.0f;
+            for (; i < end; i++) {
+                float v = nearbyintf(s * j->x[i] - z);
+                v = v < qlo ? qlo : (v > qhi ? qhi : v);
+                j->y[i] = (v + z) / s;
+            }
+        }
+    }
+}
+
+nn_tensor *nn_fake_quant(nn_ctx *c, nn_tensor *x, nn_qspec q, int nch, const float *lo, const float *hi)
+{
+    if (q.bits < 2 || q.bits > 16) nn_abort(__FILE__, __LINE__, "fake_quant: %d bits (2..16 supported)", q.bits);
+    NN_ASSERT(nch >= 1 && x->numel % (size_t)nch == 0);
+    nn_tensor *y = nn_new(c, x->ndim, x->shape);
+    fq_job j = {x->data, y->data, x->numel / (size_t)nch, q, lo, hi};
+    if (x->numel >= 65536)
+        nn_parallel_range(c, x->numel, fq_range, &j);
+    else
+        fq_range(&j, 0, x->numel);
+    nn_tensor *in[1] = {x};
+    nn_node *node = nn_record(c, "fake_quant", fq_backward, y, 1, in);
+    if (node) {
+        fq_saved *s = nn_arena_alloc(&c->arena, sizeof *s);
+        s->nch = nch;
+        s->clip = q.clip_ste;
+        s->lo = nn_arena_floats(&c->arena, (size_t)nch);
+        s->hi = nn_arena_floats(&c->arena, (size_t)nch);
+        memcpy(s->lo, lo, (size_t)nch * sizeof(float));
+        memcpy(s->hi, hi, (size_t)nch * sizeof(float));
+        node->saved = s;
+    }
+    return y;
+}
+
+void nn_range_observe(const nn_tensor *x, float beta, long freeze_after, float *obs, float *range)
+{
+    const long updates = (long)obs[0];
+    if (freeze_after >= 0 && updates >= freeze_after) return;
+    float lo, hi;
+    nn_minmax(x, 1, &lo, &hi);
+    obs[1] = beta * obs[1] + (1.0f - beta) * lo;
+    obs[2] = beta * obs[2] + (1.0f - beta) * hi;
+    obs[0] = (float)(updates + 1);
+    const double corr = 1.0 - pow((double)beta, (double)(updates + 1));
+    range[0] = (float)(obs[1] / corr);
+    range[1] = (float)(obs[2] / corr);
+}

@@ -1,0 +1,325 @@
+/* Data-free quantization: one GDFQ step (generator loss with the BN hooks,
+ * its gradients; the w4a4 student's KD loss and gradients) against PyTorch
+ * (tests/vectors/make_gdfq.py); the quantized-graph transform; and the
+ * reconstruct/quantize commands end to end on a tiny real teacher. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress/kd.h"
+#include "compress/quant.h"
+#include "generators/gdfq.h"
+#include "generators/recon.h"
+#include "nn/io.h"
+#include "testutil.h"
+
+#define C TU_CTX
+
+static nn_st_file V;
+
+static const float *vec(const char *name, size_t *n)
+{
+    nn_err e;
+    int nd, sh[4];
+    const float *d = nn_st_get(&V, name, &nd, sh, &e);
+    if (!d) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    if (n) *n = nn_shape_numel(nd, sh);
+    return d;
+}
+
+static void load_prefixed(nn_graph *g, const char *prefix)
+{
+    char name[200];
+    for (int i = 0; i < g->np; i++) {
+        size_t n;
+        snprintf(name, sizeof name, "%s%s", prefix, g->params[i].name);
+        const float *d = vec(name, &n);
+        assert_int_equal(n, g->params[i].t.numel);
+        memcpy(g->params[i].t.data, d, n * sizeof(float));
+    }
+}
+
+static nn_graph *tiny_teacher(void)
+{
+    nn_err e;
+    nn_graph *g = nn_graph_new("tiny", 1, 8, 8, 3);
+    int x = nn_g_conv(g, "c1", 0, 4, 3, 1, 1, 1, 0);
+    x = nn_g_act(g, "r1", NN_OP_RELU, nn_g_bn(g, "b1", x));
+    x = nn_g_conv(g, "c2", x, 4, 3, 2, 1, 1, 0);
+    x = nn_g_act(g, "r2", NN_OP_RELU, nn_g_bn(g, "b2", x));
+    nn_g_linear(g, "fc", nn_g_unary(g, "gap", NN_OP_GAP, x), 3, 1);
+    assert_int_equal(nn_graph_finalize(g, &e), NN_OK);
+    return g;
+}
+
+static void grad_close(nn_graph *g, const char *param, const char *want, float atol, float rtol)
+{
+    nn_param *p = nn_graph_param(g, param);
+    assert_non_null(p);
+    size_t n;
+    const float *w = vec(want, &n);
+    assert_int_equal(n, p->t.numel);
+    tu_close(p->t.grad, w, n, atol, rtol, want);
+}
+
+static void test_gdfq_step_parity(void **s)
+{
+    (void)s;
+    nn_err e;
+    if (nn_st_open(&V, "tests/vectors/gdfq_step.safetensors", &e)) {
+        print_error("%s (run tests/vectors/make_gdfq.py)\n", e.msg);
+        fail();
+    }
+    nn_graph *t = tiny_teacher();
+    nn_graph *g = gen_gdfq_build(1, 8, 8, 3, 6, 8, 0, 1, &e);
+    assert_non_null(g);
+    load_prefixed(t, "t.");
+    load_prefixed(g, "g.");
+    nn_graph_set_trainable(t, 0);
+    size_t n;
+    const float *zf = vec("z", &n), *lf = vec("labels", NULL);
+    int labels[5];
+    for (int i = 0; i < 5; i++) labels[i] = (int)lf[i];
+
+    /* generator step */
+    nn_ctx_reset(&C);
+    C.training = 1;
+    C.grad_enabled = 1;
+    nn_tensor *z = nn_new2(&C, 5, 6);
+    memcpy(z->data, zf, n * sizeof(float));
+    nn_fwd_opts go = {.labels = labels};
+    nn_tensor *x = nn_graph_forward(g, &C, z, &go);
+    tu_close(x->data, vec("x", NULL), x->numel, 1e-4f, 1e-4f, "generated images");
+    gen_recon_out ro;
+    gen_recon_loss(&C, t, x, labels, 0.1f, &ro);
+    assert_true(C.training == 1); /* restored after the teacher's eval-mode pass */
+    tu_close(ro.logits->data, vec("t_logits", NULL), 15, 1e-4f, 1e-4f, "teacher logits");
+    tu_close(&ro.ce, vec("ce_g", NULL), 1, 1e-5f, 1e-4f, "CE term");
+    tu_close(&ro.bns, vec("bns", NULL), 1, 1e-6f, 1e-4f, "BNS term");
+    tu_close(ro.loss->data, vec("loss_g", NULL), 1, 1e-5f, 1e-4f, "L_G");
+    nn_graph_zero_grad(g);
+    nn_backward(&C, ro.loss);
+    grad_close(g, "conv1.weight", "dg.conv1.weight", 1e-5f, 1e-3f);
+    grad_close(g, "l1.weight", "dg.l1.weight", 1e-5f, 1e-3f);
+    grad_close(g, "label_emb.weight", "dg.label_emb.weight", 1e-5f, 1e-3f);
+    grad_close(g, "bn1.weight", "dg.bn1.weight", 1e-5f, 1e-3f);
+    for (size_t i = 0; i < t->train_len; i++) assert_true(t->grad[i] == 0.0f); /* the teacher stays frozen */
+
+    /* student step: w4a4 as GDFQ, ranges from this batch */
+    cmp_quant_cfg q;
+    cmp_quant_defaults(&q);
+    nn_graph *st = cmp_quantize_graph(t, &q, &e);
+    assert_non_null(st);
+    nn_graph_set_trainable(st, 1);
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 1;
+    int sh[4] = {5, 1, 8, 8};
+    nn_tensor *xs = nn_view(&C, (float *)vec("x", NULL), 4, sh);
+    nn_fwd_opts so = {.observe = 1};
+    nn_tensor *sl = nn_graph_forward(st, &C, xs, &so);
+    tu_close(nn_graph_param(st, "r1_q.range")->t.data, vec("range0", NULL), 2, 1e-5f, 1e-5f, "range after ReLU 1");
+    tu_close(nn_graph_param(st, "r2_q.range")->t.data, vec("range1", NULL), 2, 1e-5f, 1e-5f, "range after ReLU 2");
+    tu_close(sl->data, vec("s_logits", NULL), 15, 1e-4f, 1e-4f, "student logits");
+    nn_tensor *tl = nn_view(&C, (float *)vec("t_logits", NULL), 2, (int[]){5, 3});
+    nn_tensor *ls = cmp_kd_loss(&C, sl, tl, labels, (cmp_kd){.temperature = 20.0f, .alpha = 1.0f, .batchmean = 0});
+    tu_close(ls->data, vec("loss_s", NULL), 1, 1e-5f, 1e-4f, "L_S");
+    nn_graph_zero_grad(st);
+    nn_backward(&C, ls);
+    grad_close(st, "c1.weight", "ds.c1.weight", 1e-5f, 1e-3f);
+    grad_close(st, "c2.weight", "ds.c2.weight", 1e-5f, 1e-3f);
+    grad_close(st, "fc.weight", "ds.fc.weight", 1e-5f, 1e-3f);
+    grad_close(st, "b1.weight", "ds.b1.weight", 1e-5f, 1e-3f);
+    nn_graph_free(st);
+    nn_graph_free(g);
+    nn_graph_free(t);
+    nn_st_close(&V);
+}
+
+/* The transform: fake_quant after every ReLU, weight bits on every
+ * conv/linear (first/last override), BN folding keeps the function. */
+static void test_quantize_graph(void **s)
+{
+    (void)s;
+    nn_err e;
+    nn_graph *t = tiny_teacher();
+    nn_graph_init_params(t, 3, NN_INIT_KAIMING);
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    for (int i = 0; i < t->np; i++) /* non-trivial BN statistics */
+        if (strstr(t->params[i].name, "running_var"))
+            for (size_t k = 0; k < t->params[i].t.numel; k++) t->params[i].t.data[k] = 0.5f + nn_rng_uniform(&r);
+    cmp_quant_cfg q;
+    cmp_quant_defaults(&q);
+    q.wbits = 8;
+    q.abits = 8;
+    q.first_bits = 6;
+    q.last_bits = 5;
+    q.quant_fc_input = 1;
+    nn_graph *a = cmp_quantize_graph(t, &q, &e);
+    assert_non_null(a);
+    int fq = 0;
+    for (int i = 0; i < a->n; i++) fq += a->nodes[i].op == NN_OP_FAKE_QUANT;
+    assert_int_equal(fq, 3); /* after r1, r2, and on the FC input */
+    assert_int_equal(a->nodes[nn_graph_find(a, "c1")].qbits, 6);
+    assert_int_equal(a->nodes[nn_graph_find(a, "c2")].qbits, 8);
+    assert_int_equal(a->nodes[nn_graph_find(a, "fc")].qbits, 5);
+    /* save/load keeps the quantization (and the calibrated ranges) */
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 4, 1, 8, 8);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_fwd_opts ob = {.observe = 1};
+    nn_tensor *ya = nn_graph_forward(a, &C, x, &ob);
+    assert_int_equal(nn_graph_save(a, "/tmp/datafree_q.json", &e), NN_OK);
+    nn_graph *b = nn_graph_load("/tmp/datafree_q.json", &e);
+    assert_non_null(b);
+    nn_tensor *yb = nn_graph_forward(b, &C, x, NULL);
+    tu_close(yb->data, ya->data, ya->numel, 1e-5f, 1e-5f, "reloaded quantized model");
+    /* BN folding: the float function is unchanged at 16 bits */
+    cmp_quant_cfg f;
+    cmp_quant_defaults(&f);
+    f.wbits = f.abits = 8;
+    f.bn_fold = 1;
+    nn_graph *fold = cmp_quantize_graph(t, &f, &e);
+    assert_non_null(fold);
+    int bns = 0;
+    for (int i = 0; i < fold->n; i++) bns += fold->nodes[i].op == NN_OP_BN;
+    assert_int_equal(bns, 0);
+    for (int i = 0; i < fold->n; i++)
+        if (fold->nodes[i].op == NN_OP_CONV || fold->nodes[i].op == NN_OP_LINEAR) fold->nodes[i].qbits = 16;
+        else if (fold->nodes[i].op == NN_OP_FAKE_QUANT) fold->nodes[i].qbits = 16;
+    nn_tensor *yf = nn_graph_forward(fold, &C, x, &ob);
+    nn_tensor *yt = nn_graph_forward(t, &C, x, NULL);
+    tu_close(yf->data, yt->data, yt->numel, 2e-3f, 2e-3f, "BN-folded at 16 bits vs float");
+    nn_graph_free(fold);
+    nn_graph_free(b);
+    nn_graph_free(a);
+    nn_graph_free(t);
+}
+
+/* End to end on a tiny real teacher: train it, reconstruct with the GDFQ
+ * generator and with ZeroQ distillation, then quantize. Thresholds a broken
+ * pipeline would miss: w8a8 naive PTQ within 1.5 pt of the teacher; w4a4
+ * GDFQ fine-tuning far above chance; real-data QAT within 6 pt. */
+static void test_end_to_end(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) skip();
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg,
+             "{\"model\":{\"graph\":{\"input\":[1,28,28],\"num_classes\":10,\"nodes\":["
+             "{\"name\":\"c1\",\"op\":\"conv2d\",\"out_channels\":16,\"kernel\":3,\"padding\":1},"
+             "{\"name\":\"b1\",\"op\":\"batchnorm\"},{\"name\":\"r1\",\"op\":\"relu\"},"
+             "{\"name\":\"p1\",\"op\":\"maxpool2d\",\"kernel\":2},"
+             "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":32,\"kernel\":3,\"padding\":1},"
+             "{\"name\":\"b2\",\"op\":\"batchnorm\"},{\"name\":\"r2\",\"op\":\"relu\"},"
+             "{\"name\":\"p2\",\"op\":\"maxpool2d\",\"kernel\":2},"
+             "{\"name\":\"c3\",\"op\":\"conv2d\",\"out_channels\":32,\"kernel\":3,\"padding\":1},"
+             "{\"name\":\"b3\",\"op\":\"batchnorm\"},{\"name\":\"r3\",\"op\":\"relu\"},"
+             "{\"name\":\"gap\",\"op\":\"global_avgpool\"},{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":10}]}},"
+             "\"data\":{\"path\":\"%s\",\"mean\":[0.286],\"std\":[0.353],\"train_limit\":8000,\"test_limit\":1000},"
+             "\"train\":{\"epochs\":3,\"batch_size\":64,\"seed\":1,\"threads\":2},"
+             "\"optim\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":5e-4},"
+             "\"output\":{\"dir\":\"/tmp/datafree_dfq_teacher\"}}",
+             data);
+    tu_write_text("/tmp/datafree_dfq_teacher.json", cfg);
+    tu_sh("rm -rf /tmp/datafree_dfq_*/");
+    assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_teacher.json --json", tu_bin()), 0);
+    const double teacher = tu_out_number("test_accuracy");
+    assert_true(teacher > 0.75);
+
+    const char *common = "\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"data\":{\"path\":\"%s\",\"test_limit\":1000%s},"
+                         "\"threads\":2,";
+    /* reconstruct: GDFQ generator, then ZeroQ distillation */
+    char head[600];
+    snprintf(head, sizeof head, common, data, "");
+    snprintf(cfg, sizeof cfg,
+             "{%s\"source\":{\"type\":\"generator\"},\"generator\":{\"width\":32,\"lr\":0.01},\"samples\":200,"
+             "\"schedule\":{\"epochs\":3,\"iters_per_epoch\":40,\"batch_size\":32},"
+             "\"output\":{\"dir\":\"/tmp/datafree_dfq_gen\"}}",
+             head);
+    tu_write_text("/tmp/datafree_dfq_gen.json", cfg);
+    assert_int_equal(tu_sh("%s reconstruct /tmp/datafree_dfq_gen.json --json", tu_bin()), 0);
+    assert_true(tu_out_number("teacher_agreement") > 0.5); /* the generator learned the classes */
+    assert_true(nn_file_exists("/tmp/datafree_dfq_gen/grid.png"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_gen/generator.json"));
+    snprintf(cfg, sizeof cfg,
+             "{%s\"source\":{\"type\":\"distill\",\"iterations\":60,\"lr\":0.25},\"samples\":128,"
+             "\"schedule\":{\"epochs\":1,\"batch_size\":64},\"output\":{\"dir\":\"/tmp/datafree_dfq_zq\"}}",
+             head);
+    tu_write_text("/tmp/datafree_dfq_zq.json", cfg);
+    assert_int_equal(tu_sh("%s reconstruct /tmp/datafree_dfq_zq.json --json", tu_bin()), 0);
+    assert_true(nn_file_exists("/tmp/datafree_dfq_zq/dataset.safetensors"));
+
+    /* w8a8 naive PTQ calibrated on the distilled images */
+    snprintf(cfg, sizeof cfg,
+             "{%s\"quant\":{\"wbits\":8,\"abits\":8},\"source\":{\"type\":\"dataset\",\"file\":"
+             "\"/tmp/datafree_dfq_zq/dataset.safetensors\"},\"schedule\":{\"epochs\":1,\"iters_per_epoch\":4,"
+             "\"batch_size\":32,\"calib_epochs\":1,\"fine_tune\":false},\"output\":{\"dir\":\"/tmp/datafree_dfq_ptq\"}}",
+             head);
+    tu_write_text("/tmp/datafree_dfq_ptq.json", cfg);
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_ptq.json --json", tu_bin()), 0);
+    double acc = tu_out_number("test_accuracy");
+    if (acc < teacher - 0.015) {
+        print_error("w8a8 naive PTQ %.4f vs teacher %.4f\n", acc, teacher);
+        fail();
+    }
+    /* w4a4 with the trained generator, fine-tuned by KD; stop and resume */
+    snprintf(cfg, sizeof cfg,
+             "{%s\"quant\":{\"wbits\":4,\"abits\":4},\"source\":{\"type\":\"generator\"},"
+             "\"generator\":{\"file\":\"/tmp/datafree_dfq_gen/generator.json\",\"train\":true},"
+             "\"schedule\":{\"epochs\":3,\"iters_per_epoch\":25,\"batch_size\":32,\"calib_epochs\":1,\"warmup_epochs\":1},"
+             "\"student\":{\"lr\":0.001},\"output\":{\"dir\":\"/tmp/datafree_dfq_w4\",\"table\":\"/tmp/datafree_dfq_table.md\"}}",
+             head);
+    tu_write_text("/tmp/datafree_dfq_w4.json", cfg);
+    tu_sh("rm -f /tmp/datafree_dfq_table.md");
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_w4.json --stop-after 2", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "continue with --resume"));
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_w4.json --resume --json", tu_bin()), 0);
+    acc = tu_out_number("test_accuracy");
+    if (acc < 0.5) {
+        print_error("w4a4 GDFQ fine-tuning reached only %.4f (teacher %.4f)\n", acc, teacher);
+        fail();
+    }
+    /* the written model reproduces the result under datafree eval */
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_dfq_w4/model.json --data %s --limit 1000 --json", tu_bin(), data), 0);
+    double ev = tu_out_number("accuracy");
+    assert_true(fabs(ev - acc) < 1e-4);
+    assert_true(nn_file_exists("/tmp/datafree_dfq_table.md"));
+    assert_int_equal(tu_sh("grep -c '| datafree_dfq_w4 |' /tmp/datafree_dfq_table.md"), 0);
+    assert_int_equal(atoi(TU_OUT), 1);
+    assert_int_equal(tu_sh("grep -c '\"w_symmetric\"' /tmp/datafree_dfq_w4/result.json"), 0); /* protocol recorded */
+    /* real-data QAT w4a4 through the same loop */
+    snprintf(head, sizeof head, common, data, ",\"train_limit\":4000");
+    snprintf(cfg, sizeof cfg,
+             "{%s\"quant\":{\"wbits\":4,\"abits\":4},\"source\":{\"type\":\"real\"},"
+             "\"schedule\":{\"epochs\":2,\"iters_per_epoch\":30,\"batch_size\":32,\"calib_epochs\":1},"
+             "\"student\":{\"lr\":0.001},\"output\":{\"dir\":\"/tmp/datafree_dfq_real\"}}",
+             head);
+    tu_write_text("/tmp/datafree_dfq_real.json", cfg);
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_real.json --json", tu_bin()), 0);
+    acc = tu_out_number("test_accuracy");
+    if (acc < teacher - 0.06) {
+        print_error("w4a4 real-data QAT %.4f vs teacher %.4f\n", acc, teacher);
+        fail();
+    }
+    /* bad input: a clear error naming the JSON path */
+    tu_write_text("/tmp/datafree_dfq_bad.json", "{\"teacher\":\"x\",\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"magic\"},\"schedule\":{\"epochs\":1},"
+                                                "\"output\":{\"dir\":\"/tmp/datafree_dfq_bad\"}}");
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.source.type"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gdfq_step_parity), cmocka_unit_test(test_quantize_graph),
+                                       cmocka_unit_test(test_end_to_end)};
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
+}
