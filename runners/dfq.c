@@ -384,7 +384,7 @@ static int table_upsert(const char *path, const char *key, const char *row, nn_e
     size_t len = 0;
     char *old = nn_file_exists(path) ? nn_read_file(path, &len, e) : NULL;
     if (nn_file_exists(path) && !old) return NN_ERR;
-    size_t cap = len + strlen(header) + strlen(row) + 4;
+    size_t cap = len + strlen(header) + strlen(row) + 8;
     char *out = nn_xmalloc(cap), prefix[300];
     snprintf(prefix, sizeof prefix, "| %s |", key);
     size_t k = 0;
@@ -406,6 +406,11 @@ static int table_upsert(const char *path, const char *key, const char *row, nn_e
             p += l + (nl ? 1 : 0);
         }
         /* a new row goes after the last table row */
+    }
+    if (!done && old && !strstr(out, "| run | method |")) { /* a file with prose but no table yet */
+        k = (size_t)(k && out[k - 1] != '\n' ? snprintf(out + k, cap - k, "\n") + k : k);
+        k += (size_t)snprintf(out + k, cap - k, "\n%s%s\n", header, row);
+        done = 1;
     }
     if (!done) {
         if (old) { /* insert after the last line that starts with '|' */
@@ -500,16 +505,45 @@ static int distill(dfq_cfg *cfg, nn_graph *teacher, nn_ctx *ctx, synth_set *s, i
     return e->msg[0] ? NN_ERR : NN_OK;
 }
 
-/* reconstruct's outputs: dataset.safetensors, grid.png (one row per class). */
-static int finish_reconstruct(const dfq_cfg *cfg, const nn_graph *teacher, const synth_set *syn, double secs, int json,
-                              nn_err *e)
+/* n images from the generator (BN in train mode, as GDFQ samples), labels
+ * cycling over the classes, with the teacher's logits. */
+static void sample_generator(nn_graph *gen, nn_graph *teacher, nn_ctx *ctx, const dfq_cfg *cfg, int n_total,
+                             synth_set *syn)
+{
+    const int C = teacher->in_shape[0], H = teacher->in_shape[1], W = teacher->in_shape[2], K = teacher->num_classes;
+    const int per = C * H * W;
+    synth_free(syn);
+    *syn = (synth_set){n_total, C, H, W, K, nn_xcalloc((size_t)n_total * per, sizeof(float)),
+                       nn_xcalloc((size_t)n_total, sizeof(float)), nn_xcalloc((size_t)n_total * K, sizeof(float))};
+    int *labels = nn_xmalloc((size_t)cfg->batch * sizeof(int));
+    nn_rng rng;
+    nn_rng_seed(&rng, (uint64_t)cfg->seed * 31337ULL);
+    for (int off = 0; off < n_total; off += cfg->batch) {
+        const int n = n_total - off < cfg->batch ? n_total - off : cfg->batch;
+        nn_ctx_reset(ctx);
+        ctx->training = 1;
+        ctx->grad_enabled = 0;
+        nn_tensor *z = nn_new(ctx, 2, (int[]){n, gen->in_shape[0]});
+        for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&rng);
+        for (int i = 0; i < n; i++) labels[i] = (off + i) % K;
+        nn_fwd_opts go = {.labels = labels};
+        nn_tensor *x = nn_graph_forward(gen, ctx, z, &go);
+        ctx->training = 0;
+        nn_tensor *t = nn_graph_forward(teacher, ctx, x, NULL);
+        memcpy(syn->images + (size_t)off * per, x->data, (size_t)n * per * sizeof(float));
+        memcpy(syn->logits + (size_t)off * K, t->data, (size_t)n * K * sizeof(float));
+        for (int i = 0; i < n; i++) syn->labels_f[off + i] = (float)labels[i];
+    }
+    free(labels);
+}
+
+/* grid.png: one row per class, the first `cols` samples of each label. */
+static int write_grid(const dfq_cfg *cfg, const nn_graph *teacher, const synth_set *syn, nn_err *e)
 {
     char path[1200];
     const int K = syn->k, per = syn->c * syn->h * syn->w, cols = cfg->grid_cols;
-    snprintf(path, sizeof path, "%s/dataset.safetensors", cfg->out_dir);
-    if (synth_save(path, syn, NULL, e)) return NN_ERR;
     float *g = nn_xcalloc((size_t)K * cols * per, sizeof(float));
-    for (int k = 0; k < K; k++) { /* the first `cols` samples of each label */
+    for (int k = 0; k < K; k++) {
         int got = 0;
         for (int i = 0; i < syn->n && got < cols; i++)
             if ((int)syn->labels_f[i] == k)
@@ -518,7 +552,18 @@ static int finish_reconstruct(const dfq_cfg *cfg, const nn_graph *teacher, const
     snprintf(path, sizeof path, "%s/grid.png", cfg->out_dir);
     int w = gen_write_png_grid(path, g, K * cols, syn->c, syn->h, syn->w, cols, teacher->mean, teacher->std, e);
     free(g);
-    if (w) return NN_ERR;
+    return w;
+}
+
+/* reconstruct's outputs: dataset.safetensors, grid.png (one row per class). */
+static int finish_reconstruct(const dfq_cfg *cfg, const nn_graph *teacher, const synth_set *syn, double secs, int json,
+                              nn_err *e)
+{
+    char path[1200];
+    const int K = syn->k;
+    snprintf(path, sizeof path, "%s/dataset.safetensors", cfg->out_dir);
+    if (synth_save(path, syn, NULL, e)) return NN_ERR;
+    if (write_grid(cfg, teacher, syn, e)) return NN_ERR;
     long agree = 0;
     for (int i = 0; i < syn->n; i++) agree += argmax(syn->logits + (size_t)i * K, K) == (int)syn->labels_f[i];
     const char *src = cfg->source == SRC_DISTILL ? "distill" : "generator";
@@ -936,27 +981,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
             run_error(e.msg);
             goto out_loop;
         }
-        /* samples: the trained generator's images, labels cycling over the classes */
-        syn = (synth_set){cfg.samples, C, H, W, K, nn_xcalloc((size_t)cfg.samples * per, sizeof(float)),
-                          nn_xcalloc((size_t)cfg.samples, sizeof(float)), nn_xcalloc((size_t)cfg.samples * K, sizeof(float))};
-        nn_rng rng;
-        nn_rng_seed(&rng, (uint64_t)cfg.seed * 31337ULL);
-        for (int off = 0; off < syn.n; off += cfg.batch) {
-            const int n = syn.n - off < cfg.batch ? syn.n - off : cfg.batch;
-            nn_ctx_reset(&ctx);
-            ctx.training = 1;
-            ctx.grad_enabled = 0;
-            nn_tensor *z = nn_new(&ctx, 2, (int[]){n, cfg.gen_latent});
-            for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&rng);
-            for (int i = 0; i < n; i++) labels[i] = (off + i) % K;
-            nn_fwd_opts go = {.labels = labels};
-            nn_tensor *x = nn_graph_forward(gen, &ctx, z, &go);
-            ctx.training = 0;
-            nn_tensor *t = nn_graph_forward(teacher, &ctx, x, NULL);
-            memcpy(syn.images + (size_t)off * per, x->data, (size_t)n * per * sizeof(float));
-            memcpy(syn.logits + (size_t)off * K, t->data, (size_t)n * K * sizeof(float));
-            for (int i = 0; i < n; i++) syn.labels_f[off + i] = (float)labels[i];
-        }
+        sample_generator(gen, teacher, &ctx, &cfg, cfg.samples, &syn);
         free(xbuf);
         free(tbuf);
         xbuf = tbuf = NULL;
@@ -966,6 +991,14 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         }
         rc = 0;
         goto out_loop;
+    }
+    if (gen) { /* what the student was trained on: the final generator and a grid of its images */
+        sample_generator(gen, teacher, &ctx, &cfg, K * cfg.grid_cols, &syn);
+        snprintf(path, sizeof path, "%s/generator.json", cfg.out_dir);
+        if (nn_graph_save(gen, path, &e) || write_grid(&cfg, teacher, &syn, &e)) {
+            run_error(e.msg);
+            goto out_loop;
+        }
     }
     snprintf(path, sizeof path, "%s/model.json", cfg.out_dir);
     if (nn_graph_save(student, path, &e) || (cfg.export_path && nn_graph_save(student, cfg.export_path, &e))) {
@@ -1031,7 +1064,6 @@ static int run_dfq(int argc, char **argv, int reconstruct)
                    method, tag, 100.0 * ev.accuracy, 100.0 * tev.accuracy, 100.0 * (ev.accuracy - tev.accuracy),
                    run_seconds / 60.0, cfg.out_dir);
     }
-    if (ctx.prof) nn_profile_print(&ctx, stderr);
     rc = 0;
 out_loop:
     free(xbuf);
@@ -1039,6 +1071,7 @@ out_loop:
 out:
     free(labels);
     free(perm);
+    if (have_ctx && ctx.prof) nn_profile_print(&ctx, stderr); /* DATAFREE_PROFILE=1 */
     if (have_ctx) nn_ctx_free(&ctx);
     nn_optim_free(&sopt);
     nn_optim_free(&gopt);
