@@ -112,3 +112,15 @@ float nn_sched_lr(const nn_sched *s, long step)
     default: return s->lr;
     }
 }
+
+int nn_sched_parse(const char *name, nn_sched_kind *out)
+{
+    static const char *names[] = {"constant", "cosine", "multistep"};
+    static const nn_sched_kind kinds[] = {NN_SCHED_CONST, NN_SCHED_COSINE, NN_SCHED_MULTISTEP};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = kinds[i];
+            return 0;
+        }
+    return -1;
+}

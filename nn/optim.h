@@ -35,6 +35,9 @@ typedef struct nn_sched {
     int nmilestones;
 } nn_sched;
 
+/* "constant" | "cosine" | "multistep" -> kind; -1 if unknown. */
+int nn_sched_parse(const char *name, nn_sched_kind *out);
+
 /* Learning rate for a 0-based step: linear warmup, then the schedule. */
 float nn_sched_lr(const nn_sched *s, long step);
 

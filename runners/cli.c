@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "nn/evaluate.h"
+#include "nn/io.h"
 #include "nn/json.h"
 #include "nn/zoo.h"
 
@@ -135,3 +136,64 @@ double run_peak_rss_mib(void)
     fclose(f);
     return kb / 1024.0;
 }
+
+int run_parse_run_args(const char *cmd, int argc, char **argv, run_args *a)
+{
+    const char *threads_s = NULL, *stop_s = NULL;
+    int bad = 0;
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume"))
+            a->resume = 1;
+        else if (!strcmp(argv[i], "--json"))
+            a->json = 1;
+        else if (run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
+                 run_opt(argc, argv, &i, "--stop-after", &stop_s, &bad)) {
+            if (bad) return 2;
+        } else if (argv[i][0] == '-')
+            return run_usage_error(cmd, "unknown option %s", argv[i]);
+        else if (!a->config)
+            a->config = argv[i];
+        else
+            return run_usage_error(cmd, "more than one config given");
+    }
+    if (!a->config) return run_usage_error(cmd, "no config given");
+    if (threads_s && (a->threads = atoi(threads_s)) < 1) return run_usage_error(cmd, "--threads needs a number >= 1");
+    if (stop_s && (a->stop_after = atoi(stop_s)) < 1) return run_usage_error(cmd, "--stop-after needs a number >= 1");
+    return 0;
+}
+
+void run_append_line(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    fprintf(f, "%s\n", line);
+    fclose(f);
+}
+
+/* Keep only metrics lines of the first `done` epochs (1-based epoch numbers),
+ * so a resume never duplicates lines. */
+void run_trim_metrics(const char *path, int done)
+{
+    nn_err e;
+    size_t len;
+    char *buf = nn_read_file(path, &len, &e);
+    if (!buf) return;
+    char *out = nn_xmalloc(len + 1);
+    size_t k = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        cJSON *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
+        if (cJSON_IsNumber(ep) && ep->valueint <= done) {
+            size_t l = strlen(line);
+            memcpy(out + k, line, l);
+            out[k + l] = '\n';
+            k += l + 1;
+        }
+        cJSON_Delete(j);
+    }
+    nn_write_file_atomic(path, out, k, &e);
+    free(out);
+    free(buf);
+}
+

@@ -38,6 +38,20 @@ void run_progress_init(run_progress *p, int quiet);
 void run_progress_line(run_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_progress_done(run_progress *p);
 
+/* The options of a run command: CONFIG [--resume] [--threads T]
+ * [--stop-after N] [--json]. Returns 0, or the exit code of a usage error
+ * (already printed). */
+typedef struct run_args {
+    const char *config;
+    int resume, json, threads, stop_after;
+} run_args;
+int run_parse_run_args(const char *cmd, int argc, char **argv, run_args *a);
+/* Append one line to a file (metrics, progress). */
+void run_append_line(const char *path, const char *line);
+/* Keep only the JSON lines whose "epoch" is <= done, so a resume never
+ * duplicates metrics lines. */
+void run_trim_metrics(const char *path, int done);
+
 /* Peak resident set size of this process in MiB (from /proc). */
 double run_peak_rss_mib(void);
 

@@ -161,14 +161,10 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
             nn_json_ints(so, "$.student", "milestones", 0, c->s_mil, 8, &c->s_nmil, e) ||
             nn_json_float(so, "$.student", "min_lr", 0, &c->s_min_lr, e))
             return NN_ERR;
-        if (!strcmp(sk, "constant"))
-            c->s_sched = NN_SCHED_CONST;
-        else if (!strcmp(sk, "cosine"))
-            c->s_sched = NN_SCHED_COSINE;
-        else if (!strcmp(sk, "multistep"))
-            c->s_sched = NN_SCHED_MULTISTEP;
-        else
+        if (nn_sched_parse(sk, &c->s_sched))
             return nn_fail(e, "$.student.schedule: '%s' is not one of constant, cosine, multistep", sk);
+        if (c->s_sched == NN_SCHED_MULTISTEP && !c->s_nmil)
+            return nn_fail(e, "$.student.milestones: required for a multistep schedule (epochs)");
     }
     const cJSON *k = nn_json_obj(j, "$", "kd", 0, e, &failed);
     if (failed) return NN_ERR;
@@ -331,39 +327,6 @@ static int ckpt_load(const char *path, ckpt_part *parts, int np, int *epoch, nn_
 out:
     nn_st_close(&f);
     return rc;
-}
-
-static void append_line(const char *path, const char *line)
-{
-    FILE *f = fopen(path, "a");
-    if (!f) return;
-    fprintf(f, "%s\n", line);
-    fclose(f);
-}
-
-/* Keep metrics lines of epochs <= done (a resume never duplicates them). */
-static void trim_metrics(const char *path, int done)
-{
-    nn_err e;
-    size_t len;
-    char *buf = nn_read_file(path, &len, &e);
-    if (!buf) return;
-    char *out = nn_xmalloc(len + 1);
-    size_t k = 0;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-        cJSON *j = cJSON_Parse(line);
-        cJSON *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
-        if (cJSON_IsNumber(ep) && ep->valueint <= done) {
-            size_t l = strlen(line);
-            memcpy(out + k, line, l);
-            out[k + l] = '\n';
-            k += l + 1;
-        }
-        cJSON_Delete(j);
-    }
-    nn_write_file_atomic(path, out, k, &e);
-    free(out);
-    free(buf);
 }
 
 static int argmax(const float *r, int k)
@@ -618,24 +581,11 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         fputs(quantize_help, stdout);
         return 0;
     }
-    const char *cfg_path = NULL, *threads_s = NULL, *stop_s = NULL;
-    int resume = 0, json = 0, bad = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume"))
-            resume = 1;
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
-                 run_opt(argc, argv, &i, "--stop-after", &stop_s, &bad)) {
-            if (bad) return 2;
-        } else if (argv[i][0] == '-')
-            return run_usage_error(cmd, "unknown option %s", argv[i]);
-        else if (!cfg_path)
-            cfg_path = argv[i];
-        else
-            return run_usage_error(cmd, "more than one config given");
-    }
-    if (!cfg_path) return run_usage_error(cmd, "no config given");
+    run_args ra;
+    int urc = run_parse_run_args(cmd, argc, argv, &ra);
+    if (urc) return urc;
+    const char *cfg_path = ra.config;
+    const int resume = ra.resume, json = ra.json;
     nn_err e = {0};
     cJSON *root = nn_json_load(cfg_path, &e);
     if (!root) return run_error(e.msg);
@@ -646,8 +596,8 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         snprintf(m, sizeof m, "%s: %s", cfg_path, e.msg);
         return run_error(m);
     }
-    if (threads_s) cfg.threads = atoi(threads_s);
-    const int stop_after = stop_s ? atoi(stop_s) : 0;
+    if (ra.threads) cfg.threads = ra.threads;
+    const int stop_after = ra.stop_after;
 
     int rc = 1, have_ctx = 0;
     nn_graph *teacher = NULL, *student = NULL, *gen = NULL;
@@ -798,7 +748,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
             run_error(e.msg);
             goto out;
         }
-        trim_metrics(metrics, start_epoch);
+        run_trim_metrics(metrics, start_epoch);
         if (!json) printf("resuming %s at epoch %d\n", cfg.out_dir, start_epoch + 1);
     } else {
         if (resume && !json) printf("no checkpoint in %s: starting from scratch\n", cfg.out_dir);
@@ -941,7 +891,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
                          g_bns / seen, s_loss / seen, (double)s_correct / seen, ep_time, seen / ep_time);
         if (evaluated) l += snprintf(line + l, sizeof line - (size_t)l, ",\"test_acc\":%.5f,\"test_loss\":%.5f", ev.accuracy, ev.loss);
         snprintf(line + l, sizeof line - (size_t)l, "}");
-        append_line(metrics, line);
+        run_append_line(metrics, line);
         if (!json) {
             printf("epoch %d/%d  %s  G ce %.3f bns %.3f  S loss %.4f", epoch + 1, cfg.epochs,
                    update ? "fine-tune" : (observe ? "calibrate" : "warm-up"), g_ce / seen, g_bns / seen, s_loss / seen);

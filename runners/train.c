@@ -118,13 +118,7 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
             nn_json_ints(s, "$.schedule", "milestones", 0, c->milestones, 8, &c->nmil, e) ||
             nn_json_float(s, "$.schedule", "gamma", 0, &c->gamma, e))
             return NN_ERR;
-        if (!strcmp(st, "cosine"))
-            c->skind = NN_SCHED_COSINE;
-        else if (!strcmp(st, "multistep"))
-            c->skind = NN_SCHED_MULTISTEP;
-        else if (!strcmp(st, "constant"))
-            c->skind = NN_SCHED_CONST;
-        else
+        if (nn_sched_parse(st, &c->skind))
             return nn_fail(e, "$.schedule.type: '%s' is not one of cosine, multistep, constant", st);
         if (c->skind == NN_SCHED_MULTISTEP && !c->nmil)
             return nn_fail(e, "$.schedule.milestones: required for a multistep schedule (epochs)");
@@ -189,32 +183,6 @@ static int load_ckpt(const char *dir, nn_graph *g, nn_optim *o, int *epoch, long
     return NN_OK;
 }
 
-/* Keep only metrics lines of the first `done` epochs (1-based epoch numbers),
- * so a resume never duplicates lines. */
-static void trim_metrics(const char *path, int done)
-{
-    nn_err e;
-    size_t len;
-    char *buf = nn_read_file(path, &len, &e);
-    if (!buf) return;
-    char *out = nn_xmalloc(len + 1);
-    size_t k = 0;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-        cJSON *j = cJSON_Parse(line);
-        cJSON *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
-        if (cJSON_IsNumber(ep) && ep->valueint <= done) {
-            size_t l = strlen(line);
-            memcpy(out + k, line, l);
-            out[k + l] = '\n';
-            k += l + 1;
-        }
-        cJSON_Delete(j);
-    }
-    nn_write_file_atomic(path, out, k, &e);
-    free(out);
-    free(buf);
-}
-
 /* Beside an exported model.json, its training history: <stem>_metrics.jsonl */
 static int export_metrics(const char *metrics, const char *export_json, nn_err *e)
 {
@@ -229,14 +197,6 @@ static int export_metrics(const char *metrics, const char *export_json, nn_err *
     int rc = nn_write_file_atomic(dst, buf, len, e);
     free(buf);
     return rc;
-}
-
-static void append_line(const char *path, const char *line)
-{
-    FILE *f = fopen(path, "a");
-    if (!f) return;
-    fprintf(f, "%s\n", line);
-    fclose(f);
 }
 
 static const char *train_help =
@@ -264,24 +224,11 @@ int run_train(int argc, char **argv)
         fputs(train_help, stdout);
         return 0;
     }
-    const char *cfg_path = NULL, *threads_s = NULL, *stop_s = NULL;
-    int resume = 0, json = 0, bad = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume"))
-            resume = 1;
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
-                 run_opt(argc, argv, &i, "--stop-after", &stop_s, &bad)) {
-            if (bad) return 2;
-        } else if (argv[i][0] == '-')
-            return run_usage_error("train", "unknown option %s", argv[i]);
-        else if (!cfg_path)
-            cfg_path = argv[i];
-        else
-            return run_usage_error("train", "more than one config given");
-    }
-    if (!cfg_path) return run_usage_error("train", "no config given");
+    run_args ra;
+    int urc = run_parse_run_args("train", argc, argv, &ra);
+    if (urc) return urc;
+    const char *cfg_path = ra.config;
+    const int resume = ra.resume, json = ra.json;
     nn_err e;
     cJSON *root = nn_json_load(cfg_path, &e);
     if (!root) return run_error(e.msg);
@@ -292,8 +239,8 @@ int run_train(int argc, char **argv)
         snprintf(m, sizeof m, "%s: %s", cfg_path, e.msg);
         return run_error(m);
     }
-    if (threads_s) cfg.threads = atoi(threads_s);
-    int stop_after = stop_s ? atoi(stop_s) : 0;
+    if (ra.threads) cfg.threads = ra.threads;
+    int stop_after = ra.stop_after;
 
     int rc = 1;
     nn_dataset train = {0}, test = {0};
@@ -359,7 +306,7 @@ int run_train(int argc, char **argv)
             run_error(e.msg);
             goto out;
         }
-        trim_metrics(metrics, start_epoch);
+        run_trim_metrics(metrics, start_epoch);
         if (!json) printf("resuming %s at epoch %d (step %ld)\n", cfg.out_dir, start_epoch + 1, step);
     } else {
         if (resume && !json) printf("no checkpoint in %s: starting from scratch\n", cfg.out_dir);
@@ -444,7 +391,7 @@ int run_train(int argc, char **argv)
                 snprintf(line, sizeof line,
                          "{\"epoch\":%d,\"step\":%ld,\"loss\":%.5f,\"acc\":%.5f,\"lr\":%.6g,\"images_per_s\":%.1f}",
                          epoch + 1, s + 1, loss_sum / seen, (double)correct / seen, lr, ips);
-                append_line(progress, line);
+                run_append_line(progress, line);
             }
         }
         double ep_time = nn_now() - t0;
@@ -465,7 +412,7 @@ int run_train(int argc, char **argv)
             run_error(e.msg);
             goto out_loop;
         }
-        append_line(metrics, line);
+        run_append_line(metrics, line);
         if (!json)
             printf("epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0fs (%.0f img/s)\n", epoch + 1,
                    cfg.epochs, loss_sum / seen, 100.0 * correct / seen, ev.loss, 100.0 * ev.accuracy, ep_time,

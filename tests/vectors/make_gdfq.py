@@ -7,7 +7,7 @@ the EMA of batch min/max, plain STE). Records:
   generator loss  L_G = CE(T(G(z|y)), y) + 0.1 * BNS, its parts, and dL_G/dW
   student loss    L_S = CE(S(x), y) + alpha*T^2*KLDiv(legacy mean), dL_S/dW
 Run with Debian's python3-torch:  python3 tests/vectors/make_gdfq.py"""
-import json, os, struct
+import os, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -111,18 +111,8 @@ for i in ranges: put(f"range{i}", torch.stack(ranges[i]))
 for n in ("c1.weight", "c2.weight", "fc.weight", "b1.weight"):
     put("ds." + n, dict(student.named_parameters())[n].grad)
 
-def write(path):
-    header, blobs, off = {"__metadata__": {"made_by": "tests/vectors/make_gdfq.py", "torch": torch.__version__}}, [], 0
-    for k in sorted(T):
-        b = T[k].numpy().astype("<f4").tobytes()
-        header[k] = {"dtype": "F32", "shape": list(T[k].shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b); off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h)
-        for b in blobs: f.write(b)
-    os.replace(path + ".tmp", path)
-
-write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdfq_step.safetensors"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import stwrite
+stwrite.write(os.path.join(here, "gdfq_step.safetensors"), T, "tests/vectors/make_gdfq.py", torch.__version__)
 print("wrote", len(T), "tensors; loss_g", loss_g.item(), "loss_s", loss_s.item())

@@ -3,7 +3,7 @@ of PyTorch ops, for tests/test_parity.c (which needs no Python).
 Run with Debian's python3-torch:  python3 tests/vectors/make_parity.py
 The safetensors file is written by hand (the format is tiny), so only
 torch is needed."""
-import json, os, struct
+import os, sys
 import torch
 import torch.nn.functional as F
 
@@ -97,18 +97,8 @@ run("sgd_nesterov", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nestero
 run("adam", lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2))
 run("adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2))
 
-def write(path):
-    header, blobs, off = {"__metadata__": {"made_by": "tests/vectors/make_parity.py", "torch": torch.__version__}}, [], 0
-    for k in sorted(T):
-        b = T[k].numpy().astype("<f4").tobytes()
-        header[k] = {"dtype": "F32", "shape": list(T[k].shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b); off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h)
-        for b in blobs: f.write(b)
-    os.replace(path + ".tmp", path)
-
-write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "parity.safetensors"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import stwrite
+stwrite.write(os.path.join(here, "parity.safetensors"), T, "tests/vectors/make_parity.py", torch.__version__)
 print("wrote", len(T), "tensors")
