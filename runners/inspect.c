@@ -19,6 +19,19 @@ static size_t node_params(const nn_graph *g, const nn_gnode *n)
     return s;
 }
 
+/* "w4 per-channel asym" for quantized weights, "a4 asym [lo, hi]" for an
+ * activation quantizer (or "uncalibrated"); 0 when the node is float. */
+static int quant_desc(const nn_graph *g, const nn_gnode *n, char *buf, size_t len)
+{
+    if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits)
+        return snprintf(buf, len, "w%d %s %s", n->qbits, n->qperch ? "per-channel" : "per-tensor",
+                        n->qsym ? "sym" : "asym") > 0;
+    if (n->op != NN_OP_FAKE_QUANT) return 0;
+    const float *r = g->params[n->param[0]].t.data, *obs = g->params[n->param[1]].t.data;
+    if (obs[0] <= 0.0f) return snprintf(buf, len, "a%d %s uncalibrated", n->qbits, n->qsym ? "sym" : "asym") > 0;
+    return snprintf(buf, len, "a%d %s [%.4g, %.4g]", n->qbits, n->qsym ? "sym" : "asym", r[0], r[1]) > 0;
+}
+
 int run_inspect(int argc, char **argv)
 {
     if (run_has_help(argc, argv)) {
@@ -54,14 +67,17 @@ int run_inspect(int argc, char **argv)
             const nn_gnode *n = &g->nodes[i];
             printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
             for (int d = 0; d < n->ndim; d++) printf(d ? ",%d" : "%d", n->shape[d]);
-            printf("],\"params\":%zu,\"macs\":%.0f}", node_params(g, n), nn_graph_node_macs(g, i));
+            printf("],\"params\":%zu,\"macs\":%.0f", node_params(g, n), nn_graph_node_macs(g, i));
+            char q[64] = "";
+            if (quant_desc(g, n, q, sizeof q)) printf(",\"quant\":\"%s\"", q);
+            printf("}");
         }
         printf("]}\n");
     } else {
         for (char *p = in_s; *p; p++)
             if (*p == ',') *p = 'x';
         printf("%s: input %s, %d nodes\n\n", g->name, in_s, g->n - 1);
-        printf("%-24s %-18s %-24s %-16s %10s %12s\n", "node", "op", "inputs", "output", "params", "MACs");
+        printf("%-24s %-18s %-24s %-16s %10s %12s  %s\n", "node", "op", "inputs", "output", "params", "MACs", "quant");
         for (int i = 1; i < g->n; i++) {
             const nn_gnode *n = &g->nodes[i];
             char ins[128] = "", shp[48] = "";
@@ -72,8 +88,10 @@ int run_inspect(int argc, char **argv)
                 snprintf(shp, sizeof shp, "%dx%dx%d", n->shape[0], n->shape[1], n->shape[2]);
             else
                 snprintf(shp, sizeof shp, "%d", n->shape[0]);
-            printf("%-24s %-18s %-24.24s %-16s %10zu %12.0f\n", n->name, nn_op_name(n->op), ins, shp,
-                   node_params(g, n), nn_graph_node_macs(g, i));
+            char q[64] = "";
+            quant_desc(g, n, q, sizeof q);
+            printf("%-24s %-18s %-24.24s %-16s %10zu %12.0f  %s\n", n->name, nn_op_name(n->op), ins, shp,
+                   node_params(g, n), nn_graph_node_macs(g, i), q);
         }
         printf("\ntrainable parameters: %zu (%.1f KiB as float32)\n", nn_graph_num_trainable(g),
                nn_graph_num_trainable(g) * 4.0 / 1024);
