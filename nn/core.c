@@ -43,6 +43,13 @@ void *nn_xcalloc(size_t n, size_t sz)
     return p;
 }
 
+void *nn_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) nn_abort(__FILE__, __LINE__, "out of memory (%zu bytes)", n);
+    return q;
+}
+
 char *nn_xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -28,6 +28,7 @@ void nn_abort(const char *file, int line, const char *fmt, ...)
 
 void *nn_xmalloc(size_t n);        /* aborts on OOM */
 void *nn_xcalloc(size_t n, size_t sz);
+void *nn_xrealloc(void *p, size_t n);
 char *nn_xstrdup(const char *s);
 
 /* ---- arena ------------------------------------------------------------- */

@@ -226,7 +226,7 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
     return k;
 }
 
-static int infer_shape(nn_graph *g, int idx, nn_err *e)
+int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e)
 {
     nn_gnode *n = &g->nodes[idx];
     if (n->op == NN_OP_INPUT) {
@@ -352,7 +352,7 @@ int nn_graph_finalize(nn_graph *g, nn_err *e)
     int np = 0;
     /* Pass 1: shapes and parameter count. */
     for (int i = 0; i < g->n; i++) {
-        if (infer_shape(g, i, e)) return NN_ERR;
+        if (nn_graph_infer_node(g, i, e)) return NN_ERR;
         for (int k = 0; k < i; k++)
             if (!strcmp(g->nodes[k].name, g->nodes[i].name))
                 return nn_fail(e, "graph '%s': two nodes named '%s'", g->name, g->nodes[i].name);

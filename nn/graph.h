@@ -110,6 +110,9 @@ int nn_g_add(nn_graph *g, const char *name, int a, int b);
 int nn_g_concat(nn_graph *g, const char *name, const int *ins, int n);
 int nn_g_linear(nn_graph *g, const char *name, int in, int out, int bias);
 
+/* The output shape of node idx from its inputs' (already inferred): lets
+ * importers see shapes while they build. */
+int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e);
 /* Check shapes, create parameters (zeroed; BN gamma=1, var=1). */
 int nn_graph_finalize(nn_graph *g, nn_err *e);
 /* Weight initialisation. KAIMING: Kaiming-normal (fan_out, ReLU gain) for

@@ -8,6 +8,7 @@
 #include "nn/evaluate.h"
 #include "nn/io.h"
 #include "nn/json.h"
+#include "nn/onnx.h"
 #include "nn/zoo.h"
 
 int run_error(const char *msg)
@@ -48,12 +49,7 @@ int run_has_help(int argc, char **argv)
 
 nn_graph *run_load_model(const char *path, nn_err *e)
 {
-    size_t n = strlen(path);
-    if (n > 5 && !strcmp(path + n - 5, ".onnx")) {
-        nn_fail(e, "%s: ONNX import is not available in this build yet; use a datafree model.json", path);
-        return NULL;
-    }
-    return nn_graph_load(path, e);
+    return nn_onnx_is_path(path) ? nn_onnx_load(path, e) : nn_graph_load(path, e);
 }
 
 nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
@@ -197,3 +193,24 @@ void run_trim_metrics(const char *path, int done)
     free(buf);
 }
 
+
+int run_parse_channels(const char *s, int channels, float *out, int positive, nn_err *e)
+{
+    float v[4];
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        float x = strtof(p, &end);
+        if (end == p || n == 4 || (positive && !(x > 0.0f)) || !(x == x))
+            return nn_fail(e, "'%s': expected up to 4 comma-separated numbers%s", s, positive ? " > 0" : "");
+        v[n++] = x;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return nn_fail(e, "'%s': expected comma-separated numbers", s);
+    }
+    if (channels > 4) return nn_fail(e, "per-channel preprocessing is stored for up to 4 channels, the model has %d", channels);
+    if (n != 1 && n != channels) return nn_fail(e, "'%s': %d values for %d channels", s, n, channels);
+    for (int c = 0; c < channels; c++) out[c] = v[n == 1 ? 0 : c];
+    return NN_OK;
+}

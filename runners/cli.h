@@ -52,6 +52,10 @@ void run_append_line(const char *path, const char *line);
  * duplicates metrics lines. */
 void run_trim_metrics(const char *path, int done);
 
+/* "0.5" or "0.49,0.48,0.45": one value per channel (one value is used for
+ * all), into out[channels]; positive: values must be > 0 (std). */
+int run_parse_channels(const char *s, int channels, float *out, int positive, nn_err *e);
+
 /* Peak resident set size of this process in MiB (from /proc). */
 double run_peak_rss_mib(void);
 

@@ -618,6 +618,20 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         run_error("$.teacher: needs an image classifier");
         goto out;
     }
+    {
+        int bns = 0;
+        for (int i = 0; i < teacher->n; i++) bns += teacher->nodes[i].op == NN_OP_BN;
+        if (!bns && (cfg.source == SRC_GENERATOR || cfg.source == SRC_DISTILL)) {
+            snprintf(m, sizeof m,
+                     "$.teacher: %s has no BatchNormalization layers, so there are no BN statistics to reconstruct "
+                     "data from. If it was exported from PyTorch in eval mode, the exporter folded BN into the convs: "
+                     "export with torch.onnx.export(..., training=torch.onnx.TrainingMode.TRAINING, "
+                     "do_constant_folding=False)",
+                     cfg.teacher);
+            run_error(m);
+            goto out;
+        }
+    }
     nn_graph_set_trainable(teacher, 0);
     const int C = teacher->in_shape[0], H = teacher->in_shape[1], W = teacher->in_shape[2], K = teacher->num_classes;
     if (cfg.data_path) {

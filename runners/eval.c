@@ -7,11 +7,13 @@
 
 static const char *eval_help =
     "usage: datafree eval --model MODEL.json --data DATASET [--split test|train]\n"
-    "                     [--batch N] [--threads T] [--limit N] [--json]\n\n"
+    "                     [--batch N] [--threads T] [--limit N] [--mean M[,M..]] [--std S[,S..]] [--json]\n\n"
     "Accuracy and mean cross-entropy of a model on a dataset, using the input\n"
     "preprocessing (mean/std) stored with the model. DATASET is a folder or file:\n"
     "IDX (e.g. /usr/share/datasets/fashion-mnist), CIFAR binary, or an image\n"
-    "folder with one sub-folder per class. --json prints one object:\n"
+    "folder with one sub-folder per class. MODEL may be an ONNX file; it carries\n"
+    "no preprocessing, so give --mean/--std per channel (pixels scaled to [0, 1]\n"
+    "first); they override a model.json's too. --json prints one object:\n"
     "{\"accuracy\": ..., \"loss\": ..., \"n\": ..., \"seconds\": ..., ...}\n";
 
 int run_eval(int argc, char **argv)
@@ -21,6 +23,7 @@ int run_eval(int argc, char **argv)
         return 0;
     }
     const char *model = NULL, *data = NULL, *split = "test", *batch_s = "500", *threads_s = "0", *limit_s = "0";
+    const char *mean_s = NULL, *std_s = NULL;
     int json = 0, bad = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
@@ -29,7 +32,8 @@ int run_eval(int argc, char **argv)
                  run_opt(argc, argv, &i, "--split", &split, &bad) ||
                  run_opt(argc, argv, &i, "--batch", &batch_s, &bad) ||
                  run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
-                 run_opt(argc, argv, &i, "--limit", &limit_s, &bad)) {
+                 run_opt(argc, argv, &i, "--limit", &limit_s, &bad) ||
+                 run_opt(argc, argv, &i, "--mean", &mean_s, &bad) || run_opt(argc, argv, &i, "--std", &std_s, &bad)) {
             if (bad) return 2;
         } else
             return run_usage_error("eval", "unexpected argument %s", argv[i]);
@@ -40,6 +44,11 @@ int run_eval(int argc, char **argv)
     nn_err e;
     nn_graph *g = run_load_model(model, &e);
     if (!g) return run_error(e.msg);
+    if ((mean_s && run_parse_channels(mean_s, g->in_shape[0], g->mean, 0, &e)) ||
+        (std_s && run_parse_channels(std_s, g->in_shape[0], g->std, 1, &e))) {
+        nn_graph_free(g);
+        return run_usage_error("eval", "%s", e.msg);
+    }
     nn_dataset d;
     if (nn_dataset_load(data, split, &d, &e)) {
         nn_graph_free(g);

@@ -1,0 +1,22 @@
+/* ONNX import: a protobuf wire-format decoder for the subset of onnx.proto
+ * that CNNs use, and the mapping of an ONNX graph (opsets 11 to 17) onto the
+ * Graph IR. Every malformed input (truncated, wrong wire type, lengths past
+ * the end, unknown op, missing initializer) is an error naming the field or
+ * node; nothing is trusted. An ONNX file carries no input preprocessing:
+ * the graph gets mean 0, std 1 until the caller sets them. */
+#ifndef NN_ONNX_H
+#define NN_ONNX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+
+/* From a file; external tensor data is looked up beside it. */
+nn_graph *nn_onnx_load(const char *path, nn_err *e);
+/* From memory (dir: where external data files live, or NULL to refuse them). */
+nn_graph *nn_onnx_parse(const uint8_t *buf, size_t len, const char *dir, nn_err *e);
+/* Does the path name an ONNX file (by its extension)? */
+int nn_onnx_is_path(const char *path);
+
+#endif

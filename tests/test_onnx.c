@@ -1,0 +1,149 @@
+/* ONNX import: PyTorch-exported ResNet-20, MobileNetV2-style, DenseNet-style
+ * and pattern nets (opsets 11 and 17) give PyTorch's outputs; malformed
+ * files give one-line errors, never crashes. Files and vectors from
+ * tests/vectors/make_onnx.py. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/io.h"
+#include "nn/onnx.h"
+#include "testutil.h"
+
+#define C TU_CTX
+
+static void test_pytorch_outputs(void **s)
+{
+    (void)s;
+    nn_err e;
+    nn_st_file f;
+    assert_int_equal(nn_st_open(&f, "tests/vectors/onnx_io.safetensors", &e), NN_OK);
+    int nd, sh[4], osh[4];
+    const float *x = nn_st_get(&f, "input", &nd, sh, &e);
+    assert_non_null(x);
+    const char *nets[] = {"resnet20", "mobilenet", "densenet", "patterns"};
+    for (int k = 0; k < 4; k++)
+        for (int op = 11; op <= 17; op += 6) {
+            char path[256], key[64];
+            snprintf(path, sizeof path, "tests/vectors/onnx/%s_op%d.onnx", nets[k], op);
+            nn_graph *g = nn_onnx_load(path, &e);
+            if (!g) {
+                print_error("%s\n", e.msg);
+                fail();
+            }
+            int bns = 0;
+            for (int i = 0; i < g->n; i++) bns += g->nodes[i].op == NN_OP_BN;
+            assert_true(bns > 0); /* BN statistics survive the import */
+            snprintf(key, sizeof key, "%s_op%d.output", nets[k], op);
+            const float *want = nn_st_get(&f, key, &nd, osh, &e);
+            assert_non_null(want);
+            nn_ctx_reset(&C);
+            C.training = 0;
+            C.grad_enabled = 0;
+            nn_tensor *in = nn_view(&C, (float *)x, 4, sh);
+            nn_tensor *y = nn_graph_forward(g, &C, in, NULL);
+            assert_int_equal(y->numel, (size_t)osh[0] * osh[1]);
+            float worst = 0.0f;
+            for (size_t i = 0; i < y->numel; i++) worst = fmaxf(worst, fabsf(y->data[i] - want[i]));
+            if (!(worst <= 1e-4f)) {
+                print_error("%s: max abs difference %g from PyTorch\n", path, worst);
+                fail();
+            }
+            nn_graph_free(g);
+        }
+    nn_st_close(&f);
+}
+
+static void expect_error(const uint8_t *buf, size_t len, const char *needle)
+{
+    nn_err e = {0};
+    nn_graph *g = nn_onnx_parse(buf, len, NULL, &e);
+    if (g) {
+        nn_graph_free(g);
+        print_error("expected an error containing '%s'\n", needle ? needle : "(anything)");
+        fail();
+    }
+    assert_true(strlen(e.msg) > 0 && !strchr(e.msg, '\n'));
+    if (needle && !strstr(e.msg, needle)) {
+        print_error("error '%s' does not contain '%s'\n", e.msg, needle);
+        fail();
+    }
+}
+
+static void test_malformed(void **s)
+{
+    (void)s;
+    nn_err e;
+    size_t len;
+    uint8_t *buf = (uint8_t *)nn_read_file("tests/vectors/onnx/patterns_op17.onnx", &len, &e);
+    assert_non_null(buf);
+    /* every truncation is an error, never a crash */
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 50) expect_error(buf, cut, NULL);
+    /* flipped bytes: error or a graph, never a crash (the fuzz target does this at scale) */
+    uint8_t *m = nn_xmalloc(len);
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    for (int t = 0; t < 300; t++) {
+        memcpy(m, buf, len);
+        for (int k = 0; k < 4; k++) m[nn_rng_u64(&r) % len] = (uint8_t)nn_rng_u64(&r);
+        nn_err e2 = {0};
+        nn_graph *g = nn_onnx_parse(m, len, NULL, &e2);
+        nn_graph_free(g);
+    }
+    free(m);
+    /* a huge declared length: field 7 (graph), length 2^62 */
+    const uint8_t huge[] = {0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40};
+    expect_error(huge, sizeof huge, "ModelProto");
+    /* a wrong wire type: field 7 as a varint */
+    const uint8_t wire[] = {0x38, 0x01};
+    expect_error(wire, sizeof wire, "ModelProto");
+    expect_error((const uint8_t *)"", 0, "no graph");
+    free(buf);
+    /* unknown op and a missing initializer: edit real files' strings in place */
+    buf = (uint8_t *)nn_read_file("tests/vectors/onnx/patterns_op17.onnx", &len, &e);
+    for (size_t i = 0; i + 7 < len; i++)
+        if (!memcmp(buf + i, "Sigmoid", 7)) memcpy(buf + i, "Sigmoix", 7);
+    expect_error(buf, len, "op 'Sigmoix' is not supported");
+    free(buf);
+    buf = (uint8_t *)nn_read_file("tests/vectors/onnx/patterns_op17.onnx", &len, &e);
+    size_t hit = 0;
+    for (size_t i = 0; i + 9 < len; i++)
+        if (!memcmp(buf + i, "c2.weight", 9)) {
+            if (!hit) hit = i;
+        }
+    assert_true(hit > 0);
+    buf[hit] = 'X'; /* the first occurrence: the node's input name (before the initializer) */
+    expect_error(buf, len, "missing");
+    free(buf);
+}
+
+static void test_cli(void **s)
+{
+    (void)s;
+    /* inspect reads ONNX; eval takes the preprocessing on the command line */
+    assert_int_equal(tu_sh("%s inspect tests/vectors/onnx/resnet20_op17.onnx --json", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "\"params\":272186"));
+    const char *data = tu_fmnist();
+    if (data) {
+        assert_int_equal(tu_sh("%s eval --model tests/vectors/onnx/resnet20_op11.onnx --data %s --limit 100 --mean 0.2860 "
+                               "--std 0.3530 --json", tu_bin(), data), 0);
+        assert_true(tu_out_number("accuracy") >= 0.0);
+        assert_int_equal(tu_sh("%s eval --model tests/vectors/onnx/resnet20_op11.onnx --data %s --std 0,1", tu_bin(), data), 2);
+    }
+    /* an eval-mode export has its BN folded away: reconstruction says how to re-export */
+    tu_write_text("/tmp/datafree_fold.json", "{\"teacher\":\"tests/vectors/onnx/resnet20_folded.onnx\",\"source\":"
+                                             "{\"type\":\"generator\"},\"schedule\":{\"epochs\":1},"
+                                             "\"output\":{\"dir\":\"/tmp/datafree_fold\"}}");
+    assert_int_equal(tu_sh("%s reconstruct /tmp/datafree_fold.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "TrainingMode.TRAINING"));
+    assert_int_equal(tu_sh("%s inspect /tmp/datafree_missing.onnx", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "datafree_missing.onnx"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pytorch_outputs), cmocka_unit_test(test_malformed),
+                                       cmocka_unit_test(test_cli)};
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
+}
