@@ -234,7 +234,10 @@ static int dec_tensor(pb b, ox_model *m, ox_tensor **out, nn_err *e)
         uint32_t f;
         int w;
         uint64_t v = 0;
-        if (pb_key(&b, &f, &w)) BAD("TensorProto");
+        if (pb_key(&b, &f, &w)) {
+            free(dims.v);
+            BAD("TensorProto");
+        }
         int bad = 0;
         switch (f) {
         case 1: bad = dec_packed_or_one_varint(&b, w, &dims); break;
@@ -286,7 +289,13 @@ static int dec_tensor(pb b, ox_model *m, ox_tensor **out, nn_err *e)
         return nn_fail(e, "ONNX: tensor '%.*s' has %d dimensions (at most 8)", (int)t->name.n, t->name.s, dims.n);
     }
     t->ndim = dims.n;
+    uint64_t total = 1;
     for (int k = 0; k < dims.n; k++) {
+        if (dims.v[k] >= 0 && dims.v[k] <= (1 << 30)) total *= (uint64_t)(dims.v[k] ? dims.v[k] : 1);
+        if (total > ((uint64_t)1 << 31)) {
+            free(dims.v);
+            return nn_fail(e, "ONNX: tensor '%.*s' declares more than 2^31 elements", (int)t->name.n, t->name.s);
+        }
         if (dims.v[k] < 0 || dims.v[k] > (1 << 30)) {
             const long long d = (long long)dims.v[k];
             free(dims.v);
@@ -298,7 +307,7 @@ static int dec_tensor(pb b, ox_model *m, ox_tensor **out, nn_err *e)
     return NN_OK;
 }
 
-static int dec_attr(pb b, ox_model *m, ox_attr *a, nn_err *e)
+static int dec_attr_inner(pb b, ox_model *m, ox_attr *a, nn_err *e)
 {
     memset(a, 0, sizeof *a);
     while (b.p < b.end) {
@@ -333,7 +342,29 @@ static int dec_attr(pb b, ox_model *m, ox_attr *a, nn_err *e)
     return NN_OK;
 }
 
-static int dec_node(pb b, ox_model *m, ox_node *n, nn_err *e)
+static void attr_free(ox_attr *a)
+{
+    free(a->floats.v);
+    free(a->ints.v);
+}
+
+/* On an error the partial attribute's arrays are freed here. */
+static int dec_attr(pb b, ox_model *m, ox_attr *a, nn_err *e)
+{
+    int rc = dec_attr_inner(b, m, a, e);
+    if (rc) attr_free(a);
+    return rc;
+}
+
+static void node_free(ox_node *n)
+{
+    for (int k = 0; k < n->attrs.n; k++) attr_free(&n->attrs.v[k]);
+    free(n->in.v);
+    free(n->out.v);
+    free(n->attrs.v);
+}
+
+static int dec_node_inner(pb b, ox_model *m, ox_node *n, nn_err *e)
 {
     memset(n, 0, sizeof *n);
     while (b.p < b.end) {
@@ -369,6 +400,13 @@ static int dec_node(pb b, ox_model *m, ox_node *n, nn_err *e)
 }
 
 /* ValueInfoProto: name and (if given) the tensor shape; symbolic dims are -1. */
+static int dec_node(pb b, ox_model *m, ox_node *n, nn_err *e)
+{
+    int rc = dec_node_inner(b, m, n, e);
+    if (rc) node_free(n);
+    return rc;
+}
+
 static int dec_vinfo(pb b, ox_vinfo *vi, nn_err *e)
 {
     memset(vi, 0, sizeof *vi);
@@ -501,16 +539,7 @@ static int dec_model(pb b, ox_model *m, nn_err *e)
 
 static void model_free(ox_model *m)
 {
-    for (int i = 0; i < m->nodes.n; i++) {
-        ox_node *n = &m->nodes.v[i];
-        for (int k = 0; k < n->attrs.n; k++) {
-            free(n->attrs.v[k].floats.v);
-            free(n->attrs.v[k].ints.v);
-        }
-        free(n->in.v);
-        free(n->out.v);
-        free(n->attrs.v);
-    }
+    for (int i = 0; i < m->nodes.n; i++) node_free(&m->nodes.v[i]);
     for (int i = 0; i < m->all_tensors.n; i++) {
         free(m->all_tensors.v[i]->f.v);
         free(m->all_tensors.v[i]->i.v);
@@ -548,7 +577,7 @@ typedef struct mapper {
     ox_model *m;
     const char *dir;
     nn_graph *g;
-    VEC(val) vals;
+    VEC(val *) vals; /* pointers: entries stay put while the table grows */
     VEC(pending) params;
     const uint8_t *ext_buf; /* unused: external data is read per tensor */
 } mapper;
@@ -556,9 +585,19 @@ typedef struct mapper {
 static val *find_val(mapper *mp, sv name)
 {
     for (int i = mp->vals.n - 1; i >= 0; i--)
-        if (sv_eq(mp->vals.v[i].name, name)) return &mp->vals.v[i];
+        if (sv_eq(mp->vals.v[i]->name, name)) return mp->vals.v[i];
     return NULL;
 }
+
+static void push_val(mapper *mp, val v)
+{
+    val *p = nn_xmalloc(sizeof *p);
+    *p = v;
+    VPUSH(mp->vals, p);
+}
+
+/* float -> int64 without undefined behaviour on NaN or out-of-range values */
+static int64_t f2i(double x) { return x == x && x > -9.2e18 && x < 9.2e18 ? (int64_t)x : 0; }
 
 static size_t numel_of(int ndim, const int64_t *d)
 {
@@ -576,9 +615,16 @@ static int tensor_values(mapper *mp, const ox_tensor *t, float **fo, int64_t **i
     if (!isf && !isi)
         return nn_fail(e, "ONNX: tensor '%.*s': data type %d is not supported (float, double, int32, int64)", (int)t->name.n,
                        t->name.s, t->dtype);
+    const int esz = t->dtype == OX_FLOAT || t->dtype == OX_INT32 ? 4 : 8;
+    /* the declared shape must match the stored values before anything is allocated */
+    if (!t->external) {
+        const size_t have = t->has_raw ? t->raw.n / (size_t)esz : (isf ? (size_t)t->f.n : (size_t)t->i.n);
+        if (have != n || (t->has_raw && t->raw.n % (size_t)esz))
+            return nn_fail(e, "ONNX: tensor '%.*s': its data does not match its shape (%zu values)", (int)t->name.n,
+                           t->name.s, n);
+    }
     float *f = nn_xmalloc((n ? n : 1) * sizeof(float));
     int64_t *iv = nn_xmalloc((n ? n : 1) * sizeof(int64_t));
-    const int esz = t->dtype == OX_FLOAT || t->dtype == OX_INT32 ? 4 : 8;
     const uint8_t *raw = NULL;
     size_t rawn = 0;
     char *ext = NULL;
@@ -628,12 +674,12 @@ static int tensor_values(mapper *mp, const ox_tensor *t, float **fo, int64_t **i
         }
         for (size_t k = 0; k < n; k++) {
             const uint8_t *p = raw + k * esz;
-            if (t->dtype == OX_FLOAT) f[k] = rd_f32(p), iv[k] = (int64_t)f[k];
+            if (t->dtype == OX_FLOAT) f[k] = rd_f32(p), iv[k] = f2i(f[k]);
             else if (t->dtype == OX_DOUBLE) {
                 uint64_t u = rd_u64(p);
                 double d;
                 memcpy(&d, &u, 8);
-                f[k] = (float)d, iv[k] = (int64_t)d;
+                f[k] = (float)d, iv[k] = f2i(d);
             } else if (t->dtype == OX_INT32) {
                 int32_t x = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
                 iv[k] = x, f[k] = (float)x;
@@ -648,7 +694,7 @@ static int tensor_values(mapper *mp, const ox_tensor *t, float **fo, int64_t **i
             return nn_fail(e, "ONNX: tensor '%.*s': %zu values for a shape of %zu", (int)t->name.n, t->name.s, have, n);
         }
         for (size_t k = 0; k < n; k++) {
-            if (isf) f[k] = t->f.v[k], iv[k] = (int64_t)t->f.v[k];
+            if (isf) f[k] = t->f.v[k], iv[k] = f2i(t->f.v[k]);
             else iv[k] = t->i.v[k], f[k] = (float)t->i.v[k];
         }
     }
@@ -664,7 +710,7 @@ static int add_const(mapper *mp, sv name, const ox_tensor *t, nn_err *e)
     val v = {.name = name, .node = -1, .ndim = t->ndim};
     memcpy(v.dims, t->dims, sizeof v.dims);
     if (tensor_values(mp, t, &v.f, &v.i, &v.n, e)) return NN_ERR;
-    VPUSH(mp->vals, v);
+    push_val(mp, v);
     return NN_OK;
 }
 
@@ -754,7 +800,7 @@ static void set_out(mapper *mp, const ox_node *n, int k, int node)
 {
     if (k >= n->out.n) return;
     val v = {.name = n->out.v[k], .node = node};
-    VPUSH(mp->vals, v);
+    push_val(mp, v);
 }
 
 static int add_ir(mapper *mp, const ox_node *n, nn_gnode *gn, nn_err *e)
@@ -787,6 +833,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
 #define IS(s) sv_eq(op, (sv){s, sizeof(s) - 1})
     if (n->domain.n && !sv_eq(n->domain, (sv){"ai.onnx", 7}))
         return NODE_FAIL("domain '%.*s' is not supported (only the default ONNX domain)", (int)n->domain.n, n->domain.s);
+    if (!n->out.n || !n->out.v[0].n) return NODE_FAIL("has no output");
     if (IS("Constant")) {
         const ox_attr *a = attr(n, "value");
         if (!a || !a->t) return NODE_FAIL("only tensor-valued Constant nodes are supported");
@@ -795,11 +842,10 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
     if (IS("Identity") || IS("Dropout")) {
         val *v = n->in.n ? find_val(mp, n->in.v[0]) : NULL;
         if (!v) return NODE_FAIL("input is missing");
+        if (!n->out.n) return NN_OK;
         val c = *v;
         c.name = n->out.v[0];
-        if (!n->out.n) return NN_OK;
-        VPUSH(mp->vals, c); /* an alias (constants share their arrays: freed once, by the original) */
-        mp->vals.v[mp->vals.n - 1].f = v->f ? v->f : NULL;
+        push_val(mp, c); /* an alias (constants share their arrays: freed once, by the original) */
         return NN_OK;
     }
     if (IS("Shape")) { /* per-sample shape known statically; the batch stays symbolic */
@@ -813,7 +859,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
         v.f = nn_xcalloc(v.n, sizeof(float));
         v.i[0] = OX_BATCH;
         for (int k = 0; k < gx->ndim; k++) v.i[k + 1] = gx->shape[k];
-        VPUSH(mp->vals, v);
+        push_val(mp, v);
         return NN_OK;
     }
     if (IS("Gather") || IS("Unsqueeze") || IS("Squeeze") || IS("Cast")) { /* shape arithmetic on constants */
@@ -849,7 +895,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
             memcpy(v.i, a->i, v.n * sizeof(int64_t));
             memcpy(v.f, a->f, v.n * sizeof(float));
         }
-        VPUSH(mp->vals, v);
+        push_val(mp, v);
         return NN_OK;
     }
     if (IS("Concat") && n->in.n >= 1) { /* all constant: shape arithmetic ([batch] ++ [-1]) */
@@ -871,7 +917,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
                 for (size_t q = 0; q < a->n; q++) v.f[o + q] = a->f[q];
                 o += a->n;
             }
-            VPUSH(mp->vals, v);
+            push_val(mp, v);
             return NN_OK;
         }
     }
@@ -1122,7 +1168,7 @@ static nn_graph *map_model(ox_model *m, const char *dir, nn_err *e)
     if (nn_graph_infer_node(g, 0, e)) goto fail;
     {
         val v = {.name = in->name, .node = 0};
-        VPUSH(mp.vals, v);
+        push_val(&mp, v);
     }
     mp.g = g;
     for (int i = 0; i < m->nodes.n; i++)
@@ -1155,12 +1201,13 @@ done:
     for (int i = 0; i < mp.vals.n; i++) {
         /* aliases (Identity of a constant) share arrays with an earlier entry */
         int dup = 0;
-        for (int k = 0; k < i && !dup; k++) dup = mp.vals.v[k].f && mp.vals.v[k].f == mp.vals.v[i].f;
+        for (int k = 0; k < i && !dup; k++) dup = mp.vals.v[k]->f && mp.vals.v[k]->f == mp.vals.v[i]->f;
         if (!dup) {
-            free(mp.vals.v[i].f);
-            free(mp.vals.v[i].i);
+            free(mp.vals.v[i]->f);
+            free(mp.vals.v[i]->i);
         }
     }
+    for (int i = 0; i < mp.vals.n; i++) free(mp.vals.v[i]);
     free(mp.vals.v);
     for (int i = 0; i < mp.params.n; i++) free(mp.params.v[i].data);
     free(mp.params.v);

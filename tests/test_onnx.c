@@ -9,6 +9,7 @@
 
 #include "nn/io.h"
 #include "nn/onnx.h"
+#include "nn/zoo.h"
 #include "testutil.h"
 
 #define C TU_CTX
@@ -53,6 +54,44 @@ static void test_pytorch_outputs(void **s)
             nn_graph_free(g);
         }
     nn_st_close(&f);
+}
+
+/* The imported ResNet-20 is the native one: with the same parameters, the
+ * same training-mode loss and gradients on the same batch. */
+static void test_trains_like_native(void **s)
+{
+    (void)s;
+    nn_err e;
+    nn_graph *a = nn_onnx_load("tests/vectors/onnx/resnet20_op17.onnx", &e);
+    assert_non_null(a);
+    nn_graph *b = nn_zoo_build("resnet20", 1, 28, 28, 10, 1, &e);
+    assert_non_null(b);
+    assert_int_equal(a->np, b->np);
+    for (int i = 0; i < a->np; i++) { /* same layer order: copy by position */
+        assert_int_equal(a->params[i].t.numel, b->params[i].t.numel);
+        memcpy(b->params[i].t.data, a->params[i].t.data, a->params[i].t.numel * sizeof(float));
+    }
+    nn_st_file f;
+    assert_int_equal(nn_st_open(&f, "tests/vectors/onnx_io.safetensors", &e), NN_OK);
+    int nd, sh[4];
+    const float *x = nn_st_get(&f, "input", &nd, sh, &e);
+    const int labels[3] = {1, 7, 3};
+    float loss[2];
+    for (int k = 0; k < 2; k++) {
+        nn_graph *g = k ? b : a;
+        nn_ctx_reset(&C);
+        C.training = 1;
+        C.grad_enabled = 1;
+        nn_tensor *l = nn_cross_entropy(&C, nn_graph_forward(g, &C, nn_view(&C, (float *)x, 4, sh), NULL), labels, 0.0f);
+        loss[k] = l->data[0];
+        nn_graph_zero_grad(g);
+        nn_backward(&C, l);
+    }
+    tu_close(&loss[0], &loss[1], 1, 1e-6f, 1e-6f, "training loss, imported vs native");
+    tu_close(a->grad, b->grad, a->train_len, 1e-6f, 1e-5f, "gradients, imported vs native");
+    nn_st_close(&f);
+    nn_graph_free(a);
+    nn_graph_free(b);
 }
 
 static void expect_error(const uint8_t *buf, size_t len, const char *needle)
@@ -143,7 +182,8 @@ static void test_cli(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pytorch_outputs), cmocka_unit_test(test_malformed),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pytorch_outputs), cmocka_unit_test(test_trains_like_native),
+                                       cmocka_unit_test(test_malformed),
                                        cmocka_unit_test(test_cli)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
