@@ -16,6 +16,10 @@
 nn_graph *nn_onnx_load(const char *path, nn_err *e);
 /* From memory (dir: where external data files live, or NULL to refuse them). */
 nn_graph *nn_onnx_parse(const uint8_t *buf, size_t len, const char *dir, nn_err *e);
+/* Write a float graph as ONNX (opset 13, parameters inline); quantized
+ * nodes and generator-only ops are errors. Preprocessing is not part of
+ * ONNX and is not written. */
+int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e);
 /* Does the path name an ONNX file (by its extension)? */
 int nn_onnx_is_path(const char *path);
 

@@ -15,6 +15,7 @@ int run_inspect(int argc, char **argv);
 int run_bench(int argc, char **argv);
 int run_quantize(int argc, char **argv);
 int run_reconstruct(int argc, char **argv);
+int run_convert(int argc, char **argv);
 
 /* Print "datafree: <msg>" to stderr; returns the exit code 1 (or 2 for usage). */
 int run_error(const char *msg);

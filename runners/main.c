@@ -14,6 +14,7 @@ static const struct {
     {"inspect", run_inspect, "layers, shapes, parameters and MACs of a model"},
     {"reconstruct", run_reconstruct, "synthetic data from a teacher: GDFQ generator or ZeroQ distillation"},
     {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
+    {"convert", run_convert, "model.json <-> ONNX"},
     {"bench", run_bench, "training-step and inference images/s of a model"},
 };
 

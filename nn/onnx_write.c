@@ -1,0 +1,323 @@
+/* Graph IR -> ONNX (opset 13), float models only: a protobuf encoder into a
+ * growable buffer, nested messages written to their own buffer first and
+ * then appended behind their length. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+#include "onnx.h"
+
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} wbuf;
+
+static void w_bytes(wbuf *b, const void *src, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 256;
+        b->p = nn_xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void w_varint(wbuf *b, uint64_t v)
+{
+    uint8_t t[10];
+    int k = 0;
+    do {
+        t[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    w_bytes(b, t, (size_t)k);
+}
+
+static void w_key(wbuf *b, int field, int wire) { w_varint(b, (uint64_t)field << 3 | (uint64_t)wire); }
+static void w_int(wbuf *b, int field, int64_t v)
+{
+    w_key(b, field, 0);
+    w_varint(b, (uint64_t)v);
+}
+static void w_str(wbuf *b, int field, const char *s)
+{
+    w_key(b, field, 2);
+    w_varint(b, strlen(s));
+    w_bytes(b, s, strlen(s));
+}
+static void w_msg(wbuf *b, int field, wbuf *sub) /* appends and frees sub */
+{
+    w_key(b, field, 2);
+    w_varint(b, sub->n);
+    w_bytes(b, sub->p, sub->n);
+    free(sub->p);
+    memset(sub, 0, sizeof *sub);
+}
+static void w_f32(wbuf *b, int field, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint8_t t[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+    w_key(b, field, 5);
+    w_bytes(b, t, 4);
+}
+
+/* ---- ONNX messages ---- */
+
+static void attr_int(wbuf *node, const char *name, int64_t v)
+{
+    wbuf a = {0};
+    w_str(&a, 1, name);
+    w_int(&a, 3, v);
+    w_int(&a, 20, 2); /* INT */
+    w_msg(node, 5, &a);
+}
+
+static void attr_float(wbuf *node, const char *name, float v)
+{
+    wbuf a = {0};
+    w_str(&a, 1, name);
+    w_f32(&a, 2, v);
+    w_int(&a, 20, 1); /* FLOAT */
+    w_msg(node, 5, &a);
+}
+
+static void attr_ints(wbuf *node, const char *name, const int64_t *v, int n)
+{
+    wbuf a = {0};
+    w_str(&a, 1, name);
+    for (int k = 0; k < n; k++) w_int(&a, 8, v[k]);
+    w_int(&a, 20, 7); /* INTS */
+    w_msg(node, 5, &a);
+}
+
+static void attr_str(wbuf *node, const char *name, const char *v)
+{
+    wbuf a = {0};
+    w_str(&a, 1, name);
+    w_str(&a, 4, v);
+    w_int(&a, 20, 3); /* STRING */
+    w_msg(node, 5, &a);
+}
+
+static void init_tensor(wbuf *graph, const char *name, const float *data, int ndim, const int64_t *dims)
+{
+    wbuf t = {0};
+    size_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        w_int(&t, 1, dims[k]);
+        n *= (size_t)dims[k];
+    }
+    w_int(&t, 2, 1); /* FLOAT */
+    w_str(&t, 8, name);
+    w_key(&t, 9, 2); /* raw_data, little-endian */
+    w_varint(&t, n * 4);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &data[i], 4);
+        uint8_t b[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+        w_bytes(&t, b, 4);
+    }
+    w_msg(graph, 5, &t);
+}
+
+static void value_info(wbuf *graph, int field, const char *name, int ndim, const int64_t *dims)
+{
+    wbuf shape = {0}, tt = {0}, type = {0}, vi = {0};
+    for (int k = 0; k < ndim; k++) {
+        wbuf d = {0};
+        if (dims[k] < 0) w_str(&d, 2, "N");
+        else w_int(&d, 1, dims[k]);
+        w_msg(&shape, 1, &d);
+    }
+    w_int(&tt, 1, 1); /* FLOAT */
+    w_msg(&tt, 2, &shape);
+    w_msg(&type, 1, &tt);
+    w_str(&vi, 1, name);
+    w_msg(&vi, 2, &type);
+    w_msg(graph, field, &vi);
+}
+
+/* A node: op, inputs (NULL-terminated; "" for an omitted optional), output. */
+static void begin_node(wbuf *node, const char *op, const char *name, const char *const *ins, const char *out)
+{
+    memset(node, 0, sizeof *node);
+    for (int k = 0; ins[k]; k++) w_str(node, 1, ins[k]);
+    w_str(node, 2, out);
+    w_str(node, 3, name);
+    w_str(node, 4, op);
+}
+
+int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
+{
+    if (g->in_ndim != 3) return nn_fail(e, "%s: ONNX export needs an image model ([C, H, W] input)", path);
+    wbuf graph = {0}, node;
+    char tmp[NN_NAME_LEN + 40], tmp2[NN_NAME_LEN + 40];
+    /* value names: the IR node names; the input keeps the name "input" */
+    for (int i = 1; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        const char *x = g->nodes[n->in[0]].name;
+        const nn_param *P0 = n->param[0] >= 0 ? &g->params[n->param[0]] : NULL;
+        const nn_param *P1 = n->param[1] >= 0 ? &g->params[n->param[1]] : NULL;
+        int64_t dims[4];
+        switch (n->op) {
+        case NN_OP_CONV: {
+            if (n->qbits) goto quantized;
+            const char *ins[] = {x, P0->name, n->bias ? P1->name : NULL, NULL};
+            begin_node(&node, "Conv", n->name, ins, n->name);
+            int64_t k2[2] = {n->kernel, n->kernel}, s2[2] = {n->stride, n->stride}, d2[2] = {n->dilation, n->dilation};
+            int64_t p4[4] = {n->pad, n->pad, n->pad, n->pad};
+            attr_ints(&node, "kernel_shape", k2, 2);
+            attr_ints(&node, "strides", s2, 2);
+            attr_ints(&node, "pads", p4, 4);
+            attr_ints(&node, "dilations", d2, 2);
+            attr_int(&node, "group", n->groups);
+            w_msg(&graph, 1, &node);
+            for (int k = 0; k < 4; k++) dims[k] = P0->t.shape[k];
+            init_tensor(&graph, P0->name, P0->t.data, 4, dims);
+            if (n->bias) {
+                dims[0] = P1->t.shape[0];
+                init_tensor(&graph, P1->name, P1->t.data, 1, dims);
+            }
+            break;
+        }
+        case NN_OP_BN: {
+            const int C = g->nodes[n->in[0]].shape[0], k0 = n->affine ? 2 : 0;
+            char names[4][NN_NAME_LEN + 40];
+            const char *sfx[4] = {"weight", "bias", "running_mean", "running_var"};
+            float *ones = nn_xmalloc((size_t)C * sizeof(float)), *zeros = nn_xcalloc((size_t)C, sizeof(float));
+            for (int c = 0; c < C; c++) ones[c] = 1.0f;
+            dims[0] = C;
+            for (int k = 0; k < 4; k++) {
+                snprintf(names[k], sizeof names[k], "%s.%s", n->name, sfx[k]);
+                const float *d = k < 2 && !n->affine ? (k == 0 ? ones : zeros) : g->params[n->param[k < 2 ? k : k0 + k - 2]].t.data;
+                init_tensor(&graph, names[k], d, 1, dims);
+            }
+            free(ones);
+            free(zeros);
+            const char *ins[] = {x, names[0], names[1], names[2], names[3], NULL};
+            begin_node(&node, "BatchNormalization", n->name, ins, n->name);
+            attr_float(&node, "epsilon", n->eps);
+            attr_float(&node, "momentum", 1.0f - n->momentum);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_RELU:
+        case NN_OP_TANH:
+        case NN_OP_SIGMOID:
+        case NN_OP_LEAKY_RELU:
+        case NN_OP_FLATTEN: {
+            const char *op = n->op == NN_OP_RELU ? "Relu" : n->op == NN_OP_TANH ? "Tanh" : n->op == NN_OP_SIGMOID ? "Sigmoid"
+                           : n->op == NN_OP_LEAKY_RELU                                            ? "LeakyRelu"
+                                                                                                  : "Flatten";
+            const char *ins[] = {x, NULL};
+            begin_node(&node, op, n->name, ins, n->name);
+            if (n->op == NN_OP_LEAKY_RELU) attr_float(&node, "alpha", n->slope);
+            if (n->op == NN_OP_FLATTEN) attr_int(&node, "axis", 1);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_RELU6:
+        case NN_OP_HARDTANH: {
+            const float lo = n->op == NN_OP_RELU6 ? 0.0f : n->lo, hi = n->op == NN_OP_RELU6 ? 6.0f : n->hi;
+            snprintf(tmp, sizeof tmp, "%s.min", n->name);
+            snprintf(tmp2, sizeof tmp2, "%s.max", n->name);
+            init_tensor(&graph, tmp, &lo, 0, dims);
+            init_tensor(&graph, tmp2, &hi, 0, dims);
+            const char *ins[] = {x, tmp, tmp2, NULL};
+            begin_node(&node, "Clip", n->name, ins, n->name);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_MAXPOOL:
+        case NN_OP_AVGPOOL: {
+            const char *ins[] = {x, NULL};
+            begin_node(&node, n->op == NN_OP_MAXPOOL ? "MaxPool" : "AveragePool", n->name, ins, n->name);
+            int64_t k2[2] = {n->kernel, n->kernel}, s2[2] = {n->stride, n->stride}, p4[4] = {n->pad, n->pad, n->pad, n->pad};
+            attr_ints(&node, "kernel_shape", k2, 2);
+            attr_ints(&node, "strides", s2, 2);
+            attr_ints(&node, "pads", p4, 4);
+            if (n->op == NN_OP_AVGPOOL) attr_int(&node, "count_include_pad", n->count_include_pad);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_GAP: { /* the IR's GAP gives [N, C]: GlobalAveragePool then Flatten */
+            snprintf(tmp, sizeof tmp, "%s.pooled", n->name);
+            const char *ins[] = {x, NULL}, *ins2[] = {tmp, NULL};
+            begin_node(&node, "GlobalAveragePool", n->name, ins, tmp);
+            w_msg(&graph, 1, &node);
+            snprintf(tmp2, sizeof tmp2, "%s.flatten", n->name);
+            begin_node(&node, "Flatten", tmp2, ins2, n->name);
+            attr_int(&node, "axis", 1);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_ADD:
+        case NN_OP_CONCAT: {
+            const char *ins[NN_MAX_INPUTS + 1] = {0};
+            for (int k = 0; k < n->nin; k++) ins[k] = g->nodes[n->in[k]].name;
+            begin_node(&node, n->op == NN_OP_ADD ? "Add" : "Concat", n->name, ins, n->name);
+            if (n->op == NN_OP_CONCAT) attr_int(&node, "axis", 1);
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_LINEAR: {
+            if (n->qbits) goto quantized;
+            const char *ins[] = {x, P0->name, n->bias ? P1->name : NULL, NULL};
+            begin_node(&node, "Gemm", n->name, ins, n->name);
+            attr_int(&node, "transB", 1);
+            w_msg(&graph, 1, &node);
+            dims[0] = P0->t.shape[0];
+            dims[1] = P0->t.shape[1];
+            init_tensor(&graph, P0->name, P0->t.data, 2, dims);
+            if (n->bias) init_tensor(&graph, P1->name, P1->t.data, 1, dims);
+            break;
+        }
+        case NN_OP_UPSAMPLE_NEAREST:
+        case NN_OP_UPSAMPLE_BILINEAR: {
+            const float sc[4] = {1.0f, 1.0f, (float)n->scale, (float)n->scale};
+            snprintf(tmp, sizeof tmp, "%s.scales", n->name);
+            dims[0] = 4;
+            init_tensor(&graph, tmp, sc, 1, dims);
+            const char *ins[] = {x, "", tmp, NULL};
+            begin_node(&node, "Resize", n->name, ins, n->name);
+            if (n->op == NN_OP_UPSAMPLE_NEAREST) {
+                attr_str(&node, "mode", "nearest");
+                attr_str(&node, "coordinate_transformation_mode", "asymmetric");
+                attr_str(&node, "nearest_mode", "floor");
+            } else {
+                attr_str(&node, "mode", "linear");
+                attr_str(&node, "coordinate_transformation_mode", "half_pixel");
+            }
+            w_msg(&graph, 1, &node);
+            break;
+        }
+        case NN_OP_FAKE_QUANT:
+        quantized:
+            free(graph.p);
+            return nn_fail(e, "%s: node '%s' is quantized; ONNX export here writes float models (quantized "
+                              "exports come with `datafree export`)", path, n->name);
+        default:
+            free(graph.p);
+            return nn_fail(e, "%s: node '%s' (%s) has no ONNX form here", path, n->name, nn_op_name(n->op));
+        }
+    }
+    w_str(&graph, 2, g->name);
+    int64_t in_dims[4] = {-1, g->in_shape[0], g->in_shape[1], g->in_shape[2]};
+    value_info(&graph, 11, "input", 4, in_dims);
+    const nn_gnode *o = &g->nodes[g->output];
+    int64_t out_dims[4] = {-1, o->shape[0], o->shape[1], o->shape[2]};
+    value_info(&graph, 12, o->name, 1 + o->ndim, out_dims);
+    wbuf model = {0}, opset = {0};
+    w_int(&model, 1, 7); /* IR version 7 (ONNX 1.8+), opset 13 */
+    w_str(&model, 2, "datafree");
+    w_msg(&model, 7, &graph);
+    w_str(&opset, 1, "");
+    w_int(&opset, 2, 13);
+    w_msg(&model, 8, &opset);
+    int rc = nn_write_file_atomic(path, (const char *)model.p, model.n, e);
+    free(model.p);
+    return rc;
+}
