@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress/quant.h"
 #include "nn/io.h"
 #include "nn/onnx.h"
 #include "nn/zoo.h"
@@ -157,6 +158,94 @@ static void test_malformed(void **s)
     free(buf);
 }
 
+/* A model trained elsewhere (tests/vectors/make_fmnist_onnx.py: PyTorch, one
+ * epoch), imported: the same Fashion-MNIST test accuracy as ONNX Runtime's
+ * (on the eval-mode export), from the BN-folded and the BN-keeping export. */
+static void test_matches_onnxruntime(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) skip();
+    if (!nn_file_exists("tests/ort/node_modules/onnxruntime-node/package.json")) {
+        print_message("ONNX Runtime is not installed (cd tests/ort && npm install --ignore-scripts onnxruntime-node): "
+                      "skipping the comparison\n");
+        skip();
+    }
+    /* ONNX Runtime on the eval-mode export; the training-mode export (BN kept,
+     * which ORT would run with batch statistics) must import to the same accuracy */
+    assert_int_equal(tu_sh("node tests/ort/eval_fmnist.js tests/vectors/onnx/fmnist_cnn.onnx %s 0.2860 0.3530", data), 0);
+    const double ort = tu_out_number("accuracy");
+    const char *models[] = {"tests/vectors/onnx/fmnist_cnn.onnx", "tests/vectors/onnx/fmnist_cnn_bn.onnx"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(tu_sh("%s eval --model %s --data %s --mean 0.2860 --std 0.3530 --json", tu_bin(), models[k], data), 0);
+        const double ours = tu_out_number("accuracy");
+        if (!(ort > 0.5 && fabs(ours - ort) <= 1e-4 + 1e-9)) { /* at most one of 10,000 images may differ (ties) */
+            print_error("%s: datafree %.4f vs ONNX Runtime %.4f\n", models[k], ours, ort);
+            fail();
+        }
+    }
+}
+
+/* Writing ONNX: zoo models (with random BN statistics) survive the round
+ * trip exactly; the shipped teacher, written as ONNX, gets the same
+ * Fashion-MNIST accuracy from ONNX Runtime as from datafree. */
+static void test_export_round_trip(void **s)
+{
+    (void)s;
+    nn_err e;
+    const char *zoo[] = {"resnet20", "mobilenetv2", "densenet_bc", "vgg_small"};
+    nn_rng r;
+    nn_rng_seed(&r, 9);
+    for (int k = 0; k < 4; k++) {
+        nn_graph *a = nn_zoo_build(zoo[k], 1, 28, 28, 10, 2, &e);
+        assert_non_null(a);
+        for (int i = 0; i < a->np; i++)
+            if (strstr(a->params[i].name, "running_"))
+                for (size_t q = 0; q < a->params[i].t.numel; q++) a->params[i].t.data[q] = 0.5f + nn_rng_uniform(&r);
+        assert_int_equal(nn_onnx_save(a, "/tmp/datafree_rt.onnx", &e), NN_OK);
+        nn_graph *b = nn_onnx_load("/tmp/datafree_rt.onnx", &e);
+        if (!b) {
+            print_error("%s: %s\n", zoo[k], e.msg);
+            fail();
+        }
+        assert_int_equal(nn_graph_num_trainable(a), nn_graph_num_trainable(b));
+        nn_ctx_reset(&C);
+        C.training = 0;
+        C.grad_enabled = 0;
+        nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+        nn_tensor *ya = nn_graph_forward(a, &C, x, NULL), *yb = nn_graph_forward(b, &C, x, NULL);
+        tu_close(yb->data, ya->data, ya->numel, 1e-6f, 1e-6f, zoo[k]);
+        nn_graph_free(a);
+        nn_graph_free(b);
+    }
+    /* ONNX -> model.json through the CLI; quantized models are refused with a clear message */
+    assert_int_equal(tu_sh("%s convert tests/vectors/onnx/resnet20_op17.onnx /tmp/datafree_rt.json --mean 0.5 --std 0.25",
+                           tu_bin()), 0);
+    nn_graph *fp = nn_graph_load("/tmp/datafree_rt.json", &e);
+    assert_non_null(fp);
+    assert_true(fp->mean[0] == 0.5f && fp->std[0] == 0.25f);
+    cmp_quant_cfg q;
+    cmp_quant_defaults(&q);
+    nn_graph *qg = cmp_quantize_graph(fp, &q, &e);
+    assert_non_null(qg);
+    assert_int_equal(nn_onnx_save(qg, "/tmp/datafree_q.onnx", &e), NN_ERR);
+    assert_non_null(strstr(e.msg, "quantized"));
+    nn_graph_free(qg);
+    nn_graph_free(fp);
+    const char *data = tu_fmnist();
+    if (!data || !nn_file_exists("tests/ort/node_modules/onnxruntime-node/package.json")) skip();
+    assert_int_equal(tu_sh("%s convert results/teachers/resnet20_fmnist.json /tmp/datafree_teacher.onnx", tu_bin()), 0);
+    assert_int_equal(tu_sh("node tests/ort/eval_fmnist.js /tmp/datafree_teacher.onnx %s 0.2860 0.3530", data), 0);
+    const double ort = tu_out_number("accuracy");
+    assert_int_equal(tu_sh("%s eval --model results/teachers/resnet20_fmnist.json --data %s --json", tu_bin(), data), 0);
+    const double ours = tu_out_number("accuracy");
+    if (!(ort > 0.9 && fabs(ours - ort) <= 1e-4 + 1e-9)) {
+        print_error("teacher as ONNX: ONNX Runtime %.4f vs datafree %.4f\n", ort, ours);
+        fail();
+    }
+}
+
 static void test_cli(void **s)
 {
     (void)s;
@@ -184,6 +273,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_pytorch_outputs), cmocka_unit_test(test_trains_like_native),
                                        cmocka_unit_test(test_malformed),
+                                       cmocka_unit_test(test_matches_onnxruntime), cmocka_unit_test(test_export_round_trip),
                                        cmocka_unit_test(test_cli)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

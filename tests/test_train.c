@@ -71,7 +71,7 @@ static void test_help(void **s)
     (void)s;
     assert_int_equal(sh("%s --help", tu_bin()), 0);
     assert_non_null(strstr(OUT, "commands:"));
-    const char *cmds[] = {"train", "eval", "inspect", "bench", "reconstruct", "quantize"};
+    const char *cmds[] = {"train", "eval", "inspect", "bench", "reconstruct", "quantize", "convert"};
     for (int i = 0; i < (int)(sizeof cmds / sizeof *cmds); i++) {
         assert_int_equal(sh("%s %s --help", tu_bin(), cmds[i]), 0);
         assert_non_null(strstr(OUT, "usage: datafree"));
