@@ -13,7 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
-    "fake_quant",
+    "fake_quant", "hardsigmoid", "hardswish",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -108,6 +108,8 @@ nn_gnode nn_gnode_default(const char *name, nn_op_kind op, int in)
     n.scale = 2;
     n.count_include_pad = 1;
     n.qbeta = 0.9f;
+    n.alpha = 0.2f; /* ONNX's HardSigmoid defaults */
+    n.beta = 0.5f;
     n.qfreeze = -1;
     n.qperch = 1;
     return n;
@@ -597,6 +599,8 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_TANH: y = nn_tanh(c, a); break;
         case NN_OP_SIGMOID: y = nn_sigmoid(c, a); break;
         case NN_OP_HARDTANH: y = nn_hardtanh(c, a, n->lo, n->hi); break;
+        case NN_OP_HARDSIGMOID: y = nn_hardsigmoid(c, a, n->alpha, n->beta); break;
+        case NN_OP_HARDSWISH: y = nn_hardswish(c, a); break;
         case NN_OP_MAXPOOL: y = nn_maxpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, 1}); break;
         case NN_OP_AVGPOOL:
             y = nn_avgpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, n->count_include_pad});

@@ -31,6 +31,8 @@ typedef enum {
     NN_OP_LABEL_EMBED, /* y = x * E[label]: GDFQ's label conditioning of the latent */
     NN_OP_RESHAPE,     /* to a per-sample shape (1 or 3 dims) */
     NN_OP_FAKE_QUANT,  /* activation quantizer with an EMA range observer */
+    NN_OP_HARDSIGMOID, /* clamp(alpha*x + beta, 0, 1) */
+    NN_OP_HARDSWISH,
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -53,6 +55,7 @@ typedef struct nn_gnode {
     int affine;           /* BN */
     float eps, momentum;  /* BN */
     float slope, lo, hi;  /* leaky relu, hardtanh */
+    float alpha, beta;    /* hardsigmoid */
     int count_include_pad;
     /* quantization: conv/linear weights when qbits > 0 (qsym, qperch: per
      * output channel); fake_quant: activation bits, qsym, EMA beta, and the

@@ -56,6 +56,10 @@ cJSON *nn_graph_to_json(const nn_graph *g)
                 cJSON_AddNumberToObject(o, "num_classes", n->num_classes);
             break;
         case NN_OP_LEAKY_RELU: cJSON_AddNumberToObject(o, "slope", n->slope); break;
+        case NN_OP_HARDSIGMOID:
+            cJSON_AddNumberToObject(o, "alpha", n->alpha);
+            cJSON_AddNumberToObject(o, "beta", n->beta);
+            break;
         case NN_OP_HARDTANH:
             cJSON_AddNumberToObject(o, "min", n->lo);
             cJSON_AddNumberToObject(o, "max", n->hi);
@@ -99,6 +103,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     static const char *const ht[] = {"name", "op", "inputs", "min", "max", NULL};
     static const char *const pool[] = {"name", "op", "inputs", "kernel", "stride", "padding", "count_include_pad", NULL};
     static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", "weight_quant", NULL};
+    static const char *const hsig[] = {"name", "op", "inputs", "alpha", "beta", NULL};
     static const char *const fq[] = {"name", "op", "inputs", "bits", "symmetric", "ema_beta", "freeze_after", NULL};
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
     static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
@@ -118,6 +123,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_LABEL_EMBED: return emb;
     case NN_OP_RESHAPE: return rsh;
     case NN_OP_FAKE_QUANT: return fq;
+    case NN_OP_HARDSIGMOID: return hsig;
     default: return plain;
     }
 }
@@ -170,7 +176,8 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
         nn_json_int(o, path, "scale", 0, &n.scale, e) ||
         nn_json_int(o, path, "bits", kind == NN_OP_FAKE_QUANT, &n.qbits, e) ||
         nn_json_bool(o, path, "symmetric", 0, &n.qsym, e) || nn_json_float(o, path, "ema_beta", 0, &n.qbeta, e) ||
-        nn_json_int(o, path, "freeze_after", 0, &n.qfreeze, e))
+        nn_json_int(o, path, "freeze_after", 0, &n.qfreeze, e) || nn_json_float(o, path, "alpha", 0, &n.alpha, e) ||
+        nn_json_float(o, path, "beta", 0, &n.beta, e))
         return NN_ERR;
     int failed = 0;
     const cJSON *wq = nn_json_obj(o, path, "weight_quant", 0, e, &failed);

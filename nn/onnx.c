@@ -987,6 +987,32 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
         add_param(mp, name, "running_var", p[3]->f, p[3]->n);
         return NN_OK;
     }
+    if (IS("Mul")) { /* x * HardSigmoid(x; 1/6, 1/2) is HardSwish (PyTorch's export before opset 14) */
+        val *a = n->in.n > 1 ? find_val(mp, n->in.v[0]) : NULL, *b = n->in.n > 1 ? find_val(mp, n->in.v[1]) : NULL;
+        if (!a || !b) return NODE_FAIL("an input is missing");
+        for (int t = 0; t < 2 && a->node >= 0 && b->node >= 0; t++) {
+            val *x = t ? b : a, *gate = t ? a : b;
+            nn_gnode *hs = &g->nodes[gate->node];
+            int uses = 0;
+            for (int i = 0; i < mp->m->nodes.n; i++)
+                for (int k = 0; k < mp->m->nodes.v[i].in.n; k++) uses += sv_eq(mp->m->nodes.v[i].in.v[k], gate->name);
+            if (hs->op == NN_OP_HARDSIGMOID && hs->in[0] == x->node && gate->node == g->n - 1 && uses == 1 &&
+                fabsf(hs->alpha - 1.0f / 6.0f) < 1e-6f && hs->beta == 0.5f) {
+                hs->op = NN_OP_HARDSWISH; /* rewrite the gate in place: nothing else reads it */
+                set_out(mp, n, 0, gate->node);
+                return NN_OK;
+            }
+        }
+        return NODE_FAIL("Mul is supported only as x * HardSigmoid(x) (HardSwish)");
+    }
+    if (IS("HardSigmoid") || IS("HardSwish")) {
+        int x = in_node(mp, n, 0, e);
+        if (x < 0) return NN_ERR;
+        nn_gnode gn = nn_gnode_default(name, IS("HardSwish") ? NN_OP_HARDSWISH : NN_OP_HARDSIGMOID, x);
+        gn.alpha = attr_f(n, "alpha", 0.2f);
+        gn.beta = attr_f(n, "beta", 0.5f);
+        return add_ir(mp, n, &gn, e) < 0 ? NN_ERR : NN_OK;
+    }
     if (IS("Relu") || IS("Sigmoid") || IS("Tanh") || IS("LeakyRelu") || IS("Clip")) {
         int x = in_node(mp, n, 0, e);
         if (x < 0) return NN_ERR;
@@ -1135,7 +1161,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
     }
 #undef IS
     return NODE_FAIL("op '%.*s' is not supported (supported: Conv, BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid, "
-                     "Tanh, Add, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Concat, "
+                     "Tanh, HardSigmoid, HardSwish, Mul (as HardSwish), Add, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Concat, "
                      "Resize, Upsample, Identity, Dropout, Pad (zero), Constant, Shape, Gather, Unsqueeze, Squeeze, Cast)",
                      (int)n->op.n, n->op.s);
 }

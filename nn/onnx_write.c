@@ -219,6 +219,25 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
             w_msg(&graph, 1, &node);
             break;
         }
+        case NN_OP_HARDSIGMOID:
+        case NN_OP_HARDSWISH: {
+            const char *ins[] = {x, NULL};
+            if (n->op == NN_OP_HARDSWISH) { /* opset 14's HardSwish, as HardSigmoid(1/6, 1/2) * x in opset 13 */
+                snprintf(tmp, sizeof tmp, "%s.gate", n->name);
+                begin_node(&node, "HardSigmoid", tmp, ins, tmp);
+                attr_float(&node, "alpha", 1.0f / 6.0f);
+                attr_float(&node, "beta", 0.5f);
+                w_msg(&graph, 1, &node);
+                const char *ins2[] = {x, tmp, NULL};
+                begin_node(&node, "Mul", n->name, ins2, n->name);
+            } else {
+                begin_node(&node, "HardSigmoid", n->name, ins, n->name);
+                attr_float(&node, "alpha", n->alpha);
+                attr_float(&node, "beta", n->beta);
+            }
+            w_msg(&graph, 1, &node);
+            break;
+        }
         case NN_OP_RELU6:
         case NN_OP_HARDTANH: {
             const float lo = n->op == NN_OP_RELU6 ? 0.0f : n->lo, hi = n->op == NN_OP_RELU6 ? 6.0f : n->hi;

@@ -47,6 +47,9 @@ nn_tensor *nn_leaky_relu(nn_ctx *c, nn_tensor *x, float slope);
 nn_tensor *nn_tanh(nn_ctx *c, nn_tensor *x);
 nn_tensor *nn_sigmoid(nn_ctx *c, nn_tensor *x);
 nn_tensor *nn_hardtanh(nn_ctx *c, nn_tensor *x, float lo, float hi);
+/* clamp(alpha*x + beta, 0, 1) (ONNX HardSigmoid; PyTorch's is alpha 1/6, beta 1/2) */
+nn_tensor *nn_hardsigmoid(nn_ctx *c, nn_tensor *x, float alpha, float beta);
+nn_tensor *nn_hardswish(nn_ctx *c, nn_tensor *x); /* x * relu6(x + 3) / 6 */
 
 /* ---- pooling and resampling ---- */
 typedef struct nn_pool_attr {

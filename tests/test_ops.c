@@ -15,8 +15,8 @@ static void away_from_kinks(nn_tensor *t)
 {
     for (size_t i = 0; i < t->numel; i++) {
         float v = t->data[i];
-        float kinks[5] = {0.0f, 1.0f, -1.0f, 6.0f, -6.0f};
-        for (int k = 0; k < 5; k++)
+        float kinks[9] = {0.0f, 1.0f, -1.0f, 6.0f, -6.0f, 3.0f, -3.0f, 2.5f, -2.5f};
+        for (int k = 0; k < 9; k++)
             if (fabsf(v - kinks[k]) < 0.02f) v = kinks[k] + (v >= kinks[k] ? 0.02f : -0.02f);
         t->data[i] = v;
     }
@@ -187,6 +187,8 @@ static nn_tensor *f_act(nn_ctx *c, nn_tensor **in, void *arg)
     case 3: return nn_tanh(c, x);
     case 4: return nn_sigmoid(c, x);
     case 5: return nn_hardtanh(c, x, -1.0f, 1.0f);
+    case 6: return nn_hardsigmoid(c, x, 0.2f, 0.5f);
+    case 7: return nn_hardswish(c, x);
     default: return nn_relu(c, in[0]); /* leaf input: accumulate path */
     }
 }
@@ -199,8 +201,9 @@ static void test_act_grad(void **s)
     int xs[2] = {6, 20};
     nn_tensor *x = tu_randn(2, xs, &r, 3.0f);
     away_from_kinks(x);
-    const char *names[7] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "relu (leaf)"};
-    for (int k = 0; k < 7; k++) tu_gradcheck(&C, f_act, &x, 1, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
+    const char *names[9] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "hardsigmoid", "hardswish",
+                            "relu (leaf)"};
+    for (int k = 0; k < 9; k++) tu_gradcheck(&C, f_act, &x, 1, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
     tu_free(x);
 }
 

@@ -7,16 +7,16 @@
 
 #include "../ops.h"
 
-typedef enum { ACT_RELU, ACT_RELU6, ACT_LEAKY, ACT_TANH, ACT_SIGMOID, ACT_HARDTANH } act_kind;
+typedef enum { ACT_RELU, ACT_RELU6, ACT_LEAKY, ACT_TANH, ACT_SIGMOID, ACT_HARDTANH, ACT_HARDSIGMOID, ACT_HARDSWISH } act_kind;
 
 typedef struct {
     act_kind k;
-    float p0, p1; /* slope, or hardtanh bounds */
+    float p0, p1; /* slope, hardtanh bounds, or hardsigmoid alpha/beta */
     nn_tensor *x, *y;
     int assign; /* x's gradient is y's buffer: overwrite instead of add */
 } act_job;
 
-static const char *act_name[] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh"};
+static const char *act_name[] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "hardsigmoid", "hardswish"};
 
 static void act_fwd_range(void *arg, size_t lo, size_t hi)
 {
@@ -43,6 +43,18 @@ static void act_fwd_range(void *arg, size_t lo, size_t hi)
     case ACT_HARDTANH:
         for (size_t i = lo; i < hi; i++) y[i] = x[i] > a ? (x[i] < b ? x[i] : b) : a;
         break;
+    case ACT_HARDSIGMOID:
+        for (size_t i = lo; i < hi; i++) {
+            const float t = a * x[i] + b;
+            y[i] = t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f;
+        }
+        break;
+    case ACT_HARDSWISH: /* x * relu6(x + 3) / 6 */
+        for (size_t i = lo; i < hi; i++) {
+            const float t = x[i] + 3.0f;
+            y[i] = x[i] * (t > 0.0f ? (t < 6.0f ? t : 6.0f) : 0.0f) * (1.0f / 6.0f);
+        }
+        break;
     }
 }
 
@@ -68,6 +80,8 @@ static void act_bwd_range(void *arg, size_t lo, size_t hi)
     case ACT_TANH: ACT_BWD(d[i] * (1.0f - y[i] * y[i])); break;
     case ACT_SIGMOID: ACT_BWD(d[i] * y[i] * (1.0f - y[i])); break;
     case ACT_HARDTANH: ACT_BWD((x[i] > a && x[i] < b) ? d[i] : 0.0f); break;
+    case ACT_HARDSIGMOID: ACT_BWD((a * x[i] + b > 0.0f && a * x[i] + b < 1.0f) ? a * d[i] : 0.0f); break;
+    case ACT_HARDSWISH: ACT_BWD(x[i] < -3.0f ? 0.0f : (x[i] > 3.0f ? d[i] : d[i] * (2.0f * x[i] + 3.0f) * (1.0f / 6.0f))); break;
     }
 }
 
@@ -96,6 +110,11 @@ nn_tensor *nn_leaky_relu(nn_ctx *c, nn_tensor *x, float slope) { return act(c, x
 nn_tensor *nn_tanh(nn_ctx *c, nn_tensor *x) { return act(c, x, ACT_TANH, 0, 0); }
 nn_tensor *nn_sigmoid(nn_ctx *c, nn_tensor *x) { return act(c, x, ACT_SIGMOID, 0, 0); }
 nn_tensor *nn_hardtanh(nn_ctx *c, nn_tensor *x, float lo, float hi) { return act(c, x, ACT_HARDTANH, lo, hi); }
+nn_tensor *nn_hardsigmoid(nn_ctx *c, nn_tensor *x, float alpha, float beta)
+{
+    return act(c, x, ACT_HARDSIGMOID, alpha, beta);
+}
+nn_tensor *nn_hardswish(nn_ctx *c, nn_tensor *x) { return act(c, x, ACT_HARDSWISH, 0, 0); }
 
 /* ---- parallel helper ---- */
 

@@ -66,7 +66,7 @@ class Patterns(nn.Module):  # view(x.size(0), -1), max pooling, clip, upsampling
     def forward(s, x):
         x = F.max_pool2d(torch.clamp(s.bn(s.c1(x)), -0.5, 2.0), 2)       # 14x14
         x = F.leaky_relu(s.c2(F.interpolate(x, scale_factor=2, mode="nearest")), 0.1)  # 14x14
-        x = F.avg_pool2d(torch.sigmoid(x), 2)                              # 7x7
+        x = F.avg_pool2d(torch.sigmoid(F.hardswish(x) + F.hardsigmoid(x)), 2)  # 7x7
         return s.fc(x.view(x.size(0), -1))
 
 T = {}
