@@ -54,6 +54,25 @@ static void test_pytorch_outputs(void **s)
             }
             nn_graph_free(g);
         }
+    /* initializers in an external data file beside the model */
+    nn_graph *g = nn_onnx_load("tests/vectors/onnx/external/resnet20_ext.onnx", &e);
+    if (!g) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *y = nn_graph_forward(g, &C, nn_view(&C, (float *)x, 4, sh), NULL);
+    tu_close(y->data, nn_st_get(&f, "resnet20_op17.output", &nd, osh, &e), y->numel, 1e-4f, 0.0f, "external data");
+    nn_graph_free(g);
+    /* ... and the same bytes given from memory, with no folder to read from, are refused */
+    size_t len;
+    char *buf = nn_read_file("tests/vectors/onnx/external/resnet20_ext.onnx", &len, &e);
+    assert_non_null(buf);
+    assert_null(nn_onnx_parse((const uint8_t *)buf, len, NULL, &e));
+    assert_non_null(strstr(e.msg, "external data"));
+    free(buf);
     nn_st_close(&f);
 }
 

@@ -7,7 +7,7 @@ transitions), each in opsets 11 and 17; plus a small net with the patterns
 PyTorch emits for x.view(x.size(0), -1), max pooling, Clip and nearest
 upsampling. BN layers get random statistics; export keeps BN
 (TrainingMode.TRAINING: an eval-mode export folds BN into the convs).
-Run with Debian's python3-torch:  python3 tests/vectors/make_onnx.py"""
+Run with Debian's python3-torch and python3-onnx:  python3 tests/vectors/make_onnx.py"""
 import copy, os, sys, warnings
 import torch
 import torch.nn as nn
@@ -92,5 +92,11 @@ for name, m in (("resnet20", ResNet20()), ("mobilenet", MobileNetish()), ("dense
 # an eval-mode export: BN folded into the convs (the importer must say so when BN statistics are needed)
 torch.onnx.export(ResNet20().eval(), x, os.path.join(here, "onnx", "resnet20_folded.onnx"), opset_version=13,
                   input_names=["input"], output_names=["logits"])
+# the same ResNet-20 with its initializers in an external data file beside it
+import onnx
+mo = onnx.load(os.path.join(here, "onnx", "resnet20_op17.onnx"))
+os.makedirs(os.path.join(here, "onnx", "external"), exist_ok=True)
+onnx.save_model(mo, os.path.join(here, "onnx", "external", "resnet20_ext.onnx"), save_as_external_data=True,
+                all_tensors_to_one_file=True, location="resnet20_ext.data", size_threshold=0)
 stwrite.write(os.path.join(here, "onnx_io.safetensors"), T, "tests/vectors/make_onnx.py", torch.__version__)
 print("wrote", len(T), "tensors and", len(os.listdir(os.path.join(here, "onnx"))), "ONNX files")
