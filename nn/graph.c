@@ -13,7 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
-    "fake_quant", "hardsigmoid", "hardswish",
+    "fake_quant", "hardsigmoid", "hardswish", "channel_affine",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -217,6 +217,10 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
         ps[k++] = (param_spec){"bias", 2, {n->num_classes, ish[0]}, 1, 0, 0.0f};
         ps[k++] = (param_spec){"running_mean", 1, {ish[0]}, 0, 0, 0.0f};
         ps[k++] = (param_spec){"running_var", 1, {ish[0]}, 0, 0, 1.0f};
+        break;
+    case NN_OP_CHANNEL_AFFINE:
+        ps[k++] = (param_spec){"scale", 1, {ish[0]}, 0, 0, 1.0f};
+        ps[k++] = (param_spec){"shift", 1, {ish[0]}, 0, 0, 0.0f};
         break;
     case NN_OP_FAKE_QUANT: /* {lo, hi}; observer {updates, lo_acc, hi_acc} */
         ps[k++] = (param_spec){"range", 1, {2}, 0, 0, 0.0f};
@@ -601,6 +605,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_HARDTANH: y = nn_hardtanh(c, a, n->lo, n->hi); break;
         case NN_OP_HARDSIGMOID: y = nn_hardsigmoid(c, a, n->alpha, n->beta); break;
         case NN_OP_HARDSWISH: y = nn_hardswish(c, a); break;
+        case NN_OP_CHANNEL_AFFINE: y = nn_channel_affine(c, a, P(g, n, 0), P(g, n, 1)); break;
         case NN_OP_MAXPOOL: y = nn_maxpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, 1}); break;
         case NN_OP_AVGPOOL:
             y = nn_avgpool2d(c, a, (nn_pool_attr){n->kernel, n->stride, n->pad, n->count_include_pad});

@@ -33,6 +33,7 @@ typedef enum {
     NN_OP_FAKE_QUANT,  /* activation quantizer with an EMA range observer */
     NN_OP_HARDSIGMOID, /* clamp(alpha*x + beta, 0, 1) */
     NN_OP_HARDSWISH,
+    NN_OP_CHANNEL_AFFINE, /* x * scale[c] + shift[c], constants (not trained) */
     NN_OP_COUNT
 } nn_op_kind;
 

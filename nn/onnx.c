@@ -825,6 +825,68 @@ static void add_param(mapper *mp, const char *node, const char *suffix, const fl
     VPUSH(mp->params, p);
 }
 
+/* A constant that broadcasts per channel against a [C, ...] tensor: a scalar,
+ * or C values shaped [C], [C,1,1], [1,C], [1,C,1,1]. Fills out[C]; -1 if not. */
+static int per_channel(const val *v, int C, int spatial, float *out)
+{
+    if (v->n == 1) {
+        for (int c = 0; c < C; c++) out[c] = v->f[0];
+        return 0;
+    }
+    if (v->n != (size_t)C) return -1;
+    int64_t d[4] = {1, 1, 1, 1};
+    int nd = v->ndim;
+    if (nd > 4) return -1;
+    for (int k = 0; k < nd; k++) d[4 - nd + k] = v->dims[k];
+    /* aligned from the right against [N, C, H, W] (or [N, C]) */
+    const int ok = spatial ? d[0] == 1 && d[1] == C && d[2] == 1 && d[3] == 1 : d[0] == 1 && d[1] == 1 && d[2] == 1 && d[3] == C;
+    if (!ok) return -1;
+    memcpy(out, v->f, (size_t)C * sizeof(float));
+    return 0;
+}
+
+/* Mul/Div/Sub/Add of a computed tensor and a per-channel constant:
+ * y = x * scale + shift, as one channel_affine node. */
+static int map_affine(mapper *mp, const ox_node *n, const char *name, nn_err *e)
+{
+    nn_graph *g = mp->g;
+    val *a = n->in.n > 1 ? find_val(mp, n->in.v[0]) : NULL, *b = n->in.n > 1 ? find_val(mp, n->in.v[1]) : NULL;
+    if (!a || !b) return NODE_FAIL("an input is missing");
+    const int x_first = a->node >= 0;
+    val *x = x_first ? a : b, *k = x_first ? b : a;
+    if (x->node < 0 || k->node >= 0) return NODE_FAIL("needs one computed tensor and one constant");
+    const nn_gnode *gx = &g->nodes[x->node];
+    const int C = gx->shape[0];
+    float *c = nn_xmalloc((size_t)C * sizeof(float)), *sc = nn_xmalloc((size_t)C * sizeof(float)),
+          *sh = nn_xmalloc((size_t)C * sizeof(float));
+    int rc = NN_ERR;
+    if (per_channel(k, C, gx->ndim == 3, c)) {
+        NODE_FAIL("the constant does not broadcast per channel over [%d, ...]", C);
+        goto out;
+    }
+    for (int i = 0; i < C; i++) {
+        const char o = n->op.s[0]; /* M(ul) D(iv) S(ub) A(dd) */
+        if (o == 'M') sc[i] = c[i], sh[i] = 0.0f;
+        else if (o == 'A') sc[i] = 1.0f, sh[i] = c[i];
+        else if (o == 'S') sc[i] = x_first ? 1.0f : -1.0f, sh[i] = x_first ? -c[i] : c[i];
+        else if (x_first && c[i] != 0.0f) sc[i] = 1.0f / c[i], sh[i] = 0.0f;
+        else {
+            NODE_FAIL("only division of a tensor by a non-zero constant is supported");
+            goto out;
+        }
+    }
+    nn_gnode gn = nn_gnode_default(name, NN_OP_CHANNEL_AFFINE, x->node);
+    if (add_ir(mp, n, &gn, e) < 0) goto out;
+    add_param(mp, name, "scale", sc, (size_t)C);
+    add_param(mp, name, "shift", sh, (size_t)C);
+    rc = NN_OK;
+out:
+    free(c);
+    free(sc);
+    free(sh);
+    return rc;
+}
+
 static int map_node(mapper *mp, const ox_node *n, nn_err *e)
 {
     char name[NN_NAME_LEN];
@@ -1003,7 +1065,14 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
                 return NN_OK;
             }
         }
-        return NODE_FAIL("Mul is supported only as x * HardSigmoid(x) (HardSwish)");
+        if (a->node >= 0 && b->node >= 0) return NODE_FAIL("Mul of two computed tensors is supported only as x * HardSigmoid(x) (HardSwish)");
+        return map_affine(mp, n, name, e);
+    }
+    if (IS("Div") || IS("Sub")) {
+        val *a = n->in.n > 1 ? find_val(mp, n->in.v[0]) : NULL, *b = n->in.n > 1 ? find_val(mp, n->in.v[1]) : NULL;
+        if (!a || !b) return NODE_FAIL("an input is missing");
+        if ((a->node >= 0) == (b->node >= 0)) return NODE_FAIL("needs one computed tensor and one constant");
+        return map_affine(mp, n, name, e);
     }
     if (IS("HardSigmoid") || IS("HardSwish")) {
         int x = in_node(mp, n, 0, e);
@@ -1049,7 +1118,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
             set_out(mp, n, 0, x->node);
             return NN_OK;
         }
-        return NODE_FAIL("adding a constant is supported only as the bias of a MatMul");
+        return map_affine(mp, n, name, e);
     }
     if (IS("MaxPool") || IS("AveragePool")) {
         int x = in_node(mp, n, 0, e);
@@ -1161,7 +1230,7 @@ static int map_node(mapper *mp, const ox_node *n, nn_err *e)
     }
 #undef IS
     return NODE_FAIL("op '%.*s' is not supported (supported: Conv, BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid, "
-                     "Tanh, HardSigmoid, HardSwish, Mul (as HardSwish), Add, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Concat, "
+                     "Tanh, HardSigmoid, HardSwish, Add, Mul, Sub, Div (by constants),  MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Concat, "
                      "Resize, Upsample, Identity, Dropout, Pad (zero), Constant, Shape, Gather, Unsqueeze, Squeeze, Cast)",
                      (int)n->op.n, n->op.s);
 }

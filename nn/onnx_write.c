@@ -238,6 +238,22 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
             w_msg(&graph, 1, &node);
             break;
         }
+        case NN_OP_CHANNEL_AFFINE: { /* Mul then Add, constants shaped to broadcast per channel */
+            const int C = g->nodes[n->in[0]].shape[0], spatial = g->nodes[n->in[0]].ndim == 3;
+            int64_t cd[3] = {C, 1, 1};
+            snprintf(tmp, sizeof tmp, "%s.scale", n->name);
+            snprintf(tmp2, sizeof tmp2, "%s.shift", n->name);
+            init_tensor(&graph, tmp, P0->t.data, spatial ? 3 : 1, cd);
+            init_tensor(&graph, tmp2, P1->t.data, spatial ? 3 : 1, cd);
+            char mid[NN_NAME_LEN + 40];
+            snprintf(mid, sizeof mid, "%s.scaled", n->name);
+            const char *ins[] = {x, tmp, NULL}, *ins2[] = {mid, tmp2, NULL};
+            begin_node(&node, "Mul", mid, ins, mid);
+            w_msg(&graph, 1, &node);
+            begin_node(&node, "Add", n->name, ins2, n->name);
+            w_msg(&graph, 1, &node);
+            break;
+        }
         case NN_OP_RELU6:
         case NN_OP_HARDTANH: {
             const float lo = n->op == NN_OP_RELU6 ? 0.0f : n->lo, hi = n->op == NN_OP_RELU6 ? 6.0f : n->hi;

@@ -72,6 +72,9 @@ nn_tensor *nn_sum(nn_ctx *c, nn_tensor *x);   /* -> [1] */
 nn_tensor *nn_concat(nn_ctx *c, nn_tensor **xs, int n); /* along dim 1 */
 nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int *shape);
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x); /* -> [N, rest] */
+/* y = x * scale[c] + shift[c] along dim 1 (constants folded from imported
+ * models: normalisation inside the network, Mul/Sub/Div by constants) */
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tensor *shift);
 
 /* ---- softmax and losses (rows of [N, K]) ---- */
 nn_tensor *nn_softmax(nn_ctx *c, nn_tensor *x);

@@ -189,6 +189,17 @@ static nn_tensor *f_act(nn_ctx *c, nn_tensor **in, void *arg)
     case 5: return nn_hardtanh(c, x, -1.0f, 1.0f);
     case 6: return nn_hardsigmoid(c, x, 0.2f, 0.5f);
     case 7: return nn_hardswish(c, x);
+    case 8: { /* per-channel affine on [6, 20] = N 6, C 20 */
+        static nn_tensor *sc, *sh;
+        if (!sc) {
+            int cs[1] = {20};
+            nn_rng r;
+            nn_rng_seed(&r, 8);
+            sc = tu_randn(1, cs, &r, 1.0f);
+            sh = tu_randn(1, cs, &r, 1.0f);
+        }
+        return nn_channel_affine(c, x, sc, sh);
+    }
     default: return nn_relu(c, in[0]); /* leaf input: accumulate path */
     }
 }
@@ -201,9 +212,9 @@ static void test_act_grad(void **s)
     int xs[2] = {6, 20};
     nn_tensor *x = tu_randn(2, xs, &r, 3.0f);
     away_from_kinks(x);
-    const char *names[9] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "hardsigmoid", "hardswish",
-                            "relu (leaf)"};
-    for (int k = 0; k < 9; k++) tu_gradcheck(&C, f_act, &x, 1, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
+    const char *names[10] = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hardtanh", "hardsigmoid", "hardswish",
+                             "channel_affine", "relu (leaf)"};
+    for (int k = 0; k < 10; k++) tu_gradcheck(&C, f_act, &x, 1, &k, 1e-2f, 2e-3f, 1e-2f, 200, names[k]);
     tu_free(x);
 }
 

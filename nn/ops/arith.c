@@ -246,3 +246,44 @@ nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x)
     int s[2] = {x->shape[0], (int)(x->numel / (size_t)x->shape[0])};
     return nn_reshape(c, x, 2, s);
 }
+
+/* ---- per-channel affine: y = x * scale[c] + shift[c] (dim 1 is the channel) ---- */
+
+static void caff_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0], *sc = node->in[1], *sh = node->in[2], *y = node->out;
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t P = x->numel / ((size_t)N * C);
+    float *gx = x->requires_grad ? nn_grad(c, x) : NULL;
+    float *gs = sc->requires_grad ? nn_grad(c, sc) : NULL, *gb = sh->requires_grad ? nn_grad(c, sh) : NULL;
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < C; ch++) {
+            const size_t o = ((size_t)n * C + ch) * P;
+            double ds = 0.0, db = 0.0;
+            for (size_t i = 0; i < P; i++) {
+                const float d = y->grad[o + i];
+                if (gx) gx[o + i] += d * sc->data[ch];
+                ds += (double)d * x->data[o + i];
+                db += d;
+            }
+            if (gs) gs[ch] += (float)ds;
+            if (gb) gb[ch] += (float)db;
+        }
+}
+
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tensor *shift)
+{
+    NN_ASSERT(x->ndim >= 2 && (int)scale->numel == x->shape[1] && scale->numel == shift->numel);
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t P = x->numel / ((size_t)N * C);
+    nn_tensor *y = nn_new(c, x->ndim, x->shape);
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < C; ch++) {
+            const size_t o = ((size_t)n * C + ch) * P;
+            const float a = scale->data[ch], b = shift->data[ch];
+            for (size_t i = 0; i < P; i++) y->data[o + i] = x->data[o + i] * a + b;
+        }
+    nn_tensor *in[3] = {x, scale, shift};
+    nn_record(c, "channel_affine", caff_backward, y, 3, in);
+    return y;
+}

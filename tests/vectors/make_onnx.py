@@ -63,8 +63,12 @@ class Patterns(nn.Module):  # view(x.size(0), -1), max pooling, clip, upsampling
         s.c1 = nn.Conv2d(1, 6, 3, 1, 1); s.bn = nn.BatchNorm2d(6)
         s.c2 = nn.Conv2d(6, 6, 3, 2, 1)
         s.fc = nn.Linear(6 * 7 * 7, 10)
+        s.register_buffer("m", torch.randn(1, 6, 1, 1) * 0.1)
+        s.register_buffer("sd", torch.rand(1, 6, 1, 1) + 0.5)
     def forward(s, x):
-        x = F.max_pool2d(torch.clamp(s.bn(s.c1(x)), -0.5, 2.0), 2)       # 14x14
+        x = (x - 0.1) / 0.7 * 1.3                                           # input normalisation in the model
+        x = (s.bn(s.c1(x)) - s.m) / s.sd * 2.0 + 0.05                       # per-channel constants
+        x = F.max_pool2d(torch.clamp(x, -0.5, 2.0), 2)                      # 14x14
         x = F.leaky_relu(s.c2(F.interpolate(x, scale_factor=2, mode="nearest")), 0.1)  # 14x14
         x = F.avg_pool2d(torch.sigmoid(F.hardswish(x) + F.hardsigmoid(x)), 2)  # 7x7
         return s.fc(x.view(x.size(0), -1))
