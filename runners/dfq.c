@@ -24,6 +24,7 @@
 #include "nn/evaluate.h"
 #include "nn/io.h"
 #include "nn/json.h"
+#include "nn/onnx.h"
 #include "nn/optim.h"
 
 enum { SRC_GENERATOR, SRC_DATASET, SRC_REAL, SRC_DISTILL };
@@ -47,6 +48,8 @@ typedef struct dfq_cfg {
     int dist_iters;         /* reconstruct with ZeroQ distillation */
     float dist_lr;
     int seed, threads;
+    float mean[4], std[4]; /* $.preprocess: for teachers that carry none (ONNX) */
+    int nmean, nstd;
     const char *out_dir, *export_path, *table;
 } dfq_cfg;
 
@@ -64,7 +67,9 @@ static int parse_source(const char *s, int *out, nn_err *e)
 static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
 {
     static const char *const top[] = {"teacher", "data",    "quant", "source", "generator", "schedule", "student",
-                                      "kd",      "samples", "seed",  "threads", "output",   "label",    NULL};
+                                      "kd",      "samples", "seed",  "threads", "output",   "label",    "preprocess",
+                                      NULL};
+    static const char *const kpre[] = {"mean", "std", NULL};
     static const char *const kdata[] = {"path", "train_limit", "test_limit", "augment", NULL};
     static const char *const ksrc[] = {"type", "file", "iterations", "lr", NULL};
     static const char *const kgen[] = {"width", "latent", "cond_bn", "lr", "beta1", "beta2", "bns_beta", "train",
@@ -107,6 +112,14 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
                   nn_json_bool(a, "$.data.augment", "hflip", 0, &c->aug.hflip, e)))
             return NN_ERR;
     }
+    const cJSON *pp = nn_json_obj(j, "$", "preprocess", 0, e, &failed);
+    if (failed) return NN_ERR;
+    if (pp && (nn_json_check_keys(pp, "$.preprocess", kpre, e) ||
+               nn_json_floats(pp, "$.preprocess", "mean", 1, c->mean, 4, &c->nmean, e) ||
+               nn_json_floats(pp, "$.preprocess", "std", 1, c->std, 4, &c->nstd, e)))
+        return NN_ERR;
+    for (int i = 0; i < c->nstd; i++)
+        if (!(c->std[i] > 0.0f)) return nn_fail(e, "$.preprocess.std[%d]: must be > 0", i);
     const cJSON *q = nn_json_obj(j, "$", "quant", 0, e, &failed);
     if (failed || (q && cmp_quant_parse(q, "$.quant", &c->q, e))) return NN_ERR;
     const cJSON *s = nn_json_obj(j, "$", "source", 1, e, &failed);
@@ -571,7 +584,8 @@ static const char *quantize_help =
     "iters_per_epoch, batch_size, warmup_epochs, calib_epochs, fine_tune,\n"
     "eval_every, eval_batch_size}, student {lr, momentum, nesterov, weight_decay,\n"
     "schedule constant|cosine|multistep, milestones, min_lr}, kd {temperature,\n"
-    "alpha, reduction mean|batchmean}, samples, seed, threads, label, output\n"
+    "alpha, reduction mean|batchmean}, preprocess {mean, std} (for an ONNX teacher),\n"
+    "samples, seed, threads, label, output\n"
     "{dir, export, table}. Defaults are GDFQ's; see configs/dfq/ for examples.\n";
 
 static int run_dfq(int argc, char **argv, int reconstruct)
@@ -616,6 +630,19 @@ static int run_dfq(int argc, char **argv, int reconstruct)
     }
     if (teacher->in_ndim != 3) {
         run_error("$.teacher: needs an image classifier");
+        goto out;
+    }
+    if (cfg.nmean || cfg.nstd) {
+        if (cfg.nmean != teacher->in_shape[0] || cfg.nstd != teacher->in_shape[0]) {
+            snprintf(m, sizeof m, "$.preprocess: need %d mean and std values (one per input channel)", teacher->in_shape[0]);
+            run_error(m);
+            goto out;
+        }
+        memcpy(teacher->mean, cfg.mean, sizeof cfg.mean);
+        memcpy(teacher->std, cfg.std, sizeof cfg.std);
+    } else if (nn_onnx_is_path(cfg.teacher) && cfg.data_path) {
+        run_error("$.preprocess: an ONNX teacher carries no input preprocessing; give {\"mean\": [...], \"std\": [...]} "
+                  "(per channel, for pixels scaled to [0, 1])");
         goto out;
     }
     {

@@ -284,6 +284,23 @@ static void test_cli(void **s)
                                              "\"output\":{\"dir\":\"/tmp/datafree_fold\"}}");
     assert_int_equal(tu_sh("%s reconstruct /tmp/datafree_fold.json", tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "TrainingMode.TRAINING"));
+    /* data-free w8a8 of a PyTorch-trained ONNX teacher; its preprocessing must be stated */
+    if (data) {
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg,
+                 "{\"teacher\":\"tests/vectors/onnx/fmnist_cnn_bn.onnx\",\"data\":{\"path\":\"%s\",\"test_limit\":1000},"
+                 "\"quant\":{\"wbits\":8,\"abits\":8},\"source\":{\"type\":\"generator\"},\"generator\":{\"width\":32,"
+                 "\"lr\":0.01},\"schedule\":{\"epochs\":1,\"iters_per_epoch\":20,\"batch_size\":32,\"calib_epochs\":1,"
+                 "\"fine_tune\":false},\"threads\":2,\"output\":{\"dir\":\"/tmp/datafree_onnx_q\"}}",
+                 data);
+        tu_write_text("/tmp/datafree_onnx_q.json", cfg);
+        assert_int_equal(tu_sh("%s quantize /tmp/datafree_onnx_q.json", tu_bin()), 1);
+        assert_non_null(strstr(TU_OUT, "$.preprocess"));
+        tu_sh("sed -i 's/\"quant\"/\"preprocess\":{\"mean\":[0.2860],\"std\":[0.3530]},\"quant\"/' /tmp/datafree_onnx_q.json");
+        assert_int_equal(tu_sh("%s quantize /tmp/datafree_onnx_q.json --json", tu_bin()), 0);
+        const double acc = tu_out_number("test_accuracy"), teacher = tu_out_number("teacher_accuracy");
+        assert_true(teacher > 0.7 && acc > teacher - 0.015);
+    }
     assert_int_equal(tu_sh("%s inspect /tmp/datafree_missing.onnx", tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "datafree_missing.onnx"));
 }
