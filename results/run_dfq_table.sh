@@ -19,6 +19,17 @@ for name in $order; do
     continue
   fi
   [ -f "$dir/result.json" ] && continue
+  # GDFQ seed 1 and the PTQ row of the same bits share their first 4 epochs
+  # exactly (same seed, generator warm-up and calibration; the student is not
+  # updated yet): start from the PTQ run's epoch-4 checkpoint, with its metrics.
+  ptq=results/runs/dfq/ptq_${name#gdfq_}; ptq=${ptq%_s1}
+  if [[ $name == gdfq_*_s1 ]] && [ ! -f "$dir/ckpt.safetensors" ] && [ -f "$ptq/result.json" ] &&
+     [ -f "$ptq/ckpt.safetensors" ]; then
+    mkdir -p "$dir"
+    cp "$ptq/ckpt.safetensors" "$dir/ckpt.safetensors"
+    grep -E '"epoch":[1-4],' "$ptq/metrics.jsonl" > "$dir/metrics.jsonl"
+    echo "== $name: epochs 1-4 from $ptq (identical computation)"
+  fi
   echo "== $name"
   "$BIN" quantize "configs/dfq/$name.json" --resume || exit 1
 done
