@@ -454,7 +454,7 @@ static int distill(dfq_cfg *cfg, nn_graph *teacher, nn_ctx *ctx, synth_set *s, i
                 v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
                 x[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + 1e-8f);
             }
-            run_progress_line(&prog, "distill images %d-%d of %d, iteration %d/%d, BNS loss %.4f, %.0fs", off + 1,
+            run_progress_line(&prog, "distill images %d-%d of %d, iteration %d/%d, BNS loss %.3g, %.0fs", off + 1,
                               off + n, s->n, it + 1, cfg->dist_iters, o.bns, nn_now() - t0);
         }
         /* labels: the teacher's own predictions (ZeroQ has none) */
@@ -472,7 +472,7 @@ static int distill(dfq_cfg *cfg, nn_graph *teacher, nn_ctx *ctx, synth_set *s, i
         if (synth_save(ckpt, &part, line, e)) break; /* images so far; a resume continues after them */
         if (!json) {
             run_progress_done(&prog);
-            printf("distilled %d/%d images, final BNS loss %.4f\n", off + n, s->n, o.bns);
+            printf("distilled %d/%d images, final BNS loss %.3g\n", off + n, s->n, o.bns);
         }
     }
     free(m);
