@@ -875,6 +875,30 @@ static int map_affine(mapper *mp, const ox_node *n, const char *name, nn_err *e)
             goto out;
         }
     }
+    /* (x - m) / s * a + b: chains of constants fold into the previous affine node
+     * when nothing else reads its output */
+    if (gx->op == NN_OP_CHANNEL_AFFINE && x->node == g->n - 1) {
+        int uses = 0;
+        for (int i = 0; i < mp->m->nodes.n; i++)
+            for (int q = 0; q < mp->m->nodes.v[i].in.n; q++) uses += sv_eq(mp->m->nodes.v[i].in.v[q], x->name);
+        pending *ps = NULL, *pb = NULL;
+        char want[NN_NAME_LEN + 40];
+        for (int i = 0; i < mp->params.n; i++) {
+            snprintf(want, sizeof want, "%s.scale", gx->name);
+            if (!strcmp(mp->params.v[i].name, want)) ps = &mp->params.v[i];
+            snprintf(want, sizeof want, "%s.shift", gx->name);
+            if (!strcmp(mp->params.v[i].name, want)) pb = &mp->params.v[i];
+        }
+        if (uses == 1 && ps && pb) {
+            for (int i = 0; i < C; i++) {
+                ps->data[i] *= sc[i];
+                pb->data[i] = pb->data[i] * sc[i] + sh[i];
+            }
+            set_out(mp, n, 0, x->node);
+            rc = NN_OK;
+            goto out;
+        }
+    }
     nn_gnode gn = nn_gnode_default(name, NN_OP_CHANNEL_AFFINE, x->node);
     if (add_ir(mp, n, &gn, e) < 0) goto out;
     add_param(mp, name, "scale", sc, (size_t)C);
