@@ -1,0 +1,94 @@
+/* Search machinery: Gumbel-softmax sample statistics and gradients,
+ * temperature schedules. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "search/gumbel.h"
+#include "testutil.h"
+
+#define C TU_CTX
+
+/* As tau -> 0 the standard form's argmax is the Gumbel-max trick: its
+ * frequencies are softmax(alpha). The seed's form (noise on probabilities)
+ * flattens them towards uniform, which the test also pins down. */
+static void test_gumbel_frequencies(void **s)
+{
+    (void)s;
+    const float a[4] = {1.0f, 0.0f, -1.0f, 0.5f};
+    double p[4], z = 0;
+    for (int k = 0; k < 4; k++) z += exp(a[k]);
+    for (int k = 0; k < 4; k++) p[k] = exp(a[k]) / z;
+    for (int form = 0; form < 2; form++) {
+        nn_rng r;
+        nn_rng_seed(&r, 21);
+        int cnt[4] = {0};
+        const int T = 20000;
+        nn_ctx_reset(&C);
+        C.grad_enabled = 0;
+        nn_tensor *alpha = nn_new2(&C, T, 4); /* T rows = T independent draws */
+        for (int t = 0; t < T; t++) memcpy(alpha->data + (size_t)t * 4, a, sizeof a);
+        nn_tensor *m = srch_gumbel_softmax(&C, alpha, (srch_gumbel){form ? SRCH_GUMBEL_SEED : SRCH_GUMBEL_STANDARD, 0.05f, 0}, &r);
+        for (int t = 0; t < T; t++) {
+            const float *row = m->data + (size_t)t * 4;
+            int b = 0;
+            float sum = 0;
+            for (int k = 0; k < 4; k++) {
+                sum += row[k];
+                if (row[k] > row[b]) b = k;
+            }
+            assert_true(fabsf(sum - 1.0f) < 1e-4f);
+            cnt[b]++;
+        }
+        for (int k = 0; k < 4; k++) {
+            const double f = (double)cnt[k] / T;
+            if (form == 0 && fabs(f - p[k]) > 0.015) { /* ~4 standard errors */
+                print_error("standard form: frequency of %d is %.4f, softmax gives %.4f\n", k, f, p[k]);
+                fail();
+            }
+            if (form == 1) assert_true(fabs(f - 0.25) < fabs(p[k] - 0.25) + 1e-9 || fabs(p[k] - 0.25) < 0.02);
+        }
+    }
+}
+
+/* Gradients reach alpha (fixed noise: the same RNG seed for every evaluation). */
+static nn_tensor *f_gumbel(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    int form = *(int *)arg;
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    return srch_gumbel_softmax(c, in[0], (srch_gumbel){form ? SRCH_GUMBEL_SEED : SRCH_GUMBEL_STANDARD, 0.7f, 0}, &r);
+}
+
+static void test_gumbel_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    int sh[2] = {3, 5};
+    nn_tensor *a = tu_randn(2, sh, &r, 1.0f);
+    for (int form = 0; form < 2; form++) tu_gradcheck(&C, f_gumbel, &a, 1, &form, 1e-2f, 2e-3f, 1e-2f, 15, "gumbel-softmax");
+    /* per-batch noise: every row gets the same noise, so equal alphas give equal rows */
+    nn_ctx_reset(&C);
+    nn_tensor *b = nn_new2(&C, 3, 5);
+    for (int k = 0; k < 15; k++) b->data[k] = (float)(k % 5);
+    nn_tensor *m = srch_gumbel_softmax(&C, b, (srch_gumbel){SRCH_GUMBEL_STANDARD, 1.0f, 1}, &r);
+    tu_close(m->data + 5, m->data, 5, 0.0f, 0.0f, "per-batch noise");
+    tu_free(a);
+}
+
+static void test_tau_schedules(void **s)
+{
+    (void)s;
+    assert_true(fabsf(srch_tau(SRCH_TAU_EXP, 5.0f, 0, 0.9f, 2, 10) - 5.0f * 0.81f) < 1e-5f);
+    assert_true(fabsf(srch_tau(SRCH_TAU_LINEAR, 5.0f, 1.0f, 0, 9, 10) - 1.0f) < 1e-6f);
+    assert_true(fabsf(srch_tau(SRCH_TAU_LINEAR, 5.0f, 1.0f, 0, 0, 10) - 5.0f) < 1e-6f);
+    assert_true(srch_tau(SRCH_TAU_CONST, 2.0f, 0, 0, 7, 10) == 2.0f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad),
+                                       cmocka_unit_test(test_tau_schedules)};
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
+}
