@@ -72,6 +72,9 @@ nn_tensor *nn_sum(nn_ctx *c, nn_tensor *x);   /* -> [1] */
 nn_tensor *nn_concat(nn_ctx *c, nn_tensor **xs, int n); /* along dim 1 */
 nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int *shape);
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x); /* -> [N, rest] */
+/* A mixed edge's output: y[n] = sum_j w[n, j] * xs[j][n] with w [N, k]
+ * (weights per example) or [1, k] (per batch); k < NN_MAX_INPUTS. */
+nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w);
 /* y = x * scale[c] + shift[c] along dim 1 (constants folded from imported
  * models: normalisation inside the network, Mul/Sub/Div by constants) */
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tensor *shift);

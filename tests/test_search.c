@@ -77,6 +77,32 @@ static void test_gumbel_grad(void **s)
     tu_free(a);
 }
 
+/* The mixed-edge sum: gradients to every input and to the weights, with
+ * weights per batch ([1, k]) and per example ([N, k]). */
+static nn_tensor *f_mix(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    nn_tensor *xs[3] = {in[0], nn_relu(c, in[1]), in[2]};
+    return nn_mix(c, xs, 3, in[3]);
+}
+
+static void test_mix_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 6);
+    int xsh[4] = {2, 3, 4, 4};
+    for (int per_row = 0; per_row < 2; per_row++) {
+        int wsh[2] = {per_row ? 2 : 1, 3};
+        nn_tensor *in[4] = {tu_randn(4, xsh, &r, 1.0f), tu_randn(4, xsh, &r, 1.0f), tu_randn(4, xsh, &r, 1.0f),
+                            tu_randn(2, wsh, &r, 1.0f)};
+        for (size_t i = 0; i < in[1]->numel; i++) /* away from the ReLU kink */
+            if (fabsf(in[1]->data[i]) < 0.05f) in[1]->data[i] = 0.1f;
+        tu_gradcheck(&C, f_mix, in, 4, NULL, 1e-2f, 2e-3f, 1e-2f, 40, per_row ? "mix (per example)" : "mix (per batch)");
+        for (int k = 0; k < 4; k++) tu_free(in[k]);
+    }
+}
+
 static void test_tau_schedules(void **s)
 {
     (void)s;
@@ -88,7 +114,7 @@ static void test_tau_schedules(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad),
                                        cmocka_unit_test(test_tau_schedules)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

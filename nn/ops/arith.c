@@ -287,3 +287,62 @@ nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tenso
     nn_record(c, "channel_affine", caff_backward, y, 3, in);
     return y;
 }
+
+/* ---- weighted sum of same-shaped tensors: y[n] = sum_j w[n or 0, j] * x_j[n] ---- */
+
+typedef struct {
+    int k;
+    int per_row; /* w is [N, k]; else [1, k] (one weight per input, shared by the batch) */
+} mix_saved;
+
+static void mix_backward(nn_ctx *c, nn_node *node)
+{
+    mix_saved *s = node->saved;
+    nn_tensor *w = node->in[s->k], *y = node->out;
+    const int N = y->shape[0];
+    const size_t P = y->numel / (size_t)N;
+    float *gw = w->requires_grad ? nn_grad(c, w) : NULL;
+    for (int j = 0; j < s->k; j++) {
+        nn_tensor *x = node->in[j];
+        float *gx = x->requires_grad ? nn_grad(c, x) : NULL;
+        for (int n = 0; n < N; n++) {
+            const float wj = w->data[(size_t)(s->per_row ? n : 0) * s->k + j];
+            const float *d = y->grad + (size_t)n * P, *xv = x->data + (size_t)n * P;
+            double acc = 0.0;
+            for (size_t i = 0; i < P; i++) {
+                if (gx) gx[(size_t)n * P + i] += wj * d[i];
+                acc += (double)d[i] * xv[i];
+            }
+            if (gw) gw[(size_t)(s->per_row ? n : 0) * s->k + j] += (float)acc;
+        }
+    }
+}
+
+nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w)
+{
+    NN_ASSERT(k >= 1 && k < NN_MAX_INPUTS && w->ndim == 2 && w->shape[1] == k);
+    const int N = xs[0]->shape[0];
+    NN_ASSERT(w->shape[0] == 1 || w->shape[0] == N);
+    for (int j = 1; j < k; j++) NN_ASSERT(nn_same_shape(xs[j], xs[0]));
+    const int per_row = w->shape[0] == N && N > 1;
+    nn_tensor *y = nn_zeros_like(c, xs[0]);
+    const size_t P = y->numel / (size_t)N;
+    for (int j = 0; j < k; j++)
+        for (int n = 0; n < N; n++) {
+            const float wj = w->data[(size_t)(per_row ? n : 0) * k + j];
+            const float *xv = xs[j]->data + (size_t)n * P;
+            float *yv = y->data + (size_t)n * P;
+            for (size_t i = 0; i < P; i++) yv[i] += wj * xv[i];
+        }
+    nn_tensor *in[NN_MAX_INPUTS];
+    for (int j = 0; j < k; j++) in[j] = xs[j];
+    in[k] = w;
+    nn_node *node = nn_record(c, "mix", mix_backward, y, k + 1, in);
+    if (node) {
+        mix_saved *s = nn_arena_alloc(&c->arena, sizeof *s);
+        s->k = k;
+        s->per_row = per_row;
+        node->saved = s;
+    }
+    return y;
+}
