@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nn/io.h"
+#include "search/derive.h"
 #include "search/gumbel.h"
 #include "testutil.h"
 
@@ -103,6 +105,56 @@ static void test_mix_grad(void **s)
     }
 }
 
+/* Derivation on hand-made alphas: 3 nodes after the input, edges 0->1, 0->2,
+ * 1->2, 0->3, 1->3, 2->3, ops {conv3x3, identity, none}. */
+static const srch_edge EDGES[6] = {
+    {0, 1, 3, {"conv3x3", "identity", "none"}}, {0, 2, 3, {"conv3x3", "identity", "none"}},
+    {1, 2, 3, {"conv3x3", "identity", "none"}}, {0, 3, 3, {"conv3x3", "identity", "none"}},
+    {1, 3, 3, {"conv3x3", "identity", "none"}}, {2, 3, 3, {"conv3x3", "identity", "none"}}};
+static const float ALPHA[18] = {
+    0.1f, 0.2f, 0.9f,  /* 0->1: none wins, but node 1 needs an input: identity */
+    0.8f, 0.1f, 0.0f,  /* 0->2: conv3x3 */
+    0.1f, 0.7f, 0.2f,  /* 1->2: identity */
+    0.0f, 0.1f, 2.0f,  /* 0->3: none (strongest non-none 0.1) */
+    0.5f, 0.3f, 0.1f,  /* 1->3: conv3x3 0.5 */
+    0.2f, 0.6f, 0.4f}; /* 2->3: identity 0.6 */
+
+static int has(const srch_genotype *g, int from, int to, const char *op)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->e[i].from == from && g->e[i].to == to && !strcmp(g->e[i].op, op)) return 1;
+    return 0;
+}
+
+static void test_derive(void **s)
+{
+    (void)s;
+    nn_err e;
+    srch_genotype g;
+    assert_int_equal(srch_derive(EDGES, 6, ALPHA, SRCH_DERIVE_ARGMAX, 0, &g, &e), NN_OK);
+    assert_int_equal(g.n, 5); /* 0->3 dropped (none); 0->1 kept so node 1 has an input */
+    assert_true(has(&g, 0, 1, "identity") && has(&g, 0, 2, "conv3x3") && has(&g, 1, 2, "identity"));
+    assert_true(has(&g, 1, 3, "conv3x3") && has(&g, 2, 3, "identity") && !has(&g, 0, 3, "none"));
+    assert_int_equal(srch_derive(EDGES, 6, ALPHA, SRCH_DERIVE_TOPK, 2, &g, &e), NN_OK);
+    assert_int_equal(g.n, 5); /* node 1: one edge; node 2: both; node 3: 2->3 (0.6) and 1->3 (0.5) */
+    assert_true(has(&g, 2, 3, "identity") && has(&g, 1, 3, "conv3x3") && !has(&g, 0, 3, "identity"));
+    assert_int_equal(srch_derive(EDGES, 6, ALPHA, SRCH_DERIVE_ONE_PRED, 0, &g, &e), NN_OK);
+    assert_int_equal(g.n, 3);
+    assert_true(has(&g, 0, 1, "identity") && has(&g, 0, 2, "conv3x3") && has(&g, 2, 3, "identity"));
+    /* round trip through JSON and a file */
+    assert_int_equal(srch_genotype_save(&g, "/tmp/datafree_geno.json", &e), NN_OK);
+    srch_genotype h;
+    assert_int_equal(srch_genotype_load("/tmp/datafree_geno.json", &h, &e), NN_OK);
+    assert_int_equal(h.n, g.n);
+    for (int i = 0; i < g.n; i++)
+        assert_true(h.e[i].from == g.e[i].from && h.e[i].to == g.e[i].to && !strcmp(h.e[i].op, g.e[i].op));
+    /* a bad genotype names its JSON path */
+    tu_write_text("/tmp/datafree_geno_bad.json",
+                  "{\"format\":\"datafree.genotype\",\"edges\":[{\"from\":2,\"to\":1,\"op\":\"x\"}]}");
+    assert_int_equal(srch_genotype_load("/tmp/datafree_geno_bad.json", &h, &e), NN_ERR);
+    assert_non_null(strstr(e.msg, "$.edges[0]"));
+}
+
 static void test_tau_schedules(void **s)
 {
     (void)s;
@@ -114,7 +166,7 @@ static void test_tau_schedules(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive),
                                        cmocka_unit_test(test_tau_schedules)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
