@@ -6,6 +6,7 @@
 
 #include "nn/io.h"
 #include "search/derive.h"
+#include "search/gates.h"
 #include "search/gumbel.h"
 #include "testutil.h"
 
@@ -155,6 +156,38 @@ static void test_derive(void **s)
     assert_non_null(strstr(e.msg, "$.edges[0]"));
 }
 
+/* A tiny search: three candidate ops with constructed losses (op 1 is the
+ * cheapest); alpha steps by the binary-gate estimator must make op 1 the
+ * argmax, from an alpha that starts against it. Also the sampler's
+ * frequencies follow softmax(alpha). */
+static void test_gate_search(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 17);
+    const float cost[3] = {1.0f, 0.2f, 2.0f};
+    float alpha[3] = {0.5f, -0.5f, 0.0f};
+    for (int step = 0; step < 2000; step++) {
+        int paths[2];
+        int n = srch_gate_sample(alpha, 3, 2, &r, paths);
+        assert_int_equal(n, 2);
+        assert_true(paths[0] != paths[1]);
+        float dldg[2] = {cost[paths[0]], cost[paths[1]]}, da[3] = {0};
+        srch_gate_alpha_grad(alpha, 3, paths, 2, dldg, da);
+        for (int k = 0; k < 3; k++) alpha[k] -= 0.05f * da[k];
+    }
+    assert_true(alpha[1] > alpha[0] && alpha[0] > alpha[2]); /* ordered by cost */
+    const float a2[3] = {1.0f, 0.0f, -1.0f};
+    int cnt[3] = {0};
+    for (int t = 0; t < 20000; t++) {
+        int p;
+        srch_gate_sample(a2, 3, 1, &r, &p);
+        cnt[p]++;
+    }
+    const double z = exp(1.0) + 1.0 + exp(-1.0);
+    assert_true(fabs(cnt[0] / 20000.0 - exp(1.0) / z) < 0.015 && fabs(cnt[2] / 20000.0 - exp(-1.0) / z) < 0.015);
+}
+
 static void test_tau_schedules(void **s)
 {
     (void)s;
@@ -166,7 +199,7 @@ static void test_tau_schedules(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
