@@ -2,11 +2,13 @@
  * temperature schedules. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/io.h"
 #include "search/derive.h"
 #include "search/gates.h"
+#include "search/plot.h"
 #include "search/gumbel.h"
 #include "testutil.h"
 
@@ -154,6 +156,19 @@ static void test_derive(void **s)
                   "{\"format\":\"datafree.genotype\",\"edges\":[{\"from\":2,\"to\":1,\"op\":\"x\"}]}");
     assert_int_equal(srch_genotype_load("/tmp/datafree_geno_bad.json", &h, &e), NN_ERR);
     assert_non_null(strstr(e.msg, "$.edges[0]"));
+    /* alpha history as SVG: one polyline per op per edge */
+    float hist[3 * 18];
+    for (int t = 0; t < 3; t++)
+        for (int q = 0; q < 18; q++) hist[t * 18 + q] = ALPHA[q] * (float)t;
+    assert_int_equal(srch_plot_alpha_svg("/tmp/datafree_alpha.svg", EDGES, 6, hist, 3, &e), NN_OK);
+    size_t len;
+    char *svg = nn_read_file("/tmp/datafree_alpha.svg", &len, &e);
+    assert_non_null(svg);
+    int lines = 0;
+    for (char *p = svg; (p = strstr(p, "<polyline")); p++) lines++;
+    assert_int_equal(lines, 18);
+    assert_non_null(strstr(svg, "</svg>"));
+    free(svg);
 }
 
 /* A tiny search: three candidate ops with constructed losses (op 1 is the
