@@ -7,7 +7,11 @@ for d in results/runs/dfq/*/; do
   for f in config.json metrics.jsonl result.json table.md grid.png; do
     [ -f "$d$f" ] && git add -f "$d$f"
   done
-  if [ ! -f "$d/result.json" ] && [ -f "$d/ckpt.safetensors" ]; then git add -f "$d/ckpt.safetensors"; fi
-  if [ -f "$d/result.json" ]; then git rm -q --cached --ignore-unmatch "$d/ckpt.safetensors"; fi
+  done=0
+  [ -f "$d/result.json" ] && done=1
+  # a finished reconstruction: its dataset is the input of the ZeroQ rows
+  if [ -f "$d/dataset.safetensors" ]; then git add -f "$d/dataset.safetensors"; done=1; fi
+  if [ $done = 0 ] && [ -f "$d/ckpt.safetensors" ]; then git add -f "$d/ckpt.safetensors"; fi
+  if [ $done = 1 ]; then git rm -q --cached --ignore-unmatch "$d/ckpt.safetensors"; fi
 done
 git add results/dfq_resnet20_fmnist.md
