@@ -13,7 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
-    "fake_quant", "hardsigmoid", "hardswish", "channel_affine",
+    "fake_quant", "hardsigmoid", "hardswish", "channel_affine", "mix",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -222,6 +222,9 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
         ps[k++] = (param_spec){"scale", 1, {ish[0]}, 0, 0, 1.0f};
         ps[k++] = (param_spec){"shift", 1, {ish[0]}, 0, 0, 0.0f};
         break;
+    case NN_OP_MIX:
+        ps[k++] = (param_spec){"alpha", 2, {1, n->candidates}, 1, 0, 0.0f};
+        break;
     case NN_OP_FAKE_QUANT: /* {lo, hi}; observer {updates, lo_acc, hi_acc} */
         ps[k++] = (param_spec){"range", 1, {2}, 0, 0, 0.0f};
         ps[k++] = (param_spec){"observer", 1, {3}, 0, 0, 0.0f};
@@ -327,6 +330,16 @@ int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e)
                            a->shape[0], a->shape[1], a->shape[2], b->name, b->shape[0], b->shape[1], b->shape[2]);
         break;
     }
+    case NN_OP_MIX:
+        if (n->candidates < n->nin || n->candidates < 1 || n->candidates >= NN_MAX_INPUTS)
+            return nn_fail(e, "node '%s': mix needs 1 to %d candidates, at least its %d inputs", n->name,
+                           NN_MAX_INPUTS - 1, n->nin);
+        for (int i = 1; i < n->nin; i++) {
+            const nn_gnode *b = &g->nodes[n->in[i]];
+            if (b->ndim != a->ndim || memcmp(b->shape, a->shape, (size_t)a->ndim * sizeof(int)))
+                return nn_fail(e, "node '%s': mix candidates '%s' and '%s' differ in shape", n->name, a->name, b->name);
+        }
+        break;
     case NN_OP_CONCAT:
         for (int i = 1; i < n->nin; i++) {
             const nn_gnode *b = &g->nodes[n->in[i]];
@@ -396,6 +409,7 @@ int nn_graph_finalize(nn_graph *g, nn_err *e)
                 nn_param *p = &g->params[pi];
                 snprintf(p->name, sizeof p->name, "%s.%s", n->name, specs[k].suffix);
                 p->trainable = specs[k].trainable;
+                p->arch = n->op == NN_OP_MIX;
                 p->decay = specs[k].decay;
                 p->t.ndim = specs[k].ndim;
                 memcpy(p->t.shape, specs[k].shape, sizeof p->t.shape);
@@ -465,6 +479,17 @@ void nn_graph_set_trainable(nn_graph *g, int on)
 {
     for (int i = 0; i < g->np; i++)
         if (g->params[i].trainable) g->params[i].t.requires_grad = on;
+}
+
+int nn_param_in_group(const nn_param *p, nn_param_group grp)
+{
+    return grp == NN_GROUP_ALL || (grp == NN_GROUP_ARCH) == (p->arch != 0);
+}
+
+void nn_graph_set_trainable_group(nn_graph *g, nn_param_group grp, int on)
+{
+    for (int i = 0; i < g->np; i++)
+        if (g->params[i].trainable && nn_param_in_group(&g->params[i], grp)) g->params[i].t.requires_grad = on;
 }
 
 double nn_graph_node_macs(const nn_graph *g, int i)
@@ -616,6 +641,18 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             y = skip ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]);
             break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
+        case NN_OP_MIX: {
+            nn_tensor *alpha = P(g, n, 0), *xs[NN_MAX_INPUTS];
+            nn_tensor *w = o && o->mix_weights ? o->mix_weights(o->mix_user, c, g, i, alpha, a->shape[0])
+                                               : nn_softmax(c, alpha);
+            for (int k = 0; k < n->candidates; k++) xs[k] = k < n->nin ? in[k] : NULL;
+            if (n->candidates > n->nin) { /* "none": a constant zero, shared */
+                nn_tensor *z = nn_zeros_like(c, a);
+                for (int k = n->nin; k < n->candidates; k++) xs[k] = z;
+            }
+            y = nn_mix(c, xs, n->candidates, w);
+            break;
+        }
         case NN_OP_FLATTEN: y = nn_flatten(c, a); break;
         case NN_OP_LINEAR: y = nn_linear(c, a, node_weight(g, c, n), n->bias ? P(g, n, 1) : NULL); break;
         case NN_OP_FAKE_QUANT: {

@@ -34,6 +34,7 @@ typedef enum {
     NN_OP_HARDSIGMOID, /* clamp(alpha*x + beta, 0, 1) */
     NN_OP_HARDSWISH,
     NN_OP_CHANNEL_AFFINE, /* x * scale[c] + shift[c], constants (not trained) */
+    NN_OP_MIX,            /* supernet edge: sum_j m_j * in_j, m from the edge's alpha (see nn_fwd_opts) */
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -58,6 +59,7 @@ typedef struct nn_gnode {
     float slope, lo, hi;  /* leaky relu, hardtanh */
     float alpha, beta;    /* hardsigmoid */
     int count_include_pad;
+    int candidates;       /* mix: K >= nin; the K - nin trailing candidates are "none" (no input) */
     /* quantization: conv/linear weights when qbits > 0 (qsym, qperch: per
      * output channel); fake_quant: activation bits, qsym, EMA beta, and the
      * observer updates after which its range is frozen (-1: never) */
@@ -75,6 +77,7 @@ typedef struct nn_param {
     nn_tensor t;   /* data (and grad for trainable) point into the blobs */
     int trainable; /* weights/biases; BN running statistics are not */
     int decay;     /* weight decay applies (conv/linear weights) */
+    int arch;      /* an architecture parameter (a mix node's alpha), not a weight */
 } nn_param;
 
 typedef struct nn_graph {
@@ -131,6 +134,10 @@ void nn_graph_zero_grad(nn_graph *g);
 /* Frozen (0) or trainable (1): a frozen graph's parameters take no
  * gradient, so backward through it computes input gradients only. */
 void nn_graph_set_trainable(nn_graph *g, int on);
+/* Parameter groups for bi-level search: weights and architecture (alpha). */
+typedef enum { NN_GROUP_ALL, NN_GROUP_WEIGHTS, NN_GROUP_ARCH } nn_param_group;
+int nn_param_in_group(const nn_param *p, nn_param_group grp);
+void nn_graph_set_trainable_group(nn_graph *g, nn_param_group grp, int on);
 /* MACs (conv and linear) of one forward pass of one sample; of node i. */
 double nn_graph_macs(const nn_graph *g);
 double nn_graph_node_macs(const nn_graph *g, int i);
@@ -138,12 +145,17 @@ double nn_graph_node_macs(const nn_graph *g, int i);
 /* Forward. Observers see every node's inputs and output (BN statistics for
  * reconstruction, features for distillation, ranges for quantizers). */
 typedef void (*nn_hook_fn)(void *user, const nn_graph *g, int node, nn_tensor **in, nn_tensor *out);
+/* A mix node's weights from its alpha [1, K]: [1, K] (per batch) or
+ * [N, K] (per example), differentiable in alpha. Default: softmax(alpha). */
+typedef nn_tensor *(*nn_mix_fn)(void *user, nn_ctx *c, const nn_graph *g, int node, nn_tensor *alpha, int batch);
 typedef struct nn_fwd_opts {
     nn_hook_fn hook;
     void *user;
     const int *labels; /* for conditional BN and label_embed */
     nn_tensor **outputs; /* optional: every node's output, length g->n */
     int observe;         /* fake_quant nodes update their ranges from this batch */
+    nn_mix_fn mix_weights;
+    void *mix_user;
 } nn_fwd_opts;
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);
 

@@ -79,6 +79,7 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         case NN_OP_UPSAMPLE_BILINEAR: cJSON_AddNumberToObject(o, "scale", n->scale); break;
         case NN_OP_LABEL_EMBED: cJSON_AddNumberToObject(o, "num_classes", n->num_classes); break;
         case NN_OP_RESHAPE: cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(n->rshape, n->rndim)); break;
+        case NN_OP_MIX: cJSON_AddNumberToObject(o, "candidates", n->candidates); break;
         default: break;
         }
         if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits) {
@@ -108,6 +109,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
     static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
     static const char *const rsh[] = {"name", "op", "inputs", "shape", NULL};
+    static const char *const mix[] = {"name", "op", "inputs", "candidates", NULL};
     static const char *const plain[] = {"name", "op", "inputs", NULL};
     switch (op) {
     case NN_OP_CONV: return conv;
@@ -124,6 +126,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_RESHAPE: return rsh;
     case NN_OP_FAKE_QUANT: return fq;
     case NN_OP_HARDSIGMOID: return hsig;
+    case NN_OP_MIX: return mix;
     default: return plain;
     }
 }
@@ -158,7 +161,7 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
             n.in[k] = idx;
         }
     }
-    int need = kind == NN_OP_ADD ? 2 : (kind == NN_OP_CONCAT ? -1 : 1);
+    int need = kind == NN_OP_ADD ? 2 : (kind == NN_OP_CONCAT || kind == NN_OP_MIX ? -1 : 1);
     if (need > 0 && n.nin != need) return nn_fail(e, "%s.inputs: op %s takes %d input(s), got %d", path, op, need, n.nin);
     int req = kind == NN_OP_CONV || kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL;
     if (nn_json_int(o, path, "out_channels", kind == NN_OP_CONV, &n.out_channels, e) ||
@@ -177,7 +180,8 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
         nn_json_int(o, path, "bits", kind == NN_OP_FAKE_QUANT, &n.qbits, e) ||
         nn_json_bool(o, path, "symmetric", 0, &n.qsym, e) || nn_json_float(o, path, "ema_beta", 0, &n.qbeta, e) ||
         nn_json_int(o, path, "freeze_after", 0, &n.qfreeze, e) || nn_json_float(o, path, "alpha", 0, &n.alpha, e) ||
-        nn_json_float(o, path, "beta", 0, &n.beta, e))
+        nn_json_float(o, path, "beta", 0, &n.beta, e) ||
+        nn_json_int(o, path, "candidates", kind == NN_OP_MIX, &n.candidates, e))
         return NN_ERR;
     int failed = 0;
     const cJSON *wq = nn_json_obj(o, path, "weight_quant", 0, e, &failed);

@@ -75,6 +75,9 @@ nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x); /* -> [N, rest] */
 /* A mixed edge's output: y[n] = sum_j w[n, j] * xs[j][n] with w [N, k]
  * (weights per example) or [1, k] (per batch); k < NN_MAX_INPUTS. */
 nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w);
+/* [1, K] -> [n, K], every row a copy (gradients summed back): per-example
+ * architecture weights from one alpha row. */
+nn_tensor *nn_repeat_rows(nn_ctx *c, nn_tensor *x, int n);
 /* y = x * scale[c] + shift[c] along dim 1 (constants folded from imported
  * models: normalisation inside the network, Mul/Sub/Div by constants) */
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tensor *shift);

@@ -31,7 +31,7 @@ void nn_optim_step(nn_optim *o, nn_graph *g, float lr)
     const float b1c = 1.0f - powf(o->beta1, (float)o->t), b2c = 1.0f - powf(o->beta2, (float)o->t);
     for (int pi = 0; pi < g->np; pi++) {
         nn_param *p = &g->params[pi];
-        if (!p->trainable) continue;
+        if (!p->trainable || !nn_param_in_group(p, (nn_param_group)o->group)) continue;
         const size_t off = (size_t)(p->t.data - g->blob);
         float *w = p->t.data, *gr = p->t.grad, *m = o->m + off, *v = o->v ? o->v + off : NULL;
         const float wd = (o->decay_all || p->decay) ? o->weight_decay : 0.0f;

@@ -12,6 +12,7 @@ typedef struct nn_optim {
     float momentum, weight_decay, beta1, beta2, eps;
     int nesterov;
     int decay_all; /* 1: weight decay on every parameter (PyTorch's default); 0: conv/linear weights only */
+    int group;     /* nn_param_group: which parameters a step updates (NN_GROUP_ALL by default) */
     float *m, *v;  /* state, same layout as the trainable blob */
     size_t n;
     long t;

@@ -346,3 +346,23 @@ nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w)
     }
     return y;
 }
+
+/* ---- repeat a [1, K] row n times ---- */
+
+static void repeat_rows_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *x = node->in[0], *y = node->out;
+    float *g = nn_grad(c, x);
+    const size_t K = x->numel;
+    for (int r = 0; r < y->shape[0]; r++)
+        for (size_t k = 0; k < K; k++) g[k] += y->grad[(size_t)r * K + k];
+}
+
+nn_tensor *nn_repeat_rows(nn_ctx *c, nn_tensor *x, int n)
+{
+    NN_ASSERT(x->ndim == 2 && x->shape[0] == 1 && n >= 1);
+    nn_tensor *y = nn_new2(c, n, x->shape[1]);
+    for (int r = 0; r < n; r++) memcpy(y->data + (size_t)r * x->shape[1], x->data, (size_t)x->shape[1] * sizeof(float));
+    nn_record(c, "repeat_rows", repeat_rows_backward, y, 1, &x);
+    return y;
+}
