@@ -16,6 +16,8 @@ int run_bench(int argc, char **argv);
 int run_quantize(int argc, char **argv);
 int run_reconstruct(int argc, char **argv);
 int run_convert(int argc, char **argv);
+int run_search(int argc, char **argv);
+int run_pipeline(int argc, char **argv);
 
 /* Print "datafree: <msg>" to stderr; returns the exit code 1 (or 2 for usage). */
 int run_error(const char *msg);
@@ -61,6 +63,17 @@ int run_parse_channels(const char *s, int channels, float *out, int positive, nn
 double run_peak_rss_mib(void);
 
 
+
+/* Checkpoints: parts' parameters and optimiser states (o may be NULL),
+ * and the epoch; written atomically. Loading checks every shape. */
+struct nn_optim;
+typedef struct run_ckpt_part {
+    const char *prefix;
+    nn_graph *g;
+    struct nn_optim *o;
+} run_ckpt_part;
+int run_ckpt_save(const char *path, run_ckpt_part *parts, int np, int epoch, nn_err *e);
+int run_ckpt_load(const char *path, run_ckpt_part *parts, int np, int *epoch, nn_err *e);
 
 /* "1x28x28" -> c, h, w (0 on success) */
 int run_parse_input(const char *s, int *c, int *h, int *w);

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "compress/kd.h"
 #include "compress/quant.h"
+#include "generators/autorecon.h"
 #include "generators/gdfq.h"
 #include "generators/recon.h"
 #include "nn/evaluate.h"
@@ -36,7 +37,9 @@ typedef struct dfq_cfg {
     nn_augment aug;
     cmp_quant_cfg q;
     int source;
-    int gen_width, gen_latent, gen_cond_bn, gen_train;
+    int gen_width, gen_latent, gen_cond_bn, gen_train, gen_autorecon;
+    const char *gen_genotype;
+    float gen_scale;
     float gen_lr, gen_beta1, gen_beta2, bns_beta;
     int epochs, iters, batch, warmup_epochs, calib_epochs, fine_tune, eval_every, eval_batch;
     float s_lr, s_momentum, s_wd, s_min_lr;
@@ -72,8 +75,8 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
     static const char *const kpre[] = {"mean", "std", NULL};
     static const char *const kdata[] = {"path", "train_limit", "test_limit", "augment", NULL};
     static const char *const ksrc[] = {"type", "file", "iterations", "lr", NULL};
-    static const char *const kgen[] = {"width", "latent", "cond_bn", "lr", "beta1", "beta2", "bns_beta", "train",
-                                       "file", NULL};
+    static const char *const kgen[] = {"type", "width", "latent", "cond_bn", "lr", "beta1", "beta2", "bns_beta", "train",
+                                       "file", "genotype", "scale", NULL};
     static const char *const ksch[] = {"epochs", "iters_per_epoch", "batch_size", "warmup_epochs", "calib_epochs",
                                        "fine_tune", "eval_every", "eval_batch_size", NULL};
     static const char *const kstu[] = {"lr", "momentum", "nesterov", "weight_decay", "schedule", "milestones",
@@ -84,7 +87,7 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
     memset(c, 0, sizeof *c);
     c->reconstruct = reconstruct;
     cmp_quant_defaults(&c->q);
-    c->gen_width = 128, c->gen_latent = 100, c->gen_train = 1;
+    c->gen_width = 128, c->gen_latent = 100, c->gen_train = 1, c->gen_scale = 1.0f;
     c->gen_lr = 1e-3f, c->gen_beta1 = 0.5f, c->gen_beta2 = 0.999f, c->bns_beta = 0.1f;
     c->epochs = 1, c->iters = 200, c->batch = 200, c->warmup_epochs = 0, c->calib_epochs = 4, c->fine_tune = 1;
     c->eval_every = 1, c->eval_batch = 500;
@@ -146,8 +149,23 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
               nn_json_float(g, "$.generator", "beta2", 0, &c->gen_beta2, e) ||
               nn_json_float(g, "$.generator", "bns_beta", 0, &c->bns_beta, e) ||
               nn_json_bool(g, "$.generator", "train", 0, &c->gen_train, e) ||
-              nn_json_str(g, "$.generator", "file", 0, &c->gen_file, e)))
+              nn_json_str(g, "$.generator", "file", 0, &c->gen_file, e) ||
+              nn_json_str(g, "$.generator", "genotype", 0, &c->gen_genotype, e) ||
+              nn_json_float(g, "$.generator", "scale", 0, &c->gen_scale, e)))
         return NN_ERR;
+    if (g) {
+        const char *gt = "gdfq";
+        if (nn_json_str(g, "$.generator", "type", 0, &gt, e)) return NN_ERR;
+        if (!strcmp(gt, "autorecon"))
+            c->gen_autorecon = 1;
+        else if (strcmp(gt, "gdfq"))
+            return nn_fail(e, "$.generator.type: '%s' is not one of gdfq (GDFQ's generator), autorecon (a searched "
+                              "genotype)", gt);
+        if (c->gen_autorecon && !c->gen_genotype)
+            return nn_fail(e, "$.generator.genotype: required for an autorecon generator (genotype.json of `datafree search`)");
+        if (!c->gen_autorecon && (c->gen_genotype || cJSON_GetObjectItem(g, "scale")))
+            return nn_fail(e, "$.generator: genotype and scale are for type autorecon (gdfq's size is width)");
+    }
     const cJSON *sc = nn_json_obj(j, "$", "schedule", 1, e, &failed);
     if (failed) return NN_ERR;
     if (nn_json_check_keys(sc, "$.schedule", ksch, e) || nn_json_int(sc, "$.schedule", "epochs", 1, &c->epochs, e) ||
@@ -247,99 +265,6 @@ static int synth_load(const char *path, synth_set *s, nn_err *e)
     memcpy(s->logits, lg, (size_t)s->n * s->k * sizeof(float));
     nn_st_close(&f);
     return NN_OK;
-}
-
-/* ---- checkpoints: any graphs + optimiser states + position ---- */
-
-typedef struct ckpt_part {
-    const char *prefix;
-    nn_graph *g;
-    nn_optim *o;
-} ckpt_part;
-
-static int ckpt_save(const char *path, ckpt_part *parts, int np, int epoch, nn_err *e)
-{
-    int n = 0;
-    for (int p = 0; p < np; p++)
-        if (parts[p].g) n += parts[p].g->np + 2;
-    nn_st_tensor *ts = nn_xcalloc((size_t)(n ? n : 1), sizeof *ts);
-    char(*names)[200] = nn_xcalloc((size_t)(n ? n : 1), sizeof *names);
-    char meta[600];
-    size_t mk = (size_t)snprintf(meta, sizeof meta, "{\"epoch\":\"%d\"", epoch);
-    int k = 0;
-    for (int p = 0; p < np; p++) {
-        nn_graph *g = parts[p].g;
-        if (!g) continue;
-        for (int i = 0; i < g->np; i++, k++) {
-            snprintf(names[k], sizeof names[k], "%s/%s", parts[p].prefix, g->params[i].name);
-            ts[k] = (nn_st_tensor){names[k], g->params[i].t.ndim, {0}, g->params[i].t.data};
-            memcpy(ts[k].shape, g->params[i].t.shape, sizeof ts[k].shape);
-        }
-        nn_optim *o = parts[p].o;
-        if (o) {
-            snprintf(names[k], sizeof names[k], "%s/__optim.m", parts[p].prefix);
-            ts[k] = (nn_st_tensor){names[k], 1, {(int)o->n}, o->m};
-            k++;
-            if (o->v) {
-                snprintf(names[k], sizeof names[k], "%s/__optim.v", parts[p].prefix);
-                ts[k] = (nn_st_tensor){names[k], 1, {(int)o->n}, o->v};
-                k++;
-            }
-            mk += (size_t)snprintf(meta + mk, sizeof meta - mk, ",\"%s_t\":\"%ld\"", parts[p].prefix, o->t);
-        }
-    }
-    snprintf(meta + mk, sizeof meta - mk, "}");
-    int rc = nn_st_write(path, ts, k, meta, e);
-    free(ts);
-    free(names);
-    return rc;
-}
-
-static int ckpt_load(const char *path, ckpt_part *parts, int np, int *epoch, nn_err *e)
-{
-    nn_st_file f;
-    if (nn_st_open(&f, path, e)) return NN_ERR;
-    int rc = NN_ERR, nd, sh[4];
-    char name[200];
-    for (int p = 0; p < np; p++) {
-        nn_graph *g = parts[p].g;
-        if (!g) continue;
-        for (int i = 0; i < g->np; i++) {
-            snprintf(name, sizeof name, "%s/%s", parts[p].prefix, g->params[i].name);
-            const float *d = nn_st_get(&f, name, &nd, sh, e);
-            if (!d) goto out;
-            if (nn_shape_numel(nd, sh) != g->params[i].t.numel) {
-                nn_fail(e, "%s: %s has another shape than this config's model", path, name);
-                goto out;
-            }
-            memcpy(g->params[i].t.data, d, g->params[i].t.numel * sizeof(float));
-        }
-        nn_optim *o = parts[p].o;
-        if (!o) continue;
-        for (int v = 0; v < (o->v ? 2 : 1); v++) {
-            snprintf(name, sizeof name, "%s/__optim.%c", parts[p].prefix, v ? 'v' : 'm');
-            const float *d = nn_st_get(&f, name, &nd, sh, e);
-            if (!d) goto out;
-            if ((size_t)sh[0] != o->n) {
-                nn_fail(e, "%s: optimiser state does not match this config", path);
-                goto out;
-            }
-            memcpy(v ? o->v : o->m, d, o->n * sizeof(float));
-        }
-        snprintf(name, sizeof name, "%s_t", parts[p].prefix);
-        const char *t = nn_st_meta(&f, name);
-        o->t = t ? atol(t) : 0;
-    }
-    const char *ep = nn_st_meta(&f, "epoch");
-    if (!ep) {
-        nn_fail(e, "%s: no epoch in the checkpoint", path);
-        goto out;
-    }
-    *epoch = atoi(ep);
-    rc = NN_OK;
-out:
-    nn_st_close(&f);
-    return rc;
 }
 
 static int argmax(const float *r, int k)
@@ -690,6 +615,12 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         if (cfg.gen_file) {
             gen = run_load_model(cfg.gen_file, &e);
             if (gen && (gen->in_ndim != 1 || gen->num_classes != K)) nn_fail(&e, "not a generator for this teacher");
+        } else if (cfg.gen_autorecon) {
+            gen_ar_space sp;
+            srch_genotype gt;
+            if (!gen_ar_space_init(&sp, C, H, W, K, cfg.gen_latent, cfg.gen_scale, &e) &&
+                !srch_genotype_load(cfg.gen_genotype, &gt, &e))
+                gen = gen_ar_derived(&sp, &gt, (uint64_t)cfg.seed, &e);
         } else
             gen = gen_gdfq_build(C, H, W, K, cfg.gen_latent, cfg.gen_width, cfg.gen_cond_bn, (uint64_t)cfg.seed, &e);
         if (!gen || e.msg[0]) {
@@ -782,10 +713,10 @@ static int run_dfq(int argc, char **argv, int reconstruct)
     }
 
     /* ---- the epoch loop (generator reconstruction and all fine-tuning) ---- */
-    ckpt_part parts[2] = {{"student", student, student ? &sopt : NULL}, {"generator", gen, gen ? &gopt : NULL}};
+    run_ckpt_part parts[2] = {{"student", student, student ? &sopt : NULL}, {"generator", gen, gen ? &gopt : NULL}};
     int start_epoch = 0;
     if (resume && nn_file_exists(ckpt)) {
-        if (ckpt_load(ckpt, parts, 2, &start_epoch, &e)) {
+        if (run_ckpt_load(ckpt, parts, 2, &start_epoch, &e)) {
             run_error(e.msg);
             goto out;
         }
@@ -920,7 +851,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
             evaluated = 1;
         }
         run_progress_done(&prog);
-        if (ckpt_save(ckpt, parts, 2, epoch + 1, &e)) {
+        if (run_ckpt_save(ckpt, parts, 2, epoch + 1, &e)) {
             run_error(e.msg);
             goto out_loop;
         }
@@ -1008,6 +939,19 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         cJSON_AddStringToObject(r, "bits", tag);
         cJSON_AddStringToObject(r, "source", src);
         cJSON_AddItemToObject(r, "protocol", cmp_quant_to_json(&cfg.q));
+        if (gen) {
+            cJSON *gj = cJSON_AddObjectToObject(r, "generator");
+            cJSON_AddStringToObject(gj, "type", cfg.gen_file ? "file" : cfg.gen_autorecon ? "autorecon" : "gdfq");
+            if (cfg.gen_file) cJSON_AddStringToObject(gj, "file", cfg.gen_file);
+            if (cfg.gen_autorecon && !cfg.gen_file) {
+                cJSON_AddStringToObject(gj, "genotype", cfg.gen_genotype);
+                cJSON_AddNumberToObject(gj, "scale", cfg.gen_scale);
+            } else if (!cfg.gen_file) {
+                cJSON_AddNumberToObject(gj, "width", cfg.gen_width);
+            }
+            cJSON_AddNumberToObject(gj, "params", (double)gen->train_len);
+            cJSON_AddNumberToObject(gj, "macs", nn_graph_macs(gen));
+        }
         cJSON_AddNumberToObject(r, "teacher_accuracy", tev.accuracy);
         cJSON_AddNumberToObject(r, "test_accuracy", ev.accuracy);
         cJSON_AddNumberToObject(r, "delta_pt", 100.0 * (ev.accuracy - tev.accuracy));
