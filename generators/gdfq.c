@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "autorecon.h"
+
 static int bn(nn_graph *g, const char *name, int in, float eps, int cond, int classes)
 {
     nn_gnode n = nn_gnode_default(name, cond ? NN_OP_COND_BN : NN_OP_BN, in);
@@ -57,9 +59,13 @@ nn_graph *gen_gdfq_build(int c, int h, int w, int num_classes, int latent, int w
         nn_graph_free(g);
         return NULL;
     }
-    /* PyTorch defaults, as the official code leaves them: conv and linear
-     * U(+-1/sqrt(fan_in)) (Kaiming-uniform with a = sqrt(5)), embedding N(0, 1) */
-    nn_graph_init_params(g, seed, NN_INIT_KAIMING);
+    gen_init_pytorch_default(g, seed);
+    return g;
+}
+
+void gen_init_pytorch_default(nn_graph *g, uint64_t seed)
+{
+    nn_graph_init_params(g, seed, NN_INIT_KAIMING); /* linear: PyTorch's default already; embedding N(0, 1) */
     nn_rng rng;
     nn_rng_seed(&rng, seed ^ 0x9e3779b97f4a7c15ULL);
     for (int i = 0; i < g->n; i++) {
@@ -71,5 +77,4 @@ nn_graph *gen_gdfq_build(int c, int h, int w, int num_classes, int latent, int w
             for (size_t q = 0; q < t->numel; q++) t->data[q] = bound * (2.0f * nn_rng_uniform(&rng) - 1.0f);
         }
     }
-    return g;
 }

@@ -94,7 +94,7 @@ cJSON *srch_genotype_to_json(const srch_genotype *g)
 
 int srch_genotype_from_json(const cJSON *j, const char *path, srch_genotype *g, nn_err *e)
 {
-    static const char *const keys[] = {"format", "edges", NULL};
+    static const char *const keys[] = {"format", "edges", "space", NULL}; /* space: what made it (free-form) */
     static const char *const ekeys[] = {"from", "to", "op", NULL};
     const char *fmt = NULL;
     if (!cJSON_IsObject(j)) return nn_fail(e, "%s: expected a genotype object", path);

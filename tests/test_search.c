@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "nn/io.h"
+#include "generators/autorecon.h"
+#include "nn/graph.h"
+#include "nn/optim.h"
 #include "search/derive.h"
 #include "search/gates.h"
 #include "search/plot.h"
@@ -203,6 +206,202 @@ static void test_gate_search(void **s)
     assert_true(fabs(cnt[0] / 20000.0 - exp(1.0) / z) < 0.015 && fabs(cnt[2] / 20000.0 - exp(-1.0) / z) < 0.015);
 }
 
+
+/* nn_repeat_rows: copies forward, sums gradients back. */
+static nn_tensor *f_repeat(nn_ctx *c, nn_tensor **in, void *arg)
+{
+    (void)arg;
+    return nn_softmax(c, nn_repeat_rows(c, in[0], 3)); /* softmax: rows must differ in their gradient */
+}
+
+static void test_repeat_rows_grad(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    nn_tensor *a = tu_randn(2, (int[]){1, 5}, &r, 1.0f);
+    nn_tensor *in[1] = {a};
+    tu_gradcheck(&C, f_repeat, in, 1, NULL, 1e-3f, 1e-3f, 1e-2f, 5, "repeat_rows");
+    tu_free(a);
+}
+
+/* Mixing weights through a Gumbel sample (per example), as the search runner does. */
+typedef struct {
+    srch_gumbel gs;
+    nn_rng *rng;
+} tmix;
+static nn_tensor *tmix_fn(void *user, nn_ctx *c, const nn_graph *g, int node, nn_tensor *alpha, int batch)
+{
+    (void)g, (void)node;
+    tmix *m = user;
+    return srch_gumbel_softmax(c, nn_repeat_rows(c, alpha, batch), m->gs, m->rng);
+}
+
+/* The supernet builds for three output sizes; one backward reaches every
+ * alpha; the derived generator of a constructed alpha has exactly the kept
+ * edges' ops; bad genotypes are refused naming the edge. */
+static void test_autorecon_space(void **s)
+{
+    (void)s;
+    const int shapes[3][3] = {{1, 28, 28}, {3, 32, 32}, {3, 64, 64}};
+    nn_err e = {0};
+    for (int t = 0; t < 3; t++) {
+        gen_ar_space sp;
+        assert_int_equal(gen_ar_space_init(&sp, shapes[t][0], shapes[t][1], shapes[t][2], 10, 16, 0.0625f, &e), 0);
+        assert_int_equal(sp.ne, GEN_AR_EDGES);
+        int mix[GEN_AR_EDGES];
+        nn_graph *g = gen_ar_supernet(&sp, 3, mix, &e);
+        assert_non_null(g);
+        nn_ctx_reset(&C);
+        C.training = 1;
+        C.grad_enabled = 1;
+        nn_graph_set_trainable(g, 1);
+        nn_rng r;
+        nn_rng_seed(&r, 9);
+        nn_tensor *z = nn_new2(&C, 2, 16);
+        for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&r);
+        int labels[2] = {1, 7};
+        tmix tm = {{SRCH_GUMBEL_SEED, 1.0f, 0}, &r};
+        nn_fwd_opts o = {.labels = labels, .mix_weights = tmix_fn, .mix_user = &tm};
+        nn_tensor *y = nn_graph_forward(g, &C, z, &o);
+        assert_int_equal(y->shape[1], shapes[t][0]);
+        assert_int_equal(y->shape[2], shapes[t][1]);
+        assert_int_equal(y->shape[3], shapes[t][2]);
+        nn_graph_zero_grad(g);
+        nn_backward(&C, nn_sum(&C, nn_mul(&C, y, y)));
+        for (int i = 0; i < sp.ne; i++) {
+            const nn_tensor *a = &g->params[g->nodes[mix[i]].param[0]].t;
+            double gsum = 0;
+            for (size_t q = 0; q < a->numel; q++) gsum += fabs(a->grad[q]);
+            if (!(gsum > 0)) {
+                print_error("edge %d (%d -> %d) got no alpha gradient at %dx%d\n", i, sp.edges[i].from,
+                            sp.edges[i].to, shapes[t][1], shapes[t][2]);
+                fail();
+            }
+        }
+        nn_graph_free(g);
+    }
+    /* a constructed alpha: every normal edge prefers conv3x3, except two that
+     * prefer none; cross edges prefer none; up edges bilinear */
+    gen_ar_space sp;
+    assert_int_equal(gen_ar_space_init(&sp, 1, 28, 28, 10, 16, 0.125f, &e), 0);
+    float alpha[GEN_AR_EDGES * 7];
+    int off = 0, kept = 0, convs = 0;
+    for (int i = 0; i < sp.ne; i++) {
+        const srch_edge *ed = &sp.edges[i];
+        const char *want = ed->nops == 2 ? "bilinear" : ed->nops == 3 ? "none" : (i == 2 || i == 11) ? "none" : "conv3x3";
+        for (int j = 0; j < ed->nops; j++) alpha[off + j] = strcmp(ed->ops[j], want) ? 0.0f : 1.0f;
+        off += ed->nops;
+        kept += strcmp(want, "none") != 0;
+        convs += !strcmp(want, "conv3x3");
+    }
+    srch_genotype gt;
+    assert_int_equal(srch_derive(sp.edges, sp.ne, alpha, SRCH_DERIVE_ARGMAX, 0, &gt, &e), 0);
+    assert_int_equal(gt.n, kept);
+    nn_graph *d = gen_ar_derived(&sp, &gt, 1, &e);
+    assert_non_null(d);
+    int nconv = 0, nbil = 0, nmix = 0;
+    for (int i = 0; i < d->n; i++) {
+        nconv += d->nodes[i].op == NN_OP_CONV && d->nodes[i].kernel == 3 && strcmp(d->nodes[i].name, "conv_out");
+        nbil += d->nodes[i].op == NN_OP_UPSAMPLE_BILINEAR;
+        nmix += d->nodes[i].op == NN_OP_MIX;
+    }
+    assert_int_equal(nmix, 0);
+    assert_int_equal(nconv, convs);
+    assert_int_equal(nbil, 4); /* 2 up edges in each of the 2 upsampling blocks */
+    /* it runs, and saves/loads as an ordinary model.json */
+    assert_int_equal(nn_graph_save(d, "/tmp/datafree_ar_derived.json", &e), 0);
+    nn_graph *d2 = nn_graph_load("/tmp/datafree_ar_derived.json", &e);
+    assert_non_null(d2);
+    assert_int_equal(d2->n, d->n);
+    nn_graph_free(d2);
+    nn_graph_free(d);
+    /* a genotype round trip keeps the generator; bad genotypes are refused */
+    assert_int_equal(srch_genotype_save(&gt, "/tmp/datafree_ar_gt.json", &e), 0);
+    srch_genotype g2;
+    assert_int_equal(srch_genotype_load("/tmp/datafree_ar_gt.json", &g2, &e), 0);
+    assert_int_equal(g2.n, gt.n);
+    snprintf(g2.e[0].op, sizeof g2.e[0].op, "conv7x7");
+    assert_null(gen_ar_derived(&sp, &g2, 1, &e));
+    assert_non_null(strstr(e.msg, "conv7x7"));
+    assert_non_null(strstr(e.msg, "is not one of"));
+    g2 = gt;
+    g2.e[0].to = 9;
+    e.msg[0] = 0;
+    assert_null(gen_ar_derived(&sp, &g2, 1, &e));
+    assert_non_null(strstr(e.msg, "not an edge"));
+    /* the DOT picture names the kept ops */
+    assert_int_equal(gen_ar_write_dot(&sp, &gt, "/tmp/datafree_ar.dot", &e), 0);
+    assert_int_equal(tu_sh("grep -c 'label=\"conv3x3\"' /tmp/datafree_ar.dot"), 0);
+    assert_int_equal(atoi(TU_OUT), convs);
+}
+
+/* A tiny bi-level search: one mixed edge {conv3x3, identity, none} on an
+ * 8x8 map and the constructed loss MSE(out, x), which identity alone
+ * satisfies. Arch steps (weights frozen, Adam on alpha only) must move
+ * alpha to identity; the weights must not move during them, and a weight
+ * step must leave alpha alone (the optimiser groups). */
+static void test_tiny_bilevel(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    nn_graph *g = nn_graph_new("tiny_supernet", 4, 8, 8, 1);
+    int cv = nn_g_conv(g, "conv", 0, 4, 3, 1, 1, 1, 0);
+    nn_gnode m = nn_gnode_default("mix", NN_OP_MIX, cv);
+    m.in[1] = 0;
+    m.nin = 2;
+    m.candidates = 3;
+    nn_g_add_node(g, &m);
+    assert_int_equal(nn_graph_finalize(g, &e), 0);
+    nn_graph_init_params(g, 1, NN_INIT_KAIMING);
+    nn_param *alpha = nn_graph_param(g, "mix.alpha"), *w = nn_graph_param(g, "conv.weight");
+    assert_non_null(alpha);
+    assert_true(alpha->arch && !w->arch);
+    float w0[144];
+    memcpy(w0, w->t.data, sizeof w0);
+    nn_optim wo, ao;
+    nn_optim_init(&wo, NN_ADAM, g);
+    nn_optim_init(&ao, NN_ADAM, g);
+    wo.group = NN_GROUP_WEIGHTS;
+    ao.group = NN_GROUP_ARCH;
+    nn_rng r;
+    nn_rng_seed(&r, 4);
+    tmix tm = {{SRCH_GUMBEL_STANDARD, 1.0f, 0}, &r};
+    for (int step = 0; step < 150; step++) {
+        const int arch = step % 3 != 0; /* two arch steps per weight step */
+        nn_ctx_reset(&C);
+        C.training = 1;
+        C.grad_enabled = 1;
+        nn_graph_set_trainable_group(g, NN_GROUP_WEIGHTS, !arch);
+        nn_graph_set_trainable_group(g, NN_GROUP_ARCH, arch);
+        nn_tensor *x = nn_new4(&C, 4, 4, 8, 8);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+        nn_fwd_opts o = {.mix_weights = tmix_fn, .mix_user = &tm};
+        nn_tensor *y = nn_graph_forward(g, &C, x, &o);
+        nn_tensor *loss = nn_mse(&C, y, x);
+        float a_before[3], w_before[144];
+        memcpy(a_before, alpha->t.data, sizeof a_before);
+        memcpy(w_before, w->t.data, sizeof w_before);
+        nn_graph_zero_grad(g);
+        nn_backward(&C, loss);
+        nn_optim_step(arch ? &ao : &wo, g, arch ? 0.05f : 1e-3f);
+        if (arch) {
+            assert_memory_equal(w_before, w->t.data, sizeof w_before);
+        } else {
+            assert_memory_equal(a_before, alpha->t.data, sizeof a_before);
+        }
+    }
+    const float *a = alpha->t.data;
+    if (!(a[1] > a[0] + 0.5f && a[1] > a[2] + 0.5f)) {
+        print_error("alpha conv %.3f identity %.3f none %.3f: identity should win\n", a[0], a[1], a[2]);
+        fail();
+    }
+    assert_true(memcmp(w0, w->t.data, sizeof w0) != 0); /* weight steps did happen */
+    nn_optim_free(&wo);
+    nn_optim_free(&ao);
+    nn_graph_free(g);
+}
+
 static void test_tau_schedules(void **s)
 {
     (void)s;
@@ -215,6 +414,7 @@ static void test_tau_schedules(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_gate_search),
-                                       cmocka_unit_test(test_tau_schedules)};
+                                       cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
+                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
