@@ -13,7 +13,9 @@ static const struct {
     {"eval", run_eval, "accuracy of a model on a dataset"},
     {"inspect", run_inspect, "layers, shapes, parameters and MACs of a model"},
     {"reconstruct", run_reconstruct, "synthetic data from a teacher: GDFQ generator or ZeroQ distillation"},
+    {"search", run_search, "search the generator architecture (AutoReCon) against a teacher"},
     {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
+    {"run", run_pipeline, "a pipeline config: search -> quantize -> export, resumable by stage"},
     {"convert", run_convert, "model.json <-> ONNX"},
     {"bench", run_bench, "training-step and inference images/s of a model"},
 };
