@@ -310,6 +310,40 @@ static void test_end_to_end(void **s)
         print_error("w4a4 real-data QAT %.4f vs teacher %.4f\n", acc, teacher);
         fail();
     }
+    /* the pipeline: search -> w4a4 with the searched generator -> export;
+     * a rerun skips the finished stages; the export evaluates to the row */
+    snprintf(cfg, sizeof cfg,
+             "{\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"data\":{\"path\":\"%s\",\"test_limit\":1000},"
+             "\"stages\":{\"search\":{\"space\":{\"scale\":0.0625,\"latent\":32},\"search\":{\"epochs\":2,"
+             "\"weight_batches\":4,\"arch_batches\":2,\"batch_size\":16},\"threads\":2},"
+             "\"quantize\":{\"quant\":{\"wbits\":4,\"abits\":4},\"source\":{\"type\":\"generator\"},"
+             "\"generator\":{\"scale\":0.125,\"latent\":32,\"lr\":0.01},\"threads\":2,"
+             "\"schedule\":{\"epochs\":4,\"iters_per_epoch\":25,\"batch_size\":32,\"calib_epochs\":2,\"warmup_epochs\":2},"
+             "\"student\":{\"lr\":0.001}},\"export\":{}},\"output\":{\"dir\":\"/tmp/datafree_dfq_pipe\"}}",
+             data);
+    tu_write_text("/tmp/datafree_dfq_pipe.json", cfg);
+    assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe.json --json", tu_bin()), 0);
+    acc = tu_out_number("accuracy");
+    if (acc < 0.5 || fabs(tu_out_number("teacher_accuracy") - teacher) > 1e-4) {
+        print_error("pipeline w4a4 with the searched generator: %.4f (teacher %.4f)\n", acc, teacher);
+        fail();
+    }
+    assert_int_equal(tu_sh("grep -c '\"type\":.*\"autorecon\"' /tmp/datafree_dfq_pipe/quantize/result.json"), 0);
+    assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/genotype.json"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/alpha.svg"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/generator.dot"));
+    assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe.json", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "== search: done already"));
+    assert_non_null(strstr(TU_OUT, "== quantize: done already"));
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_dfq_pipe/export/model.json --data %s --limit 1000 --json",
+                           tu_bin(), data), 0);
+    assert_true(fabs(tu_out_number("accuracy") - acc) < 1e-4);
+    /* a pipeline stage that names its own output is refused, naming the path */
+    tu_write_text("/tmp/datafree_dfq_pipe_bad.json",
+                  "{\"teacher\":\"x.json\",\"stages\":{\"search\":{\"output\":{\"dir\":\"y\"}}},"
+                  "\"output\":{\"dir\":\"/tmp/datafree_dfq_pipe_bad\"}}");
+    assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.stages.search.output"));
     /* bad input: a clear error naming the JSON path */
     tu_write_text("/tmp/datafree_dfq_bad.json", "{\"teacher\":\"x\",\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"magic\"},\"schedule\":{\"epochs\":1},"
                                                 "\"output\":{\"dir\":\"/tmp/datafree_dfq_bad\"}}");
