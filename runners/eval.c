@@ -1,9 +1,12 @@
 /* datafree eval --model MODEL --data DATASET: accuracy on a dataset. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "compress/lower.h"
 #include "nn/evaluate.h"
+#include "nn/io.h"
 
 static const char *eval_help =
     "usage: datafree eval --model MODEL.json --data DATASET [--split test|train]\n"
@@ -14,7 +17,70 @@ static const char *eval_help =
     "folder with one sub-folder per class. MODEL may be an ONNX file; it carries\n"
     "no preprocessing, so give --mean/--std per channel (pixels scaled to [0, 1]\n"
     "first); they override a model.json's too. --json prints one object:\n"
-    "{\"accuracy\": ..., \"loss\": ..., \"n\": ..., \"seconds\": ..., ...}\n";
+    "{\"accuracy\": ..., \"loss\": ..., \"n\": ..., \"seconds\": ..., ...}\n\n"
+    "  --integer       also lower the quantized model to integers (compress/lower.h)\n"
+    "                  and run the reference interpreter: its accuracy, the fake-quant\n"
+    "                  accuracy and their top-1 agreement\n"
+    "  --logits FILE   with --integer: the int32 logits of every image (raw,\n"
+    "                  little-endian, n x classes, units of 2^-16)\n";
+
+/* The integer path next to the fake-quant one: accuracies and agreement. */
+static int eval_integer(nn_graph *g, nn_ctx *c, const nn_dataset *d, const char *model, int json, const char *logits_path,
+                        nn_err *e)
+{
+    int_graph *ig = cmp_lower(g, e);
+    if (!ig) return NN_ERR;
+    const int K = g->num_classes, per = d->c * d->h * d->w, B = 250;
+    int32_t *lg = nn_xmalloc((size_t)d->n * K * sizeof(int32_t));
+    double t0 = nn_now();
+    const double iacc = cmp_int_accuracy(ig, d, nn_threads(c), lg);
+    const double isec = nn_now() - t0;
+    /* the fake-quant model's predictions, image by image */
+    float *x = nn_xmalloc((size_t)B * per * sizeof(float));
+    int *idx = nn_xmalloc((size_t)B * sizeof(int)), *lab = nn_xmalloc((size_t)B * sizeof(int));
+    long agree = 0, fcorrect = 0;
+    double absdiff = 0; /* mean |integer logit - float logit| */
+    for (int off = 0; off < d->n; off += B) {
+        const int n = d->n - off < B ? d->n - off : B;
+        for (int i = 0; i < n; i++) idx[i] = off + i;
+        nn_dataset_batch(d, idx, n, g->mean, g->std, NULL, NULL, x, lab);
+        nn_ctx_reset(c);
+        c->training = 0;
+        c->grad_enabled = 0;
+        nn_tensor *y = nn_graph_forward(g, c, nn_view(c, x, 4, (int[]){n, d->c, d->h, d->w}), NULL);
+        for (int i = 0; i < n; i++) {
+            int bf = 0, bi = 0;
+            for (int k = 1; k < K; k++) {
+                bf = y->data[(size_t)i * K + k] > y->data[(size_t)i * K + bf] ? k : bf;
+                bi = lg[(size_t)(off + i) * K + k] > lg[(size_t)(off + i) * K + bi] ? k : bi;
+            }
+            agree += bf == bi;
+            for (int k = 0; k < K; k++)
+                absdiff += fabs(lg[(size_t)(off + i) * K + k] * ig->logit_scale - y->data[(size_t)i * K + k]);
+            fcorrect += bf == lab[i];
+        }
+    }
+    free(x);
+    free(idx);
+    free(lab);
+    int rc = NN_OK;
+    if (logits_path) rc = nn_write_file_atomic(logits_path, lg, (size_t)d->n * K * sizeof(int32_t), e);
+    if (!rc) {
+        const double facc = (double)fcorrect / d->n, ag = (double)agree / d->n;
+        if (json)
+            printf("{\"accuracy\":%.5f,\"integer_accuracy\":%.5f,\"fake_quant_accuracy\":%.5f,\"top1_agreement\":%.5f,"
+                   "\"mean_abs_logit_diff\":%.6f,\"n\":%d,\"integer_seconds\":%.3f,\"int_nodes\":%d,\"model\":\"%s\"}\n",
+                   iacc, iacc, facc, ag, absdiff / ((double)d->n * K), d->n, isec, ig->n, model);
+        else
+            printf("%s (%d images): integer path %.2f%%, fake-quant %.2f%% (%+.2f pt), top-1 agreement %.2f%%, "
+                   "mean |logit difference| %.2g (integer: %d nodes, %.1fs)\n",
+                   g->name, d->n, 100 * iacc, 100 * facc, 100 * (iacc - facc), 100 * ag, absdiff / ((double)d->n * K),
+                   ig->n, isec);
+    }
+    free(lg);
+    cmp_int_free(ig);
+    return rc;
+}
 
 int run_eval(int argc, char **argv)
 {
@@ -23,12 +89,14 @@ int run_eval(int argc, char **argv)
         return 0;
     }
     const char *model = NULL, *data = NULL, *split = "test", *batch_s = "500", *threads_s = "0", *limit_s = "0";
-    const char *mean_s = NULL, *std_s = NULL;
-    int json = 0, bad = 0;
+    const char *mean_s = NULL, *std_s = NULL, *logits_path = NULL;
+    int json = 0, bad = 0, integer = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
-        else if (run_opt(argc, argv, &i, "--model", &model, &bad) || run_opt(argc, argv, &i, "--data", &data, &bad) ||
+        else if (!strcmp(argv[i], "--integer"))
+            integer = 1;
+        else if (run_opt(argc, argv, &i, "--logits", &logits_path, &bad) || run_opt(argc, argv, &i, "--model", &model, &bad) || run_opt(argc, argv, &i, "--data", &data, &bad) ||
                  run_opt(argc, argv, &i, "--split", &split, &bad) ||
                  run_opt(argc, argv, &i, "--batch", &batch_s, &bad) ||
                  run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
@@ -59,6 +127,14 @@ int run_eval(int argc, char **argv)
     nn_ctx_init(&c, atoi(threads_s), 64 << 20);
     nn_eval_result r;
     int rc = nn_evaluate(g, &c, &d, batch, &r, &e);
+    if (!rc && integer) {
+        rc = eval_integer(g, &c, &d, model, json, logits_path, &e);
+        if (rc) run_error(e.msg);
+        nn_ctx_free(&c);
+        nn_dataset_free(&d);
+        nn_graph_free(g);
+        return rc ? 1 : 0;
+    }
     if (rc)
         run_error(e.msg);
     else if (json)

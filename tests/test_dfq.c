@@ -12,6 +12,7 @@
 #include "generators/gdfq.h"
 #include "generators/recon.h"
 #include "nn/io.h"
+#include "nn/data.h"
 #include "testutil.h"
 
 #define C TU_CTX
@@ -203,6 +204,59 @@ static void test_quantize_graph(void **s)
     nn_graph_free(t);
 }
 
+/* The first n test images and labels as raw IDX files. */
+static void write_idx_subset(const char *data, int n, const char *img, const char *lab)
+{
+    nn_dataset d;
+    nn_err e = {0};
+    assert_int_equal(nn_dataset_load(data, "test", &d, &e), 0);
+    const size_t per = (size_t)d.c * d.h * d.w;
+    FILE *f = fopen(img, "wb"), *g = fopen(lab, "wb");
+    assert_non_null(f);
+    assert_non_null(g);
+    const unsigned char hi[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                                  (unsigned char)n, 0, 0, 0, (unsigned char)d.h, 0, 0, 0, (unsigned char)d.w};
+    const unsigned char hl[8] = {0, 0, 8, 1, hi[4], hi[5], hi[6], hi[7]};
+    fwrite(hi, 1, 16, f);
+    fwrite(d.images, 1, per * (size_t)n, f);
+    fwrite(hl, 1, 8, g);
+    for (int i = 0; i < n; i++) fputc(d.labels[i], g);
+    fclose(f);
+    fclose(g);
+    nn_dataset_free(&d);
+}
+
+static void check_integer_export(const char *model, const char *data)
+{
+    assert_int_equal(tu_sh("%s eval --model %s --data %s --limit 500 --integer --logits /tmp/datafree_dfq_int.bin --json",
+                           tu_bin(), model, data), 0);
+    const double ia = tu_out_number("integer_accuracy"), fa = tu_out_number("fake_quant_accuracy"),
+                 ag = tu_out_number("top1_agreement"), dl = tu_out_number("mean_abs_logit_diff");
+    /* rounding flips aside the integers are the float model's numbers: a wrong
+     * scale, constant or border term moves the logits by far more than 1e-3 */
+    if (ag < 0.995 || fabs(ia - fa) > 0.004 || !(dl < 1e-3)) {
+        print_error("%s: integer %.4f vs fake-quant %.4f, agreement %.4f, mean logit difference %g\n", model, ia, fa,
+                    ag, dl);
+        fail();
+    }
+    write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
+    tu_sh("rm -rf /tmp/datafree_dfq_exp");
+    assert_int_equal(tu_sh("%s export --model %s --target c --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    for (int portable = 0; portable < 2; portable++) {
+        assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/c && make -s clean && make -s %s && ./infer "
+                               "/tmp/datafree_dfq_500-images /tmp/datafree_dfq_500-labels --threads 2 --logits "
+                               "/tmp/datafree_dfq_c.bin",
+                               portable ? "CFLAGS='-O2 -mno-avx2'" : ""),
+                         0);
+        assert_true(fabs(tu_out_number("accuracy") - ia) < 1e-9);
+        if (tu_sh("cmp /tmp/datafree_dfq_c.bin /tmp/datafree_dfq_int.bin")) {
+            print_error("%s: the exported C (%s kernels) differs from the interpreter: %s\n", model,
+                        portable ? "portable" : "native", TU_OUT);
+            fail();
+        }
+    }
+}
+
 /* End to end on a tiny real teacher: train it, reconstruct with the GDFQ
  * generator and with ZeroQ distillation, then quantize. Thresholds a broken
  * pipeline would miss: w8a8 naive PTQ within 1.5 pt of the teacher; w4a4
@@ -310,6 +364,20 @@ static void test_end_to_end(void **s)
         print_error("w4a4 real-data QAT %.4f vs teacher %.4f\n", acc, teacher);
         fail();
     }
+    /* integer lowering: the reference interpreter agrees with the fake-quant
+     * model, and the exported C (AVX2 and portable kernels) reproduces the
+     * interpreter's int32 logits exactly, on 500 real test images */
+    check_integer_export("/tmp/datafree_dfq_w4/model.json", data);
+    check_integer_export("/tmp/datafree_dfq_ptq/model.json", data);
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_dfq_teacher/model.json --target c --out /tmp/datafree_dfq_exp_bad",
+                           tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "float weights"));
+    assert_non_null(strstr(TU_OUT, "'c1'")); /* the node is named */
+    assert_false(nn_file_exists("/tmp/datafree_dfq_exp_bad/c"));
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_dfq_w4/model.json --target c,fpga --out /tmp/datafree_dfq_exp_bad",
+                           tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "unknown target 'fpga'"));
+    assert_false(nn_file_exists("/tmp/datafree_dfq_exp_bad/c"));
     /* the pipeline: search -> w4a4 with the searched generator -> export;
      * a rerun skips the finished stages; the export evaluates to the row */
     snprintf(cfg, sizeof cfg,

@@ -1,0 +1,16 @@
+/* Exporters: an IntGraph as code for other toolchains. Each writes into an
+ * existing (temporary) folder; cmp_export puts each target's folder into
+ * place by rename, so a failed export leaves nothing half-written. */
+#ifndef CMP_EXPORT_H
+#define CMP_EXPORT_H
+
+#include "compress/lower.h"
+
+/* Standalone C99: model.c/model.h, main.c (./infer), Makefile, README.md. */
+int cmp_export_c(const int_graph *g, const char *dir, nn_err *e);
+
+/* Targets by name ("c"); out/<target>/ for each. Unknown names are refused
+ * before anything is written. */
+int cmp_export(const int_graph *g, const char *const *targets, int n, const char *out, nn_err *e);
+
+#endif

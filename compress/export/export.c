@@ -1,0 +1,47 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compress/export.h"
+#include "nn/io.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(const int_graph *, const char *, nn_err *);
+} targets[] = {{"c", cmp_export_c}};
+
+static int rm_rf(const char *dir)
+{
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+int cmp_export(const int_graph *g, const char *const *names, int n, const char *out, nn_err *e)
+{
+    const int nt = (int)(sizeof targets / sizeof *targets);
+    int which[16];
+    if (n < 1 || n > 16) return nn_fail(e, "export: 1 to 16 targets");
+    for (int i = 0; i < n; i++) {
+        which[i] = -1;
+        for (int t = 0; t < nt; t++)
+            if (!strcmp(names[i], targets[t].name)) which[i] = t;
+        if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c)", names[i]);
+    }
+    if (nn_mkdirs(out, e)) return NN_ERR;
+    for (int i = 0; i < n; i++) {
+        char tmp[1200], dst[1200];
+        snprintf(tmp, sizeof tmp, "%s/.%s.tmp", out, names[i]);
+        snprintf(dst, sizeof dst, "%s/%s", out, names[i]);
+        rm_rf(tmp);
+        if (mkdir(tmp, 0755)) return nn_fail(e, "%s: cannot create", tmp);
+        if (targets[which[i]].fn(g, tmp, e)) {
+            rm_rf(tmp);
+            return NN_ERR;
+        }
+        rm_rf(dst);
+        if (rename(tmp, dst)) return nn_fail(e, "%s: cannot rename into place", dst);
+    }
+    return NN_OK;
+}

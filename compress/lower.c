@@ -1,0 +1,497 @@
+#include "lower.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/data.h"
+
+/* What a float node's output is in integers:
+ *   CODE   tensor t of codes q standing for (q - zp) * d
+ *   LIN    sum over terms of tensor * mult[c], plus cst[c] (per channel c)
+ *   INPUT  the pixels: a[c] * p + b[c] */
+enum { V_NONE, V_INPUT, V_CODE, V_LIN };
+typedef struct value {
+    int kind, relu;
+    int t, zp;
+    double d;
+    int nt, term[DF_MAX_TERMS];
+    double *mult[DF_MAX_TERMS], *cst;
+    int c, h, w;
+} value;
+
+static int add_node(int_graph *g, const int_node *proto)
+{
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 64;
+        g->nodes = nn_xrealloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
+    }
+    g->nodes[g->n] = *proto;
+    return g->n++;
+}
+
+/* Every per-channel array of the lowering, freed together at its end. */
+typedef struct {
+    double **p;
+    int n, cap;
+} dpool;
+
+static double *dvec(dpool *pl, int n, double v)
+{
+    double *p = nn_xmalloc((size_t)(n ? n : 1) * sizeof(double));
+    for (int i = 0; i < n; i++) p[i] = v;
+    if (pl->n == pl->cap) pl->p = nn_xrealloc(pl->p, (size_t)(pl->cap = pl->cap ? 2 * pl->cap : 256) * sizeof *pl->p);
+    pl->p[pl->n++] = p;
+    return p;
+}
+
+/* v as LIN: itself, or for a code (q - zp) d = q d - zp d in *tmp. */
+static value *lin_of(dpool *pl, value *v, value *tmp)
+{
+    if (v->kind != V_CODE) return v;
+    *tmp = *v;
+    tmp->kind = V_LIN;
+    tmp->nt = 1;
+    tmp->term[0] = v->t;
+    tmp->mult[0] = dvec(pl, v->c, v->d);
+    tmp->cst = dvec(pl, v->c, -v->zp * v->d);
+    return tmp;
+}
+
+/* The integers the weight fake quantizer rounds to (same float arithmetic
+ * as nn_quant_value), and the step per output channel. */
+static void quant_weight(const nn_gnode *n, const nn_tensor *w, int16_t *wi, double *dw)
+{
+    const int O = w->shape[0], nch = n->qperch ? O : 1;
+    const size_t per = w->numel / (size_t)nch;
+    const float half = (float)(1 << (n->qbits - 1));
+    for (int ch = 0; ch < nch; ch++) {
+        const float *p = w->data + (size_t)ch * per;
+        float lo = p[0], hi = p[0];
+        for (size_t i = 1; i < per; i++) lo = p[i] < lo ? p[i] : lo, hi = p[i] > hi ? p[i] : hi;
+        if (n->qsym) {
+            const float qmax = half - 1.0f, mx = fmaxf(fabsf(lo), fabsf(hi)), s = qmax / fmaxf(mx, 1e-8f);
+            for (size_t i = 0; i < per; i++) {
+                float v = nearbyintf(s * p[i]);
+                v = fminf(fmaxf(v, -qmax), qmax);
+                wi[(size_t)ch * per + i] = (int16_t)v;
+            }
+            dw[ch] = 1.0 / (double)s;
+        } else {
+            const float s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f), z = nearbyintf(s * lo) + half;
+            for (size_t i = 0; i < per; i++) {
+                float v = nearbyintf(s * p[i] - z);
+                v = fminf(fmaxf(v, -half), half - 1.0f);
+                wi[(size_t)ch * per + i] = (int16_t)(v + z);
+            }
+            dw[ch] = 1.0 / (double)s;
+        }
+    }
+    for (int ch = nch; ch < O; ch++) dw[ch] = dw[0];
+}
+
+/* A LIN value into one requant node: multipliers and constant in fixed
+ * point at shift sh (28 significant bits for the largest multiplier). */
+static int emit_requant(int_graph *g, const char *name, const value *v, double scale, double zp, int32_t lo, int32_t hi,
+                        nn_err *e)
+{
+    double mx = 0;
+    for (int t = 0; t < v->nt; t++)
+        for (int c = 0; c < v->c; c++) mx = fmax(mx, fabs(v->mult[t][c] * scale));
+    int sh = mx > 0 ? 28 - (int)ceil(log2(mx)) : 0;
+    if (sh < 0) return nn_fail(e, "node '%s': requantisation multiplier %g too large for fixed point", name, mx);
+    if (sh > 60) sh = 60;
+    int_node r = {.op = INT_REQUANT, .nterms = v->nt, .sh = sh, .lo = lo, .hi = hi, .c = v->c, .h = v->h, .w = v->w};
+    snprintf(r.name, sizeof r.name, "%s", name);
+    const double f = ldexp(1.0, sh);
+    for (int t = 0; t < v->nt; t++) {
+        r.term[t] = v->term[t];
+        r.m[t] = nn_xmalloc((size_t)v->c * sizeof(int64_t));
+        for (int c = 0; c < v->c; c++) r.m[t][c] = llround(v->mult[t][c] * scale * f);
+    }
+    r.kc = nn_xmalloc((size_t)v->c * sizeof(int64_t));
+    for (int c = 0; c < v->c; c++) {
+        const double k = (v->cst[c] * scale + zp) * f;
+        if (fabs(k) > 0x1p62) return nn_fail(e, "node '%s': requantisation constant out of range", name);
+        r.kc[c] = llround(k) + (sh ? (int64_t)1 << (sh - 1) : 0);
+    }
+    return add_node(g, &r);
+}
+
+static const nn_tensor *P(const nn_graph *g, const nn_gnode *n, int k) { return &g->params[n->param[k]].t; }
+
+int_graph *cmp_lower(const nn_graph *q, nn_err *e)
+{
+    if (q->in_ndim != 3) return nn_fail(e, "lower: needs an image model"), NULL;
+    int_graph *g = nn_xcalloc(1, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", q->name);
+    g->in_c = q->in_shape[0], g->in_h = q->in_shape[1], g->in_w = q->in_shape[2], g->num_classes = q->num_classes;
+    g->logit_scale = ldexp(1.0, -16);
+    value *val = nn_xcalloc((size_t)q->n, sizeof *val), tmp1, tmp2;
+    dpool pool = {0};
+    int ok = 0;
+    int_node in = {.op = INT_INPUT, .c = g->in_c, .h = g->in_h, .w = g->in_w};
+    snprintf(in.name, sizeof in.name, "input");
+    add_node(g, &in);
+    for (int i = 0; i < q->n; i++) {
+        const nn_gnode *n = &q->nodes[i];
+        value *v = &val[i], *a = n->op == NN_OP_INPUT ? NULL : &val[n->in[0]];
+        const int C = n->shape[0], H = n->ndim == 3 ? n->shape[1] : 1, W = n->ndim == 3 ? n->shape[2] : 1;
+        v->c = C, v->h = H, v->w = W;
+        if (a && a->relu && n->op != NN_OP_FAKE_QUANT) {
+            nn_fail(e, "node '%s': a ReLU output must go straight into a fake_quant to have an integer form", n->name);
+            goto out;
+        }
+        switch (n->op) {
+        case NN_OP_INPUT: v->kind = V_INPUT; break;
+        case NN_OP_CONV:
+        case NN_OP_LINEAR: {
+            if (!n->qbits) {
+                nn_fail(e, "node '%s': float weights (quantize the model first: datafree quantize)", n->name);
+                goto out;
+            }
+            const nn_tensor *wt = P(q, n, 0);
+            int16_t *wq = nn_xmalloc(wt->numel * sizeof(int16_t)), *wi = wq;
+            double *dw = dvec(&pool, C, 0);
+            quant_weight(n, wt, wq, dw);
+            if (n->op == NN_OP_CONV) { /* rows padded to an even tap count */
+                const int K = (int)(wt->numel / (size_t)C), Kp = (K + 1) & ~1;
+                wi = nn_xcalloc((size_t)C * Kp, sizeof(int16_t));
+                for (int o = 0; o < C; o++) memcpy(wi + (size_t)o * Kp, wq + (size_t)o * K, (size_t)K * sizeof(int16_t));
+                free(wq);
+            }
+            int_node cn = {.c = C, .h = H, .w = W, .in = -1, .wt = wi};
+            snprintf(cn.name, sizeof cn.name, "%s", n->name);
+            if (n->op == NN_OP_CONV) {
+                cn.op = INT_CONV, cn.k = n->kernel, cn.stride = n->stride, cn.pad = n->pad, cn.dil = n->dilation,
+                cn.groups = n->groups;
+            } else {
+                cn.op = INT_LINEAR;
+            }
+            v->kind = V_LIN;
+            v->cst = dvec(&pool, C, 0);
+            if (a->kind == V_CODE) {
+                cn.in = a->t, cn.zp = a->zp;
+                v->term[v->nt] = add_node(g, &cn);
+                v->mult[v->nt++] = dvec(&pool, C, 0);
+                for (int c = 0; c < C; c++) v->mult[0][c] = dw[c] * a->d;
+            } else if (a->kind == V_INPUT && n->op == NN_OP_CONV) {
+                /* (p/255 - mean)/std = a p + b per input channel; a must be one value */
+                const double sa = 1.0 / (255.0 * q->std[0]);
+                for (int c = 1; c < g->in_c; c++)
+                    if (fabs(1.0 / (255.0 * q->std[c]) - sa) > 1e-12 * sa) {
+                        nn_fail(e, "node '%s': per-channel std differs; the integer input path needs one std", n->name);
+                        goto out;
+                    }
+                cn.in = 0;
+                v->term[v->nt] = add_node(g, &cn);
+                v->mult[v->nt++] = dvec(&pool, C, 0);
+                for (int c = 0; c < C; c++) v->mult[0][c] = dw[c] * sa;
+                /* b per input channel: conv of an all-ones channel, a constant tensor */
+                for (int ic = 0; ic < g->in_c; ic++) {
+                    const double b = -q->mean[ic] / q->std[ic];
+                    if (b == 0.0) continue;
+                    int_node k1 = {.op = INT_CONST, .c = C, .h = H, .w = W};
+                    snprintf(k1.name, sizeof k1.name, "%s.border%d", n->name, ic);
+                    const size_t HWi = (size_t)g->in_h * g->in_w;
+                    int32_t *ones = nn_xcalloc((size_t)g->in_c * HWi, sizeof(int32_t)),
+                            *xc = nn_xmalloc(df_conv_scratch(g->in_c, n->groups, n->kernel, H, W) * sizeof(int32_t));
+                    for (size_t p = 0; p < HWi; p++) ones[(size_t)ic * HWi + p] = 1;
+                    k1.data = nn_xmalloc((size_t)C * H * W * sizeof(int32_t));
+                    df_conv(ones, g->in_c, g->in_h, g->in_w, 0, wi, C, n->kernel, n->stride, n->pad, n->dilation,
+                            n->groups, H, W, xc, k1.data);
+                    free(ones);
+                    free(xc);
+                    v->term[v->nt] = add_node(g, &k1);
+                    v->mult[v->nt++] = dvec(&pool, C, 0);
+                    for (int c = 0; c < C; c++) v->mult[v->nt - 1][c] = dw[c] * b;
+                }
+            } else if (a->kind == V_LIN && n->op == NN_OP_LINEAR && a->nt == 1) {
+                /* e.g. the GAP sum: x_i = t_i * mult_i + cst_i with one mult for all i */
+                for (int c = 1; c < a->c; c++)
+                    if (fabs(a->mult[0][c] - a->mult[0][0]) > 1e-12 * fabs(a->mult[0][0])) {
+                        nn_fail(e, "node '%s': its input has a per-channel scale; quantize it (quant_fc_input)", n->name);
+                        goto out;
+                    }
+                cn.in = a->term[0];
+                v->term[v->nt] = add_node(g, &cn);
+                v->mult[v->nt++] = dvec(&pool, C, 0);
+                const int IN = a->c;
+                for (int c = 0; c < C; c++) {
+                    v->mult[0][c] = dw[c] * a->mult[0][0];
+                    double s = 0;
+                    for (int k = 0; k < IN; k++) s += (double)wi[(size_t)c * IN + k] * a->cst[k]; /* linear: not padded */
+                    v->cst[c] = dw[c] * s;
+                }
+            } else {
+                nn_fail(e, "node '%s': its input '%s' is not quantized (no fake_quant before it)", n->name,
+                        q->nodes[n->in[0]].name);
+                goto out;
+            }
+            if (n->bias) {
+                const nn_tensor *b = P(q, n, 1);
+                for (int c = 0; c < C; c++) v->cst[c] += b->data[c];
+            }
+            break;
+        }
+        case NN_OP_BN: {
+            a = lin_of(&pool, a, &tmp1);
+            if (a->kind != V_LIN) {
+                nn_fail(e, "node '%s': batchnorm of the raw input has no integer form", n->name);
+                goto out;
+            }
+            const int k = n->affine ? 2 : 0;
+            const float *rm = P(q, n, k)->data, *rv = P(q, n, k + 1)->data;
+            *v = *a;
+            for (int t = 0; t < a->nt; t++) v->mult[t] = dvec(&pool, C, 0);
+            v->cst = dvec(&pool, C, 0);
+            for (int c = 0; c < C; c++) {
+                const double gm = n->affine ? P(q, n, 0)->data[c] : 1.0, bt = n->affine ? P(q, n, 1)->data[c] : 0.0;
+                const double sc = gm / sqrt((double)rv[c] + n->eps);
+                for (int t = 0; t < a->nt; t++) v->mult[t][c] = a->mult[t][c] * sc;
+                v->cst[c] = (a->cst[c] - rm[c]) * sc + bt;
+            }
+            break;
+        }
+        case NN_OP_ADD: {
+            value *b = lin_of(&pool, &val[n->in[1]], &tmp2);
+            a = lin_of(&pool, a, &tmp1);
+            if (a->kind != V_LIN || b->kind != V_LIN || a->nt + b->nt > DF_MAX_TERMS) {
+                nn_fail(e, "node '%s': add has no integer form here (%d terms; at most %d)", n->name, a->nt + b->nt,
+                        DF_MAX_TERMS);
+                goto out;
+            }
+            v->kind = V_LIN;
+            v->cst = dvec(&pool, C, 0);
+            for (int t = 0; t < a->nt + b->nt; t++) {
+                const value *s = t < a->nt ? a : b;
+                const int u = t < a->nt ? t : t - a->nt;
+                v->term[t] = s->term[u];
+                v->mult[t] = dvec(&pool, C, 0);
+                memcpy(v->mult[t], s->mult[u], (size_t)C * sizeof(double));
+            }
+            v->nt = a->nt + b->nt;
+            for (int c = 0; c < C; c++) v->cst[c] = a->cst[c] + b->cst[c];
+            break;
+        }
+        case NN_OP_RELU: {
+            a = lin_of(&pool, a, &tmp1);
+            if (a->kind != V_LIN) {
+                nn_fail(e, "node '%s': relu of the raw input has no integer form", n->name);
+                goto out;
+            }
+            *v = *a;
+            for (int t = 0; t < a->nt; t++) {
+                v->mult[t] = dvec(&pool, C, 0);
+                memcpy(v->mult[t], a->mult[t], (size_t)C * sizeof(double));
+            }
+            v->cst = dvec(&pool, C, 0);
+            memcpy(v->cst, a->cst, (size_t)C * sizeof(double));
+            v->relu = 1;
+            break;
+        }
+        case NN_OP_FAKE_QUANT: {
+            const float *range = P(q, n, 0)->data, *obs = P(q, n, 1)->data;
+            if (!(obs[0] > 0.0f)) {
+                nn_fail(e, "node '%s': fake_quant was never calibrated (run datafree quantize)", n->name);
+                goto out;
+            }
+            a = lin_of(&pool, a, &tmp1);
+            if (a->kind != V_LIN) {
+                nn_fail(e, "node '%s': quantizing the raw input is not supported by the integer path", n->name);
+                goto out;
+            }
+            const float half = (float)(1 << (n->qbits - 1)), lo = range[0], hi = range[1];
+            float s;
+            int zp, qlo, qhi;
+            if (n->qsym) {
+                const float qmax = half - 1.0f;
+                s = qmax / fmaxf(fmaxf(fabsf(lo), fabsf(hi)), 1e-8f);
+                zp = 0, qlo = -(int)qmax, qhi = (int)qmax;
+            } else {
+                s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f);
+                const float z = nearbyintf(s * lo) + half;
+                zp = (int)(half - z), qlo = 0, qhi = (int)(2.0f * half - 1.0f);
+            }
+            if (a->relu && zp > qlo) qlo = zp; /* relu: values below 0 become the code of 0 */
+            if (a->relu && n->qsym) qlo = 0;
+            const int t = emit_requant(g, n->name, a, (double)s, (double)zp, qlo, qhi, e);
+            if (t < 0) goto out;
+            v->kind = V_CODE, v->t = t, v->zp = zp, v->d = 1.0 / (double)s;
+            break;
+        }
+        case NN_OP_GAP: {
+            if (a->kind != V_CODE) {
+                nn_fail(e, "node '%s': global average pooling of an unquantized tensor", n->name);
+                goto out;
+            }
+            int_node sn = {.op = INT_SUM_HW, .in = a->t, .zp = a->zp, .c = C, .h = 1, .w = 1};
+            snprintf(sn.name, sizeof sn.name, "%s", n->name);
+            v->kind = V_LIN;
+            v->nt = 1;
+            v->term[0] = add_node(g, &sn);
+            v->mult[0] = dvec(&pool, C, a->d / (double)(a->h * a->w));
+            v->cst = dvec(&pool, C, 0);
+            break;
+        }
+        case NN_OP_MAXPOOL: {
+            if (a->kind != V_CODE) {
+                nn_fail(e, "node '%s': max pooling of an unquantized tensor", n->name);
+                goto out;
+            }
+            int_node mp = {.op = INT_MAXPOOL, .in = a->t, .k = n->kernel, .stride = n->stride, .pad = n->pad,
+                           .c = C, .h = H, .w = W};
+            snprintf(mp.name, sizeof mp.name, "%s", n->name);
+            *v = *a;
+            v->c = C, v->h = H, v->w = W;
+            v->t = add_node(g, &mp);
+            break;
+        }
+        case NN_OP_FLATTEN:
+            if (a->kind != V_CODE) {
+                nn_fail(e, "node '%s': flatten of an unquantized tensor", n->name);
+                goto out;
+            }
+            *v = *a; /* CHW order is already the flat order */
+            v->c = C, v->h = v->w = 1;
+            break;
+        default:
+            nn_fail(e, "node '%s': op %s has no integer form yet", n->name, nn_op_name(n->op));
+            goto out;
+        }
+    }
+    {
+        value *o = lin_of(&pool, &val[q->output], &tmp1);
+        if (o->kind != V_LIN || o->relu) {
+            nn_fail(e, "the output node '%s' has no integer form", q->nodes[q->output].name);
+            goto out;
+        }
+        g->output = emit_requant(g, "logits", o, 65536.0, 0.0, INT32_MIN, INT32_MAX, e);
+        if (g->output < 0) goto out;
+    }
+    ok = 1;
+out:
+    for (int i = 0; i < pool.n; i++) free(pool.p[i]);
+    free(pool.p);
+    free(val);
+    if (!ok) {
+        cmp_int_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void cmp_int_free(int_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) {
+        int_node *n = &g->nodes[i];
+        free(n->wt);
+        free(n->kc);
+        free(n->data);
+        for (int t = 0; t < n->nterms; t++) free(n->m[t]);
+    }
+    free(g->nodes);
+    free(g);
+}
+
+size_t cmp_int_conv_scratch(const int_graph *g)
+{
+    size_t mx = 0;
+    for (int i = 0; i < g->n; i++) {
+        const int_node *n = &g->nodes[i];
+        if (n->op != INT_CONV) continue;
+        const size_t k = df_conv_scratch(g->nodes[n->in].c, n->groups, n->k, n->h, n->w);
+        mx = k > mx ? k : mx;
+    }
+    return mx;
+}
+
+size_t cmp_int_scratch_size(const int_graph *g)
+{
+    size_t s = 0;
+    for (int i = 0; i < g->n; i++) s += (size_t)g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
+    return s + cmp_int_conv_scratch(g); /* every tensor, plus the conv's im2col */
+}
+
+void cmp_int_run(const int_graph *g, const uint8_t *pixels, int32_t *scratch, int32_t *logits)
+{
+    int32_t *buf[1024];
+    int32_t *p = scratch;
+    NN_ASSERT(g->n <= 1024);
+    for (int i = 0; i < g->n; i++) {
+        buf[i] = p;
+        p += (size_t)g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
+    }
+    int32_t *xc = p;
+    for (int i = 0; i < g->n; i++) {
+        const int_node *n = &g->nodes[i];
+        const int_node *a = n->op == INT_INPUT || n->op == INT_CONST || n->op == INT_REQUANT ? NULL : &g->nodes[n->in];
+        switch (n->op) {
+        case INT_INPUT:
+            for (int k = 0; k < n->c * n->h * n->w; k++) buf[i][k] = pixels[k];
+            break;
+        case INT_CONST: memcpy(buf[i], n->data, (size_t)n->c * n->h * n->w * sizeof(int32_t)); break;
+        case INT_CONV:
+            df_conv(buf[n->in], a->c, a->h, a->w, n->zp, n->wt, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
+                    n->w, xc, buf[i]);
+            break;
+        case INT_SUM_HW: df_sum_hw(buf[n->in], a->c, a->h * a->w, n->zp, buf[i]); break;
+        case INT_LINEAR: df_linear(buf[n->in], a->c * a->h * a->w, n->zp, n->wt, n->c, buf[i]); break;
+        case INT_MAXPOOL: df_maxpool(buf[n->in], a->c, a->h, a->w, n->k, n->stride, n->pad, n->h, n->w, buf[i]); break;
+        case INT_REQUANT: {
+            const int32_t *xs[DF_MAX_TERMS];
+            const int64_t *ms[DF_MAX_TERMS];
+            for (int t = 0; t < n->nterms; t++) xs[t] = buf[n->term[t]], ms[t] = n->m[t];
+            df_requant(n->nterms, xs, ms, n->kc, n->c, n->h * n->w, n->sh, n->lo, n->hi, buf[i]);
+            break;
+        }
+        }
+    }
+    memcpy(logits, buf[g->output], (size_t)g->num_classes * sizeof(int32_t));
+}
+
+typedef struct {
+    const int_graph *g;
+    const nn_dataset *d;
+    int32_t *logits;
+    long correct;
+    int from, to;
+} int_job;
+
+static void *int_worker(void *arg)
+{
+    int_job *j = arg;
+    int32_t *scratch = nn_xmalloc(cmp_int_scratch_size(j->g) * sizeof(int32_t)), lg[1024];
+    const size_t per = (size_t)j->d->c * j->d->h * j->d->w;
+    const int K = j->g->num_classes;
+    for (int i = j->from; i < j->to; i++) {
+        cmp_int_run(j->g, j->d->images + (size_t)i * per, scratch, lg);
+        int b = 0;
+        for (int k = 1; k < K; k++) b = lg[k] > lg[b] ? k : b;
+        j->correct += b == j->d->labels[i];
+        if (j->logits) memcpy(j->logits + (size_t)i * K, lg, (size_t)K * sizeof(int32_t));
+    }
+    free(scratch);
+    return NULL;
+}
+
+double cmp_int_accuracy(const int_graph *g, const nn_dataset *d, int threads, int32_t *all_logits)
+{
+    if (threads < 1) threads = 1;
+    if (threads > 64) threads = 64;
+    pthread_t th[64];
+    int_job jobs[64];
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (int_job){g, d, all_logits, 0, (int)((long)d->n * t / threads), (int)((long)d->n * (t + 1) / threads)};
+        pthread_create(&th[t], NULL, int_worker, &jobs[t]);
+    }
+    long c = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        c += jobs[t].correct;
+    }
+    return d->n ? (double)c / d->n : 0.0;
+}

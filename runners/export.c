@@ -1,0 +1,61 @@
+/* datafree export --model M --target c[,...] --out DIR: a quantized model
+ * lowered to integers (compress/lower.h) and written as code. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "compress/export.h"
+
+static const char *export_help =
+    "usage: datafree export --model MODEL.json --target c[,TARGET...] --out DIR [--json]\n\n"
+    "Lowers a quantized model (the model.json of `datafree quantize`) to the integer\n"
+    "program of the reference interpreter (`datafree eval --integer` runs the same\n"
+    "integers) and writes one folder per target under DIR:\n"
+    "  c     standalone C99 (libc only, no malloc): model.c, model.h, main.c and a\n"
+    "        Makefile whose default target builds ./infer IMAGES LABELS [--threads T]\n"
+    "        [--logits FILE] (IDX files; prints {\"accuracy\", \"images_per_s\"})\n"
+    "A target's folder is written under a temporary name and renamed into place;\n"
+    "unknown targets and models without an integer form are refused (naming the\n"
+    "node) before anything is written.\n";
+
+int run_export(int argc, char **argv)
+{
+    if (run_has_help(argc, argv)) {
+        fputs(export_help, stdout);
+        return 0;
+    }
+    const char *model = NULL, *target = NULL, *out = NULL;
+    int json = 0, bad = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (run_opt(argc, argv, &i, "--model", &model, &bad) || run_opt(argc, argv, &i, "--target", &target, &bad) ||
+                 run_opt(argc, argv, &i, "--out", &out, &bad)) {
+            if (bad) return 2;
+        } else
+            return run_usage_error("export", "unexpected argument %s", argv[i]);
+    }
+    if (!model || !target || !out) return run_usage_error("export", "--model, --target and --out are required");
+    char tl[400];
+    snprintf(tl, sizeof tl, "%s", target);
+    const char *names[16];
+    int n = 0;
+    for (char *t = strtok(tl, ","); t && n < 16; t = strtok(NULL, ",")) names[n++] = t;
+    nn_err e = {0};
+    nn_graph *g = run_load_model(model, &e);
+    if (!g) return run_error(e.msg);
+    int_graph *ig = cmp_lower(g, &e);
+    int rc = !ig || cmp_export(ig, names, n, out, &e);
+    if (rc) {
+        char m[1300];
+        snprintf(m, sizeof m, "%s: %s", model, e.msg);
+        run_error(m);
+    } else if (json) {
+        printf("{\"model\":\"%s\",\"out\":\"%s\",\"targets\":\"%s\",\"int_nodes\":%d}\n", model, out, target, ig->n);
+    } else {
+        for (int i = 0; i < n; i++) printf("wrote %s/%s/\n", out, names[i]);
+    }
+    cmp_int_free(ig);
+    nn_graph_free(g);
+    return rc;
+}
