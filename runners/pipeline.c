@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "compress/export.h"
 #include "nn/evaluate.h"
 #include "nn/io.h"
 #include "nn/json.h"
@@ -19,13 +20,14 @@ static const char *pipeline_help =
     "usage: datafree run PIPELINE.json [--threads T] [--json]\n\n"
     "Runs the pipeline's stages in order: search (AutoReCon generator search),\n"
     "quantize (data-free quantization; with a search stage its generator is the\n"
-    "searched one), export (the quantized model into output.dir/export). Each\n"
+    "searched one), export (the quantized model lowered to integers and written as\n"
+    "code into output.dir/export/<target>/: {\"targets\": [\"c\"]} is the default). Each\n"
     "stage object is that command's config without teacher and output (taken\n"
     "from the pipeline); finished stages are skipped, unfinished ones resume.\n"
     "Ends with a summary: accuracy of the teacher and the compressed model, size,\n"
     "time per stage and where the files are.\n\n"
     "Config keys: teacher, data {path, ...} (for quantize), stages {search,\n"
-    "quantize, export {}}, output {dir}. Example: configs/quickstart.json.\n";
+    "quantize, export {targets}}, output {dir}. Example: configs/quickstart.json.\n";
 
 /* A stage's config: its object with the pipeline's teacher, data and output. */
 static int write_stage(const cJSON *stage, const cJSON *root, const char *dir, const char *name, char *cfg_path,
@@ -148,10 +150,30 @@ int run_pipeline(int argc, char **argv)
         cJSON_Delete(root);
         return run_error(m);
     }
-    if (stage[2] && cJSON_GetArraySize(stage[2]) > 0) {
-        snprintf(m, sizeof m, "%s: $.stages.export: takes no keys yet (it writes the native model.json + safetensors)", cfg);
-        cJSON_Delete(root);
-        return run_error(m);
+    const char *targets[16] = {"c"};
+    int ntargets = 1;
+    if (stage[2]) {
+        static const char *const kexp[] = {"targets", NULL};
+        const cJSON *tl = cJSON_GetObjectItem(stage[2], "targets");
+        if (nn_json_check_keys(stage[2], "$.stages.export", kexp, &e) ||
+            (tl && (!cJSON_IsArray(tl) || cJSON_GetArraySize(tl) < 1 || cJSON_GetArraySize(tl) > 16))) {
+            snprintf(m, sizeof m, "%s: %s", cfg, e.msg[0] ? e.msg : "$.stages.export.targets: an array of 1 to 16 target names");
+            cJSON_Delete(root);
+            return run_error(m);
+        }
+        if (tl) {
+            ntargets = 0;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, tl)
+            {
+                if (!cJSON_IsString(t)) {
+                    snprintf(m, sizeof m, "%s: $.stages.export.targets[%d]: expected a target name", cfg, ntargets);
+                    cJSON_Delete(root);
+                    return run_error(m);
+                }
+                targets[ntargets++] = t->valuestring;
+            }
+        }
     }
     if (nn_mkdirs(dir, &e)) {
         cJSON_Delete(root);
@@ -170,17 +192,19 @@ int run_pipeline(int argc, char **argv)
                 run_error(m);
                 goto out;
             }
-            snprintf(done, sizeof done, "%s/export/model.json", dir);
-            nn_graph *g = run_load_model(model, &e);
             char edir[1200];
             snprintf(edir, sizeof edir, "%s/export", dir);
-            if (!g || nn_mkdirs(edir, &e) || nn_graph_save(g, done, &e)) {
-                nn_graph_free(g);
-                run_error(e.msg);
+            nn_graph *g = run_load_model(model, &e);
+            int_graph *ig = g ? cmp_lower(g, &e) : NULL;
+            const int bad = !ig || cmp_export(ig, targets, ntargets, edir, &e);
+            cmp_int_free(ig);
+            nn_graph_free(g);
+            if (bad) {
+                snprintf(m, sizeof m, "export: %s", e.msg);
+                run_error(m);
                 goto out;
             }
-            nn_graph_free(g);
-            if (!json) printf("== export: %s (%.1fs)\n", done, nn_now() - t0);
+            if (!json) printf("== export: %s/%s/ (%.1fs)\n", edir, targets[0], nn_now() - t0);
             continue;
         }
         if (write_stage(stage[k], root, dir, names[k], path, sizeof path, k == 1 && stage[0] ? genotype : NULL, &e)) {
@@ -244,7 +268,11 @@ int run_pipeline(int argc, char **argv)
             printf("\n");
             if (stage[0]) printf("  genotype: %s (alpha.svg, generator.dot beside it)\n", genotype);
             if (stage[1]) printf("  quantized model: %s (datafree eval --model it)\n", model);
-            if (stage[2]) printf("  export: %s/export/model.json\n", dir);
+            if (stage[2]) {
+                printf("  export:");
+                for (int t = 0; t < ntargets; t++) printf(" %s/export/%s/", dir, targets[t]);
+                printf(" (cd there && make && ./infer IMAGES LABELS)\n");
+            }
         }
     }
     rc = 0;

@@ -403,9 +403,11 @@ static void test_end_to_end(void **s)
     assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe.json", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "== search: done already"));
     assert_non_null(strstr(TU_OUT, "== quantize: done already"));
-    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_dfq_pipe/export/model.json --data %s --limit 1000 --json",
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_dfq_pipe/quantize/model.json --data %s --limit 1000 --json",
                            tu_bin(), data), 0);
     assert_true(fabs(tu_out_number("accuracy") - acc) < 1e-4);
+    assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/export/c/model.c"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/export/c/Makefile"));
     /* a pipeline stage that names its own output is refused, naming the path */
     tu_write_text("/tmp/datafree_dfq_pipe_bad.json",
                   "{\"teacher\":\"x.json\",\"stages\":{\"search\":{\"output\":{\"dir\":\"y\"}}},"
