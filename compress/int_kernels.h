@@ -25,13 +25,18 @@
 
 #define DF_MAX_TERMS 8
 
-/* Row length of a conv's weights: C/groups * k * k taps, padded to even
- * (the kernel multiplies pairs of taps). */
-static inline int df_conv_taps(int C, int groups, int k) { return (C / groups * k * k + 1) & ~1; }
-/* int32 values of scratch a conv needs: its im2col of int16 tap pairs. */
-static inline size_t df_conv_scratch(int C, int groups, int k, int OH, int OW)
+/* A conv's taps come in pairs of input channels: tap pair kk = (kh * k + kw)
+ * * Cp + cp holds channels 2cp and 2cp + 1 (Cp = ceil(C/groups / 2); an odd
+ * channel count gets a zero channel). Weights are [O][df_conv_taps] in that
+ * order (cmp_lower writes them so). */
+static inline int df_conv_pairs(int C, int groups) { return (C / groups + 1) / 2; }
+static inline int df_conv_taps(int C, int groups, int k) { return 2 * df_conv_pairs(C, groups) * k * k; }
+/* int32 values of scratch a conv needs: the pair-interleaved input of one
+ * group and its im2col. */
+static inline size_t df_conv_scratch(int C, int groups, int k, int H, int W, int OH, int OW)
 {
-    return ((size_t)df_conv_taps(C, groups, k) * OH * OW + 1) / 2;
+    const size_t cp = (size_t)df_conv_pairs(C, groups);
+    return cp * H * W + cp * k * k * OH * OW;
 }
 
 /* y[o][p] = sum_t w[o][t] * col[t][p] over tap pairs: col holds pairs
@@ -121,37 +126,49 @@ static inline void df_gemm_pairs(const int16_t *w, int O, int Kp, const int16_t 
 static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const int16_t *w, int O, int k, int stride,
                            int pad, int dil, int groups, int OH, int OW, int32_t *scratch, int32_t *y)
 {
-    const int cg = C / groups, og = O / groups, Kp = df_conv_taps(C, groups, k), P = OH * OW;
-    int16_t *col = (int16_t *)scratch;
+    const int cg = C / groups, og = O / groups, Cp = df_conv_pairs(C, groups), Kp = df_conv_taps(C, groups, k);
+    const int P = OH * OW, HW = H * W;
+    int16_t *xp = (int16_t *)scratch;                  /* [Cp][H][W][2]: x - zp, channels in pairs */
+    int32_t *colw = scratch + (size_t)Cp * HW;          /* [Cp * k * k][P] pairs, as int32 words */
+    const int32_t *xw = scratch;
     for (int g = 0; g < groups; g++) {
-        /* im2col of this group, tap t of pixel p at col[(t/2 * P + p) * 2 + t%2] */
-        for (int t = 0; t < Kp; t++) {
-            int16_t *c = col + (size_t)(t / 2) * P * 2 + (t & 1);
-            if (t >= cg * k * k) {
-                for (int p = 0; p < P; p++) c[2 * p] = 0;
-                continue;
+        for (int cp = 0; cp < Cp; cp++) {
+            const int32_t *x0 = x + (size_t)(g * cg + 2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
+            int16_t *d = xp + (size_t)cp * HW * 2;
+            for (int i = 0; i < HW; i++) {
+                d[2 * i] = (int16_t)(x0[i] - zp);
+                d[2 * i + 1] = (int16_t)(x1 ? x1[i] - zp : 0);
             }
-            const int ic = g * cg + t / (k * k), kh = t / k % k, kw = t % k;
-            const int32_t *xi = x + (size_t)ic * H * W;
-            for (int oh = 0; oh < OH; oh++) {
-                const int ih = oh * stride + kh * dil - pad;
-                int16_t *cr = c + (size_t)oh * OW * 2;
-                if (ih < 0 || ih >= H) {
-                    for (int ow = 0; ow < OW; ow++) cr[2 * ow] = 0;
-                    continue;
-                }
-                /* the columns whose tap lands inside the row, zeros around them */
+        }
+        for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++) {
+                /* the output columns whose tap lands inside the row */
                 const int off = kw * dil - pad;
                 int ow0 = 0, ow1 = OW;
                 while (ow0 < OW && ow0 * stride + off < 0) ow0++;
                 while (ow1 > ow0 && (ow1 - 1) * stride + off >= W) ow1--;
-                const int32_t *xr = xi + (size_t)ih * W + off;
-                for (int ow = 0; ow < ow0; ow++) cr[2 * ow] = 0;
-                for (int ow = ow0; ow < ow1; ow++) cr[2 * ow] = (int16_t)(xr[ow * stride] - zp);
-                for (int ow = ow1; ow < OW; ow++) cr[2 * ow] = 0;
+                for (int cp = 0; cp < Cp; cp++) {
+                    int32_t *c = colw + (size_t)((kh * k + kw) * Cp + cp) * P;
+                    const int32_t *xi = xw + (size_t)cp * HW;
+                    for (int oh = 0; oh < OH; oh++) {
+                        const int ih = oh * stride + kh * dil - pad;
+                        int32_t *cr = c + (size_t)oh * OW;
+                        /* plain loops: rows are short, and rep movs costs more than it moves */
+                        if (ih < 0 || ih >= H) {
+                            for (int ow = 0; ow < OW; ow++) cr[ow] = 0;
+                            continue;
+                        }
+                        const int32_t *xr = xi + (size_t)ih * W + off;
+                        for (int ow = 0; ow < ow0; ow++) cr[ow] = 0;
+                        if (stride == 1)
+                            for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow];
+                        else
+                            for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow * stride];
+                        for (int ow = ow1; ow < OW; ow++) cr[ow] = 0;
+                    }
+                }
             }
-        }
-        df_gemm_pairs(w + (size_t)g * og * Kp, og, Kp, col, P, y + (size_t)g * og * P);
+        df_gemm_pairs(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
     }
 }
 

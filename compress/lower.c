@@ -156,10 +156,15 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             int16_t *wq = nn_xmalloc(wt->numel * sizeof(int16_t)), *wi = wq;
             double *dw = dvec(&pool, C, 0);
             quant_weight(n, wt, wq, dw);
-            if (n->op == NN_OP_CONV) { /* rows padded to an even tap count */
-                const int K = (int)(wt->numel / (size_t)C), Kp = (K + 1) & ~1;
+            if (n->op == NN_OP_CONV) { /* the kernels' tap order: (kh, kw, channel pair, channel in pair) */
+                const int cg = wt->shape[1], k = n->kernel, Cp = (cg + 1) / 2, Kp = 2 * Cp * k * k;
                 wi = nn_xcalloc((size_t)C * Kp, sizeof(int16_t));
-                for (int o = 0; o < C; o++) memcpy(wi + (size_t)o * Kp, wq + (size_t)o * K, (size_t)K * sizeof(int16_t));
+                for (int o = 0; o < C; o++)
+                    for (int ic = 0; ic < cg; ic++)
+                        for (int kh = 0; kh < k; kh++)
+                            for (int kw = 0; kw < k; kw++)
+                                wi[(size_t)o * Kp + ((size_t)(kh * k + kw) * Cp + ic / 2) * 2 + ic % 2] =
+                                    wq[(((size_t)o * cg + ic) * k + kh) * k + kw];
                 free(wq);
             }
             int_node cn = {.c = C, .h = H, .w = W, .in = -1, .wt = wi};
@@ -197,7 +202,8 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
                     snprintf(k1.name, sizeof k1.name, "%s.border%d", n->name, ic);
                     const size_t HWi = (size_t)g->in_h * g->in_w;
                     int32_t *ones = nn_xcalloc((size_t)g->in_c * HWi, sizeof(int32_t)),
-                            *xc = nn_xmalloc(df_conv_scratch(g->in_c, n->groups, n->kernel, H, W) * sizeof(int32_t));
+                            *xc = nn_xmalloc(df_conv_scratch(g->in_c, n->groups, n->kernel, g->in_h, g->in_w, H, W) *
+                                                   sizeof(int32_t));
                     for (size_t p = 0; p < HWi; p++) ones[(size_t)ic * HWi + p] = 1;
                     k1.data = nn_xmalloc((size_t)C * H * W * sizeof(int32_t));
                     df_conv(ones, g->in_c, g->in_h, g->in_w, 0, wi, C, n->kernel, n->stride, n->pad, n->dilation,
@@ -222,7 +228,7 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
                 for (int c = 0; c < C; c++) {
                     v->mult[0][c] = dw[c] * a->mult[0][0];
                     double s = 0;
-                    for (int k = 0; k < IN; k++) s += (double)wi[(size_t)c * IN + k] * a->cst[k]; /* linear: not padded */
+                    for (int k = 0; k < IN; k++) s += (double)wi[(size_t)c * IN + k] * a->cst[k]; /* linear: [O][IN] */
                     v->cst[c] = dw[c] * s;
                 }
             } else {
@@ -403,7 +409,8 @@ size_t cmp_int_conv_scratch(const int_graph *g)
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
         if (n->op != INT_CONV) continue;
-        const size_t k = df_conv_scratch(g->nodes[n->in].c, n->groups, n->k, n->h, n->w);
+        const int_node *a = &g->nodes[n->in];
+        const size_t k = df_conv_scratch(a->c, n->groups, n->k, a->h, a->w, n->h, n->w);
         mx = k > mx ? k : mx;
     }
     return mx;

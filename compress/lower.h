@@ -41,7 +41,7 @@ typedef struct int_node {
     int c, h, w;     /* output shape (vectors: h = w = 1) */
     /* conv / linear / sum_hw / maxpool */
     int k, stride, pad, dil, groups, zp;
-    int16_t *wt;     /* conv [O][df_conv_taps] (taps [C/g][k][k], padded), linear [O][IN] */
+    int16_t *wt;     /* conv [O][df_conv_taps] in the kernels' tap order, linear [O][IN] */
     /* requant */
     int nterms, term[DF_MAX_TERMS], sh;
     int64_t *m[DF_MAX_TERMS], *kc; /* per channel */
