@@ -214,3 +214,29 @@ int run_parse_channels(const char *s, int channels, float *out, int positive, nn
     for (int c = 0; c < channels; c++) out[c] = v[n == 1 ? 0 : c];
     return NN_OK;
 }
+
+double run_sum_metric(const char *path, const char *key)
+{
+    nn_err e;
+    size_t len;
+    char *buf = nn_read_file(path, &len, &e);
+    double s = 0;
+    for (char *ln = buf ? strtok(buf, "\n") : NULL; ln; ln = strtok(NULL, "\n")) {
+        cJSON *jl = cJSON_Parse(ln), *t = jl ? cJSON_GetObjectItem(jl, key) : NULL;
+        if (cJSON_IsNumber(t)) s += t->valuedouble;
+        cJSON_Delete(jl);
+    }
+    free(buf);
+    return s;
+}
+
+int run_start_dir(const char *dir, const cJSON *config, nn_err *e)
+{
+    char path[1200];
+    if (nn_mkdirs(dir, e)) return NN_ERR;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *s = cJSON_Print(config);
+    int rc = nn_write_file_atomic(path, s, strlen(s), e);
+    free(s);
+    return rc;
+}

@@ -55,6 +55,10 @@ void run_append_line(const char *path, const char *line);
 /* Keep only the JSON lines whose "epoch" is <= done, so a resume never
  * duplicates metrics lines. */
 void run_trim_metrics(const char *path, int done);
+/* The sum of a numeric key over a JSON-lines file (0 if none). */
+double run_sum_metric(const char *path, const char *key);
+/* A run folder: created if needed, with a copy of the config as config.json. */
+int run_start_dir(const char *dir, const cJSON *config, nn_err *e);
 
 /* "0.5" or "0.49,0.48,0.45": one value per channel (one value is used for
  * all), into out[channels]; positive: values must be > 0 (std). */

@@ -646,22 +646,12 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         sopt.nesterov = cfg.s_nesterov;
         sopt.weight_decay = cfg.s_wd;
     }
-    if (nn_mkdirs(cfg.out_dir, &e)) {
+    if (run_start_dir(cfg.out_dir, root, &e)) {
         run_error(e.msg);
         goto out;
     }
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", cfg.out_dir);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", cfg.out_dir);
-    snprintf(path, sizeof path, "%s/config.json", cfg.out_dir);
-    {
-        char *s = cJSON_Print(root);
-        int w = nn_write_file_atomic(path, s, strlen(s), &e);
-        free(s);
-        if (w) {
-            run_error(e.msg);
-            goto out;
-        }
-    }
     nn_ctx_init(&ctx, cfg.threads, 256u << 20);
     have_ctx = 1;
     if (getenv("DATAFREE_PROFILE")) nn_profile_enable(&ctx);
@@ -741,7 +731,6 @@ static int run_dfq(int argc, char **argv, int reconstruct)
     run_progress prog;
     run_progress_init(&prog, json);
     nn_eval_result ev = {0};
-    double total_time = 0.0;
     int epochs_run = 0, last_epoch = start_epoch, evaluated = 0;
     const int per = C * H * W;
     float *xbuf = nn_xmalloc((size_t)cfg.batch * per * sizeof(float)), *tbuf = nn_xmalloc((size_t)cfg.batch * K * sizeof(float));
@@ -840,7 +829,6 @@ static int run_dfq(int argc, char **argv, int reconstruct)
                               100.0 * s_correct / seen, ips, floor(eta / 60), fmod(eta, 60));
         }
         double ep_time = nn_now() - t0;
-        total_time += ep_time;
         const int last = epoch + 1 == cfg.epochs;
         evaluated = 0;
         if (student && test.n && (last || (cfg.eval_every > 0 && (epoch + 1) % cfg.eval_every == 0))) {
@@ -880,23 +868,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         goto out_loop;
     }
     /* ---- finished: outputs ---- */
-    double run_seconds = total_time;
-    {
-        /* total wall time over all invocations: sum of the metrics lines */
-        size_t len;
-        char *buf = nn_read_file(metrics, &len, &e);
-        if (buf) {
-            double s = 0;
-            for (char *ln = strtok(buf, "\n"); ln; ln = strtok(NULL, "\n")) {
-                cJSON *jl = cJSON_Parse(ln);
-                cJSON *t = jl ? cJSON_GetObjectItem(jl, "epoch_seconds") : NULL;
-                if (cJSON_IsNumber(t)) s += t->valuedouble;
-                cJSON_Delete(jl);
-            }
-            run_seconds = s;
-            free(buf);
-        }
-    }
+    const double run_seconds = run_sum_metric(metrics, "epoch_seconds"); /* over all invocations */
     if (reconstruct) {
         snprintf(path, sizeof path, "%s/generator.json", cfg.out_dir);
         if (nn_graph_save(gen, path, &e)) {

@@ -222,22 +222,12 @@ int run_search(int argc, char **argv)
     wopt.group = NN_GROUP_WEIGHTS, wopt.beta1 = cfg.w_b1, wopt.beta2 = cfg.w_b2;
     nn_optim_init(&aopt, NN_ADAM, gen);
     aopt.group = NN_GROUP_ARCH, aopt.beta1 = cfg.a_b1, aopt.beta2 = cfg.a_b2, aopt.weight_decay = cfg.a_wd;
-    if (nn_mkdirs(cfg.out_dir, &e)) {
+    if (run_start_dir(cfg.out_dir, root, &e)) {
         run_error(e.msg);
         goto out;
     }
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", cfg.out_dir);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", cfg.out_dir);
-    snprintf(path, sizeof path, "%s/config.json", cfg.out_dir);
-    {
-        char *s = cJSON_Print(root);
-        int w = nn_write_file_atomic(path, s, strlen(s), &e);
-        free(s);
-        if (w) {
-            run_error(e.msg);
-            goto out;
-        }
-    }
     /* the checkpoint keeps the supernet with both optimisers' states */
     run_ckpt_part parts[2] = {{"supernet", gen, &wopt}, {"arch", gen, &aopt}};
     int start = 0;
@@ -406,18 +396,7 @@ int run_search(int argc, char **argv)
             snprintf(cmd, sizeof cmd, "dot -Tsvg '%s' -o '%s/generator.svg'", dot, cfg.out_dir);
             have_svg = !system(cmd);
         }
-        /* total search time over all invocations: the metrics lines */
-        double run_seconds = 0;
-        {
-            size_t len;
-            char *buf = nn_read_file(metrics, &len, &e);
-            for (char *ln = buf ? strtok(buf, "\n") : NULL; ln; ln = strtok(NULL, "\n")) {
-                cJSON *jl = cJSON_Parse(ln), *t = jl ? cJSON_GetObjectItem(jl, "epoch_seconds") : NULL;
-                if (cJSON_IsNumber(t)) run_seconds += t->valuedouble;
-                cJSON_Delete(jl);
-            }
-            free(buf);
-        }
+        const double run_seconds = run_sum_metric(metrics, "epoch_seconds"); /* over all invocations */
         cJSON *r = cJSON_CreateObject();
         snprintf(path, sizeof path, "%s/genotype.json", cfg.out_dir);
         cJSON_AddStringToObject(r, "genotype", path);
