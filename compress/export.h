@@ -6,11 +6,14 @@
 
 #include "compress/lower.h"
 
+/* Every target gets the quantized Graph and its lowering. */
 /* Standalone C99: model.c/model.h, main.c (./infer), Makefile, README.md. */
-int cmp_export_c(const int_graph *g, const char *dir, nn_err *e);
+int cmp_export_c(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e);
+/* QDQ ONNX (model.onnx, README.md): what ONNX Runtime and TensorRT run. */
+int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e);
 
-/* Targets by name ("c"); out/<target>/ for each. Unknown names are refused
- * before anything is written. */
-int cmp_export(const int_graph *g, const char *const *targets, int n, const char *out, nn_err *e);
+/* Targets by name ("c", "onnx-qdq"); out/<target>/ for each. Unknown names
+ * are refused before anything is written. */
+int cmp_export(const nn_graph *q, const int_graph *g, const char *const *targets, int n, const char *out, nn_err *e);
 
 #endif

@@ -60,36 +60,17 @@ static value *lin_of(dpool *pl, value *v, value *tmp)
     return tmp;
 }
 
-/* The integers the weight fake quantizer rounds to (same float arithmetic
- * as nn_quant_value), and the step per output channel. */
+/* The integers the weight fake quantizer rounds to (v + zw) and the step
+ * per output channel. */
 static void quant_weight(const nn_gnode *n, const nn_tensor *w, int16_t *wi, double *dw)
 {
-    const int O = w->shape[0], nch = n->qperch ? O : 1;
-    const size_t per = w->numel / (size_t)nch;
-    const float half = (float)(1 << (n->qbits - 1));
-    for (int ch = 0; ch < nch; ch++) {
-        const float *p = w->data + (size_t)ch * per;
-        float lo = p[0], hi = p[0];
-        for (size_t i = 1; i < per; i++) lo = p[i] < lo ? p[i] : lo, hi = p[i] > hi ? p[i] : hi;
-        if (n->qsym) {
-            const float qmax = half - 1.0f, mx = fmaxf(fabsf(lo), fabsf(hi)), s = qmax / fmaxf(mx, 1e-8f);
-            for (size_t i = 0; i < per; i++) {
-                float v = nearbyintf(s * p[i]);
-                v = fminf(fmaxf(v, -qmax), qmax);
-                wi[(size_t)ch * per + i] = (int16_t)v;
-            }
-            dw[ch] = 1.0 / (double)s;
-        } else {
-            const float s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f), z = nearbyintf(s * lo) + half;
-            for (size_t i = 0; i < per; i++) {
-                float v = nearbyintf(s * p[i] - z);
-                v = fminf(fmaxf(v, -half), half - 1.0f);
-                wi[(size_t)ch * per + i] = (int16_t)(v + z);
-            }
-            dw[ch] = 1.0 / (double)s;
-        }
-    }
-    for (int ch = nch; ch < O; ch++) dw[ch] = dw[0];
+    const int O = w->shape[0];
+    int *zw = nn_xmalloc((size_t)O * sizeof(int));
+    nn_quant_weight_codes(w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, wi, zw, dw);
+    const size_t per = w->numel / (size_t)O;
+    for (int o = 0; o < O; o++)
+        for (size_t i = 0; i < per; i++) wi[(size_t)o * per + i] = (int16_t)(wi[(size_t)o * per + i] + zw[o]);
+    free(zw);
 }
 
 /* A LIN value into one requant node: multipliers and constant in fixed

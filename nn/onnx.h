@@ -20,6 +20,11 @@ nn_graph *nn_onnx_parse(const uint8_t *buf, size_t len, const char *dir, nn_err 
  * nodes and generator-only ops are errors. Preprocessing is not part of
  * ONNX and is not written. */
 int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e);
+/* A quantized graph as QDQ ONNX: weights as int8 codes behind per-channel
+ * DequantizeLinear, every fake_quant as Clip -> QuantizeLinear ->
+ * DequantizeLinear (uint8, or int8 when symmetric), float ops between (what
+ * ONNX Runtime and TensorRT consume). */
+int nn_onnx_save_qdq(const nn_graph *g, const char *path, nn_err *e);
 /* Does the path name an ONNX file (by its extension)? */
 int nn_onnx_is_path(const char *path);
 

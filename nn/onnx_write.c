@@ -123,6 +123,26 @@ static void init_tensor(wbuf *graph, const char *name, const float *data, int nd
     w_msg(graph, 5, &t);
 }
 
+/* An integer initializer: dtype 2 uint8, 3 int8 (values given as int). */
+static void init_ints(wbuf *graph, const char *name, int dtype, const int *v, int ndim, const int64_t *dims)
+{
+    wbuf t = {0};
+    size_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        w_int(&t, 1, dims[k]);
+        n *= (size_t)dims[k];
+    }
+    w_int(&t, 2, dtype);
+    w_str(&t, 8, name);
+    w_key(&t, 9, 2);
+    w_varint(&t, n);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t b = (uint8_t)(v[i] & 0xff);
+        w_bytes(&t, &b, 1);
+    }
+    w_msg(graph, 5, &t);
+}
+
 static void value_info(wbuf *graph, int field, const char *name, int ndim, const int64_t *dims)
 {
     wbuf shape = {0}, tt = {0}, type = {0}, vi = {0};
@@ -150,7 +170,44 @@ static void begin_node(wbuf *node, const char *op, const char *name, const char 
     w_str(node, 4, op);
 }
 
-int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
+/* QDQ: a quantized conv/linear weight as int8 codes behind a per-channel
+ * DequantizeLinear (value = (v - (-zw)) * step); returns the dequantized name. */
+static const char *qdq_weight(wbuf *graph, const nn_gnode *n, const nn_param *w, char *out, size_t outn)
+{
+    const int O = w->t.shape[0];
+    int16_t *v = nn_xmalloc(w->t.numel * sizeof(int16_t));
+    int *zw = nn_xmalloc((size_t)O * sizeof(int)), *vi = nn_xmalloc(w->t.numel * sizeof(int));
+    double *step = nn_xmalloc((size_t)O * sizeof(double));
+    float *scale = nn_xmalloc((size_t)O * sizeof(float));
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, v, zw, step);
+    for (size_t i = 0; i < w->t.numel; i++) vi[i] = v[i];
+    for (int o = 0; o < O; o++) zw[o] = -zw[o], scale[o] = (float)step[o];
+    char qn[NN_NAME_LEN + 40], sn[NN_NAME_LEN + 40], zn[NN_NAME_LEN + 40];
+    snprintf(qn, sizeof qn, "%s.weight_q", n->name);
+    snprintf(sn, sizeof sn, "%s.weight_scale", n->name);
+    snprintf(zn, sizeof zn, "%s.weight_zero_point", n->name);
+    snprintf(out, outn, "%s.weight_dq", n->name);
+    int64_t dims[4];
+    for (int k = 0; k < w->t.ndim; k++) dims[k] = w->t.shape[k];
+    init_ints(graph, qn, 3, vi, w->t.ndim, dims);
+    dims[0] = O;
+    init_tensor(graph, sn, scale, 1, dims);
+    init_ints(graph, zn, 3, zw, 1, dims);
+    wbuf node;
+    const char *ins[] = {qn, sn, zn, NULL};
+    begin_node(&node, "DequantizeLinear", out, ins, out);
+    attr_int(&node, "axis", 0);
+    w_msg(graph, 1, &node);
+    free(v), free(zw), free(vi), free(step), free(scale);
+    return out;
+}
+
+static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e);
+
+int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e) { return onnx_write(g, path, 0, e); }
+int nn_onnx_save_qdq(const nn_graph *g, const char *path, nn_err *e) { return onnx_write(g, path, 1, e); }
+
+static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
 {
     if (g->in_ndim != 3) return nn_fail(e, "%s: ONNX export needs an image model ([C, H, W] input)", path);
     wbuf graph = {0}, node;
@@ -164,8 +221,10 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
         int64_t dims[4];
         switch (n->op) {
         case NN_OP_CONV: {
-            if (n->qbits) goto quantized;
-            const char *ins[] = {x, P0->name, n->bias ? P1->name : NULL, NULL};
+            if (n->qbits && !qdq) goto quantized;
+            char wdq[NN_NAME_LEN + 40];
+            const char *ins[] = {x, n->qbits ? qdq_weight(&graph, n, P0, wdq, sizeof wdq) : P0->name,
+                                 n->bias ? P1->name : NULL, NULL};
             begin_node(&node, "Conv", n->name, ins, n->name);
             int64_t k2[2] = {n->kernel, n->kernel}, s2[2] = {n->stride, n->stride}, d2[2] = {n->dilation, n->dilation};
             int64_t p4[4] = {n->pad, n->pad, n->pad, n->pad};
@@ -176,7 +235,7 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
             attr_int(&node, "group", n->groups);
             w_msg(&graph, 1, &node);
             for (int k = 0; k < 4; k++) dims[k] = P0->t.shape[k];
-            init_tensor(&graph, P0->name, P0->t.data, 4, dims);
+            if (!n->qbits) init_tensor(&graph, P0->name, P0->t.data, 4, dims);
             if (n->bias) {
                 dims[0] = P1->t.shape[0];
                 init_tensor(&graph, P1->name, P1->t.data, 1, dims);
@@ -299,14 +358,16 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
             break;
         }
         case NN_OP_LINEAR: {
-            if (n->qbits) goto quantized;
-            const char *ins[] = {x, P0->name, n->bias ? P1->name : NULL, NULL};
+            if (n->qbits && !qdq) goto quantized;
+            char wdq[NN_NAME_LEN + 40];
+            const char *ins[] = {x, n->qbits ? qdq_weight(&graph, n, P0, wdq, sizeof wdq) : P0->name,
+                                 n->bias ? P1->name : NULL, NULL};
             begin_node(&node, "Gemm", n->name, ins, n->name);
             attr_int(&node, "transB", 1);
             w_msg(&graph, 1, &node);
             dims[0] = P0->t.shape[0];
             dims[1] = P0->t.shape[1];
-            init_tensor(&graph, P0->name, P0->t.data, 2, dims);
+            if (!n->qbits) init_tensor(&graph, P0->name, P0->t.data, 2, dims);
             if (n->bias) init_tensor(&graph, P1->name, P1->t.data, 1, dims);
             break;
         }
@@ -330,6 +391,52 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e)
             break;
         }
         case NN_OP_FAKE_QUANT:
+            if (qdq) { /* Clip to the code range, QuantizeLinear, DequantizeLinear */
+                const float *range = g->params[n->param[0]].t.data, *obs = g->params[n->param[1]].t.data;
+                if (!(obs[0] > 0.0f)) {
+                    free(graph.p);
+                    return nn_fail(e, "%s: node '%s' was never calibrated", path, n->name);
+                }
+                const float half = (float)(1 << (n->qbits - 1));
+                float s;
+                int zp, qlo, qhi, dtype;
+                if (n->qsym) {
+                    s = (half - 1.0f) / fmaxf(fmaxf(fabsf(range[0]), fabsf(range[1])), 1e-8f);
+                    zp = 0, qlo = -(int)(half - 1.0f), qhi = (int)(half - 1.0f), dtype = 3;
+                } else {
+                    s = (2.0f * half - 1.0f) / fmaxf(range[1] - range[0], 1e-8f);
+                    zp = (int)(half - (nearbyintf(s * range[0]) + half)), qlo = 0, qhi = (int)(2.0f * half - 1.0f);
+                    dtype = 2;
+                    if (zp < 0 || zp > 255) {
+                        free(graph.p);
+                        return nn_fail(e, "%s: node '%s': zero point %d does not fit uint8", path, n->name, zp);
+                    }
+                }
+                if (n->qbits > 8) {
+                    free(graph.p);
+                    return nn_fail(e, "%s: node '%s': %d-bit activations (QDQ takes up to 8)", path, n->name, n->qbits);
+                }
+                const float scale = 1.0f / s, lim[2] = {(float)(qlo - zp) * scale, (float)(qhi - zp) * scale};
+                char cl[2][NN_NAME_LEN + 40], sc[NN_NAME_LEN + 40], zn[NN_NAME_LEN + 40], mid[2][NN_NAME_LEN + 40];
+                snprintf(cl[0], sizeof cl[0], "%s.clip_min", n->name);
+                snprintf(cl[1], sizeof cl[1], "%s.clip_max", n->name);
+                snprintf(sc, sizeof sc, "%s.scale", n->name);
+                snprintf(zn, sizeof zn, "%s.zero_point", n->name);
+                snprintf(mid[0], sizeof mid[0], "%s.clipped", n->name);
+                snprintf(mid[1], sizeof mid[1], "%s.q", n->name);
+                init_tensor(&graph, cl[0], &lim[0], 0, dims);
+                init_tensor(&graph, cl[1], &lim[1], 0, dims);
+                init_tensor(&graph, sc, &scale, 0, dims);
+                init_ints(&graph, zn, dtype, &zp, 0, dims);
+                const char *ci[] = {x, cl[0], cl[1], NULL}, *qi[] = {mid[0], sc, zn, NULL}, *di[] = {mid[1], sc, zn, NULL};
+                begin_node(&node, "Clip", mid[0], ci, mid[0]);
+                w_msg(&graph, 1, &node);
+                begin_node(&node, "QuantizeLinear", mid[1], qi, mid[1]);
+                w_msg(&graph, 1, &node);
+                begin_node(&node, "DequantizeLinear", n->name, di, n->name);
+                w_msg(&graph, 1, &node);
+                break;
+            }
         quantized:
             free(graph.p);
             return nn_fail(e, "%s: node '%s' is quantized; ONNX export here writes float models (quantized "

@@ -114,6 +114,11 @@ nn_tensor *nn_fake_quant(nn_ctx *c, nn_tensor *x, nn_qspec q, int nch, const flo
 void nn_minmax(const nn_tensor *w, int nch, float *lo, float *hi);
 /* One value through the quantizer (the reference the tests and exporters use). */
 float nn_quant_value(float x, nn_qspec q, float lo, float hi);
+/* The integers behind a fake-quantized weight (the same float arithmetic as
+ * nn_quant_value, ranges per output channel or per tensor): code v per
+ * element, zero point zw and step per output channel, so that the value is
+ * (v + zw) * step (symmetric: zw = 0). v fits the bits, v + zw fits int16. */
+void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int16_t *v, int *zw, double *step);
 /* Activation range observer, state in obs[3] = {updates, lo_acc, hi_acc}:
  * an exponential moving average (beta) of batch min/max, bias-corrected as
  * Adam's moments, written to range[2] = {lo, hi}; no update once `updates`

@@ -7,13 +7,15 @@
 #include "compress/export.h"
 
 static const char *export_help =
-    "usage: datafree export --model MODEL.json --target c[,TARGET...] --out DIR [--json]\n\n"
+    "usage: datafree export --model MODEL.json --target c|onnx-qdq[,...] --out DIR [--json]\n\n"
     "Lowers a quantized model (the model.json of `datafree quantize`) to the integer\n"
     "program of the reference interpreter (`datafree eval --integer` runs the same\n"
     "integers) and writes one folder per target under DIR:\n"
     "  c     standalone C99 (libc only, no malloc): model.c, model.h, main.c and a\n"
     "        Makefile whose default target builds ./infer IMAGES LABELS [--threads T]\n"
     "        [--logits FILE] (IDX files; prints {\"accuracy\", \"images_per_s\"})\n"
+    "  onnx-qdq  QDQ ONNX (int8 weights behind DequantizeLinear, activations as\n"
+    "        Clip -> QuantizeLinear -> DequantizeLinear): for ONNX Runtime, TensorRT\n"
     "A target's folder is written under a temporary name and renamed into place;\n"
     "unknown targets and models without an integer form are refused (naming the\n"
     "node) before anything is written.\n";
@@ -45,7 +47,7 @@ int run_export(int argc, char **argv)
     nn_graph *g = run_load_model(model, &e);
     if (!g) return run_error(e.msg);
     int_graph *ig = cmp_lower(g, &e);
-    int rc = !ig || cmp_export(ig, names, n, out, &e);
+    int rc = !ig || cmp_export(g, ig, names, n, out, &e);
     if (rc) {
         char m[1300];
         snprintf(m, sizeof m, "%s: %s", model, e.msg);

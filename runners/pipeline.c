@@ -196,7 +196,7 @@ int run_pipeline(int argc, char **argv)
             snprintf(edir, sizeof edir, "%s/export", dir);
             nn_graph *g = run_load_model(model, &e);
             int_graph *ig = g ? cmp_lower(g, &e) : NULL;
-            const int bad = !ig || cmp_export(ig, targets, ntargets, edir, &e);
+            const int bad = !ig || cmp_export(g, ig, targets, ntargets, edir, &e);
             cmp_int_free(ig);
             nn_graph_free(g);
             if (bad) {

@@ -241,7 +241,28 @@ static void check_integer_export(const char *model, const char *data)
     }
     write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
     tu_sh("rm -rf /tmp/datafree_dfq_exp");
-    assert_int_equal(tu_sh("%s export --model %s --target c --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    assert_int_equal(tu_sh("%s export --model %s --target c,onnx-qdq --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    /* the QDQ export: onnx.checker (Debian's python3-onnx) and ONNX Runtime's
+     * top-1 agreement with the interpreter, where they are installed */
+    if (!tu_sh("/usr/bin/python3 -c 'import onnx' 2>/dev/null"))
+        assert_int_equal(tu_sh("/usr/bin/python3 -c \"import onnx; onnx.checker.check_model(onnx.load("
+                               "'/tmp/datafree_dfq_exp/onnx-qdq/model.onnx'), full_check=True)\""),
+                         0);
+    else
+        print_message("python3-onnx is not installed: onnx.checker skipped\n");
+    if (nn_file_exists("tests/ort/node_modules/onnxruntime-node/package.json")) {
+        assert_int_equal(tu_sh("node tests/ort/eval_qdq.js /tmp/datafree_dfq_exp/onnx-qdq/model.onnx %s 0.286 0.353 "
+                               "/tmp/datafree_dfq_int.bin 500",
+                               data),
+                         0);
+        const double oa = tu_out_number("agreement");
+        if (oa < 0.998) {
+            print_error("%s: ONNX Runtime on the QDQ export agrees with the interpreter on %.4f\n", model, oa);
+            fail();
+        }
+    } else {
+        print_message("ONNX Runtime is not installed: the QDQ comparison is skipped\n");
+    }
     for (int portable = 0; portable < 2; portable++) {
         assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/c && make -s clean && make -s %s && ./infer "
                                "/tmp/datafree_dfq_500-images /tmp/datafree_dfq_500-labels --threads 2 --logits "

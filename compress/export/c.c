@@ -196,8 +196,9 @@ static const char *main_c =
     "    printf(\"{\\\"accuracy\\\":%.5f,\\\"n\\\":%d,\\\"seconds\\\":%.3f,\\\"images_per_s\\\":%.1f,\\\"threads\\\":%d}\\n\",\n"
     "           (double)correct / n, n, s, n / s, threads);\n    return 0;\n}\n";
 
-int cmp_export_c(const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_c(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
 {
+    (void)q;
     if (g->n > 1024) return nn_fail(e, "export c: %d integer nodes (at most 1024)", g->n);
     if (write_model_c(g, dir, e)) return NN_ERR;
     char path[1200];

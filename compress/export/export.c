@@ -8,8 +8,8 @@
 
 static const struct {
     const char *name;
-    int (*fn)(const int_graph *, const char *, nn_err *);
-} targets[] = {{"c", cmp_export_c}};
+    int (*fn)(const nn_graph *, const int_graph *, const char *, nn_err *);
+} targets[] = {{"c", cmp_export_c}, {"onnx-qdq", cmp_export_onnx_qdq}};
 
 static int rm_rf(const char *dir)
 {
@@ -18,7 +18,7 @@ static int rm_rf(const char *dir)
     return system(cmd);
 }
 
-int cmp_export(const int_graph *g, const char *const *names, int n, const char *out, nn_err *e)
+int cmp_export(const nn_graph *q, const int_graph *g, const char *const *names, int n, const char *out, nn_err *e)
 {
     const int nt = (int)(sizeof targets / sizeof *targets);
     int which[16];
@@ -27,7 +27,7 @@ int cmp_export(const int_graph *g, const char *const *names, int n, const char *
         which[i] = -1;
         for (int t = 0; t < nt; t++)
             if (!strcmp(names[i], targets[t].name)) which[i] = t;
-        if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c)", names[i]);
+        if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c, onnx-qdq)", names[i]);
     }
     if (nn_mkdirs(out, e)) return NN_ERR;
     for (int i = 0; i < n; i++) {
@@ -36,7 +36,7 @@ int cmp_export(const int_graph *g, const char *const *names, int n, const char *
         snprintf(dst, sizeof dst, "%s/%s", out, names[i]);
         rm_rf(tmp);
         if (mkdir(tmp, 0755)) return nn_fail(e, "%s: cannot create", tmp);
-        if (targets[which[i]].fn(g, tmp, e)) {
+        if (targets[which[i]].fn(q, g, tmp, e)) {
             rm_rf(tmp);
             return NN_ERR;
         }

@@ -21,6 +21,35 @@ float nn_quant_value(float x, nn_qspec q, float lo, float hi)
     return (v + z) / s;
 }
 
+void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int16_t *v, int *zw, double *step)
+{
+    const int O = w->shape[0], nch = per_channel ? O : 1;
+    const size_t per = w->numel / (size_t)nch;
+    const float half = (float)(1 << (q.bits - 1));
+    for (int ch = 0; ch < nch; ch++) {
+        const float *p = w->data + (size_t)ch * per;
+        float lo = p[0], hi = p[0];
+        for (size_t i = 1; i < per; i++) lo = p[i] < lo ? p[i] : lo, hi = p[i] > hi ? p[i] : hi;
+        float s, z = 0.0f, vlo, vhi;
+        if (q.symmetric) {
+            const float qmax = half - 1.0f;
+            s = qmax / fmaxf(fmaxf(fabsf(lo), fabsf(hi)), 1e-8f);
+            vlo = -qmax, vhi = qmax;
+        } else {
+            s = (2.0f * half - 1.0f) / fmaxf(hi - lo, 1e-8f);
+            z = nearbyintf(s * lo) + half;
+            vlo = -half, vhi = half - 1.0f;
+        }
+        for (size_t i = 0; i < per; i++) {
+            float c = nearbyintf(s * p[i] - z);
+            v[(size_t)ch * per + i] = (int16_t)fminf(fmaxf(c, vlo), vhi);
+        }
+        zw[ch] = (int)z;
+        step[ch] = 1.0 / (double)s;
+    }
+    for (int ch = nch; ch < O; ch++) zw[ch] = zw[0], step[ch] = step[0];
+}
+
 void nn_minmax(const nn_tensor *w, int nch, float *lo, float *hi)
 {
     const size_t per = w->numel / (size_t)nch;
