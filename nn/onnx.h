@@ -25,6 +25,9 @@ int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e);
  * DequantizeLinear (uint8, or int8 when symmetric), float ops between (what
  * ONNX Runtime and TensorRT consume). */
 int nn_onnx_save_qdq(const nn_graph *g, const char *path, nn_err *e);
+/* QONNX (FINN, hls4ml): float weights and activations behind Quant nodes
+ * (domain qonnx.custom_op.general: scale, zeropt, bitwidth, signed). */
+int nn_onnx_save_qonnx(const nn_graph *g, const char *path, nn_err *e);
 /* Does the path name an ONNX file (by its extension)? */
 int nn_onnx_is_path(const char *path);
 

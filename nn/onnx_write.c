@@ -170,6 +170,32 @@ static void begin_node(wbuf *node, const char *op, const char *name, const char 
     w_str(node, 4, op);
 }
 
+#define QONNX_DOMAIN "qonnx.custom_op.general"
+
+/* A QONNX Quant node: y = (clip(round(x / scale + zeropt)) - zeropt) * scale
+ * over `bits` bits (signed or not), rounding half to even. */
+static void qonnx_quant(wbuf *graph, const char *x, const char *out, const float *scale, const float *zeropt, int nch,
+                        int ndim, int bits, int sign)
+{
+    char sn[NN_NAME_LEN + 60], zn[NN_NAME_LEN + 60], bn[NN_NAME_LEN + 60];
+    snprintf(sn, sizeof sn, "%s.scale", out);
+    snprintf(zn, sizeof zn, "%s.zeropt", out);
+    snprintf(bn, sizeof bn, "%s.bitwidth", out);
+    int64_t dims[4] = {nch, 1, 1, 1};
+    const float bw = (float)bits;
+    init_tensor(graph, sn, scale, nch > 1 ? ndim : 0, dims);
+    init_tensor(graph, zn, zeropt, nch > 1 ? ndim : 0, dims);
+    init_tensor(graph, bn, &bw, 0, dims);
+    wbuf node;
+    const char *ins[] = {x, sn, zn, bn, NULL};
+    begin_node(&node, "Quant", out, ins, out);
+    w_str(&node, 7, QONNX_DOMAIN);
+    attr_int(&node, "signed", sign);
+    attr_int(&node, "narrow", 0);
+    attr_str(&node, "rounding_mode", "ROUND");
+    w_msg(graph, 1, &node);
+}
+
 /* QDQ: a quantized conv/linear weight as int8 codes behind a per-channel
  * DequantizeLinear (value = (v - (-zw)) * step); returns the dequantized name. */
 static const char *qdq_weight(wbuf *graph, const nn_gnode *n, const nn_param *w, char *out, size_t outn)
@@ -202,10 +228,31 @@ static const char *qdq_weight(wbuf *graph, const nn_gnode *n, const nn_param *w,
     return out;
 }
 
+/* QONNX: the float weight behind a per-channel Quant node (signed codes,
+ * zeropt -zw, as the fake quantizer rounds). */
+static const char *qonnx_weight(wbuf *graph, const nn_gnode *n, const nn_param *w, char *out, size_t outn)
+{
+    const int O = w->t.shape[0];
+    int16_t *v = nn_xmalloc(w->t.numel * sizeof(int16_t));
+    int *zw = nn_xmalloc((size_t)O * sizeof(int));
+    double *step = nn_xmalloc((size_t)O * sizeof(double));
+    float *scale = nn_xmalloc((size_t)O * sizeof(float)), *zp = nn_xmalloc((size_t)O * sizeof(float));
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, v, zw, step);
+    for (int o = 0; o < O; o++) scale[o] = (float)step[o], zp[o] = (float)-zw[o];
+    int64_t dims[4];
+    for (int k = 0; k < w->t.ndim; k++) dims[k] = w->t.shape[k];
+    init_tensor(graph, w->name, w->t.data, w->t.ndim, dims);
+    snprintf(out, outn, "%s.weight_quant", n->name);
+    qonnx_quant(graph, w->name, out, scale, zp, O, w->t.ndim, n->qbits, 1);
+    free(v), free(zw), free(step), free(scale), free(zp);
+    return out;
+}
+
 static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e);
 
 int nn_onnx_save(const nn_graph *g, const char *path, nn_err *e) { return onnx_write(g, path, 0, e); }
 int nn_onnx_save_qdq(const nn_graph *g, const char *path, nn_err *e) { return onnx_write(g, path, 1, e); }
+int nn_onnx_save_qonnx(const nn_graph *g, const char *path, nn_err *e) { return onnx_write(g, path, 2, e); }
 
 static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
 {
@@ -223,7 +270,9 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
         case NN_OP_CONV: {
             if (n->qbits && !qdq) goto quantized;
             char wdq[NN_NAME_LEN + 40];
-            const char *ins[] = {x, n->qbits ? qdq_weight(&graph, n, P0, wdq, sizeof wdq) : P0->name,
+            const char *ins[] = {x, !n->qbits ? P0->name
+                                           : qdq == 2 ? qonnx_weight(&graph, n, P0, wdq, sizeof wdq)
+                                                      : qdq_weight(&graph, n, P0, wdq, sizeof wdq),
                                  n->bias ? P1->name : NULL, NULL};
             begin_node(&node, "Conv", n->name, ins, n->name);
             int64_t k2[2] = {n->kernel, n->kernel}, s2[2] = {n->stride, n->stride}, d2[2] = {n->dilation, n->dilation};
@@ -360,7 +409,9 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
         case NN_OP_LINEAR: {
             if (n->qbits && !qdq) goto quantized;
             char wdq[NN_NAME_LEN + 40];
-            const char *ins[] = {x, n->qbits ? qdq_weight(&graph, n, P0, wdq, sizeof wdq) : P0->name,
+            const char *ins[] = {x, !n->qbits ? P0->name
+                                           : qdq == 2 ? qonnx_weight(&graph, n, P0, wdq, sizeof wdq)
+                                                      : qdq_weight(&graph, n, P0, wdq, sizeof wdq),
                                  n->bias ? P1->name : NULL, NULL};
             begin_node(&node, "Gemm", n->name, ins, n->name);
             attr_int(&node, "transB", 1);
@@ -412,6 +463,11 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
                         return nn_fail(e, "%s: node '%s': zero point %d does not fit uint8", path, n->name, zp);
                     }
                 }
+                if (qdq == 2) { /* one Quant node, its own clip */
+                    const float scale = 1.0f / s, zpf = (float)zp;
+                    qonnx_quant(&graph, x, n->name, &scale, &zpf, 1, 0, n->qbits, n->qsym);
+                    break;
+                }
                 if (n->qbits > 8) {
                     free(graph.p);
                     return nn_fail(e, "%s: node '%s': %d-bit activations (QDQ takes up to 8)", path, n->name, n->qbits);
@@ -459,6 +515,12 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
     w_str(&opset, 1, "");
     w_int(&opset, 2, 13);
     w_msg(&model, 8, &opset);
+    if (qdq == 2) {
+        wbuf q = {0};
+        w_str(&q, 1, QONNX_DOMAIN);
+        w_int(&q, 2, 1);
+        w_msg(&model, 8, &q);
+    }
     int rc = nn_write_file_atomic(path, (const char *)model.p, model.n, e);
     free(model.p);
     return rc;

@@ -7,7 +7,7 @@
 #include "compress/export.h"
 
 static const char *export_help =
-    "usage: datafree export --model MODEL.json --target c|onnx-qdq[,...] --out DIR [--json]\n\n"
+    "usage: datafree export --model MODEL.json --target c|onnx-qdq|qonnx[,...] --out DIR [--json]\n\n"
     "Lowers a quantized model (the model.json of `datafree quantize`) to the integer\n"
     "program of the reference interpreter (`datafree eval --integer` runs the same\n"
     "integers) and writes one folder per target under DIR:\n"
@@ -16,6 +16,7 @@ static const char *export_help =
     "        [--logits FILE] (IDX files; prints {\"accuracy\", \"images_per_s\"})\n"
     "  onnx-qdq  QDQ ONNX (int8 weights behind DequantizeLinear, activations as\n"
     "        Clip -> QuantizeLinear -> DequantizeLinear): for ONNX Runtime, TensorRT\n"
+    "  qonnx QONNX Quant nodes (qonnx.custom_op.general): for FINN, hls4ml\n"
     "A target's folder is written under a temporary name and renamed into place;\n"
     "unknown targets and models without an integer form are refused (naming the\n"
     "node) before anything is written.\n";

@@ -241,7 +241,8 @@ static void check_integer_export(const char *model, const char *data)
     }
     write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
     tu_sh("rm -rf /tmp/datafree_dfq_exp");
-    assert_int_equal(tu_sh("%s export --model %s --target c,onnx-qdq --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    assert_int_equal(tu_sh("%s export --model %s --target c,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model),
+                     0);
     /* the QDQ export: onnx.checker (Debian's python3-onnx) and ONNX Runtime's
      * top-1 agreement with the interpreter, where they are installed */
     if (!tu_sh("/usr/bin/python3 -c 'import onnx' 2>/dev/null"))
@@ -250,6 +251,12 @@ static void check_integer_export(const char *model, const char *data)
                          0);
     else
         print_message("python3-onnx is not installed: onnx.checker skipped\n");
+    if (!tu_sh("/usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null")) {
+        assert_int_equal(tu_sh("/usr/bin/python3 tests/check_qonnx.py /tmp/datafree_dfq_exp/qonnx/model.onnx "
+                               "/tmp/datafree_dfq_exp/onnx-qdq/model.onnx"),
+                         0);
+        assert_true(tu_out_number("weights_checked") >= 4); /* the tiny model's conv and linear layers */
+    }
     if (nn_file_exists("tests/ort/node_modules/onnxruntime-node/package.json")) {
         assert_int_equal(tu_sh("node tests/ort/eval_qdq.js /tmp/datafree_dfq_exp/onnx-qdq/model.onnx %s 0.286 0.353 "
                                "/tmp/datafree_dfq_int.bin 500",

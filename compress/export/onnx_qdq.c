@@ -27,3 +27,20 @@ int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const char *dir, 
     snprintf(path, sizeof path, "%s/README.md", dir);
     return nn_write_file_atomic(path, readme, (size_t)k, e);
 }
+
+int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+{
+    (void)g;
+    char path[1200], readme[1200];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if (nn_onnx_save_qonnx(q, path, e)) return NN_ERR;
+    int k = snprintf(readme, sizeof readme,
+                     "# %s as QONNX, exported by `datafree export --target qonnx`\n\n"
+                     "Opset 13 plus domain qonnx.custom_op.general (FINN, hls4ml): float weights and\n"
+                     "activations behind `Quant` nodes (scale, zeropt, bitwidth; signed weight codes,\n"
+                     "unsigned activation codes, rounding half to even). Input as the float model's:\n"
+                     "(pixel / 255 - mean) / std, mean %g, std %g.\n",
+                     q->name, q->mean[0], q->std[0]);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    return nn_write_file_atomic(path, readme, (size_t)k, e);
+}
