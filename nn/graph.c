@@ -13,7 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
-    "fake_quant", "hardsigmoid", "hardswish", "channel_affine", "mix",
+    "fake_quant", "hardsigmoid", "hardswish", "channel_affine", "mix", "adder_conv2d",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -225,6 +225,9 @@ static int node_params(const nn_gnode *n, const nn_gnode *a, param_spec *ps)
     case NN_OP_MIX:
         ps[k++] = (param_spec){"alpha", 2, {1, n->candidates}, 1, 0, 0.0f};
         break;
+    case NN_OP_ADDER_CONV:
+        ps[k++] = (param_spec){"weight", 4, {n->out_channels, ish[0] / n->groups, n->kernel, n->kernel}, 1, 1, 0};
+        break;
     case NN_OP_FAKE_QUANT: /* {lo, hi}; observer {updates, lo_acc, hi_acc} */
         ps[k++] = (param_spec){"range", 1, {2}, 0, 0, 0.0f};
         ps[k++] = (param_spec){"observer", 1, {3}, 0, 0, 0.0f};
@@ -254,6 +257,9 @@ int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e)
     if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits && (n->qbits < 2 || n->qbits > 16))
         return nn_fail(e, "node '%s': weight bits %d (2..16, or 0 for float)", n->name, n->qbits);
     switch (n->op) {
+    case NN_OP_ADDER_CONV:
+        if (n->bias) return nn_fail(e, "node '%s': adder_conv2d has no bias", n->name);
+        __attribute__((fallthrough)); /* the geometry is a conv's */
     case NN_OP_CONV: {
         if (!spatial) return nn_fail(e, "node '%s': conv2d needs a [C,H,W] input, got a vector", n->name);
         if (n->kernel < 1 || n->stride < 1 || n->dilation < 1 || n->groups < 1 || n->out_channels < 1 || n->pad < 0)
@@ -443,6 +449,11 @@ void nn_graph_init_params(nn_graph *g, uint64_t seed, nn_init_kind kind)
             for (size_t q = 0; q < t->numel; q++) t->data[q] = nn_rng_normal(&r);
             continue;
         }
+        if (n->op == NN_OP_ADDER_CONV) { /* N(0, 1), as the official AdderNet code */
+            nn_tensor *t = &g->params[n->param[0]].t;
+            for (size_t q = 0; q < t->numel; q++) t->data[q] = nn_rng_normal(&r);
+            continue;
+        }
         if (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) continue;
         nn_tensor *w = &g->params[n->param[0]].t, *b = n->bias ? &g->params[n->param[1]].t : NULL;
         const size_t rf = w->ndim == 4 ? (size_t)w->shape[2] * w->shape[3] : 1; /* receptive field */
@@ -499,6 +510,17 @@ double nn_graph_node_macs(const nn_graph *g, int i)
         return (double)n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
     if (n->op == NN_OP_LINEAR) return (double)n->out_channels * (double)nn_shape_numel(a->ndim, a->shape);
     return 0.0;
+}
+
+double nn_graph_adds(const nn_graph *g)
+{
+    double s = 0;
+    for (int i = 0; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i], *a = &g->nodes[n->in[0]];
+        if (n->op == NN_OP_ADDER_CONV)
+            s += 2.0 * n->shape[0] * n->shape[1] * n->shape[2] * (a->shape[0] / n->groups) * n->kernel * n->kernel;
+    }
+    return s;
 }
 
 double nn_graph_macs(const nn_graph *g)
@@ -641,6 +663,10 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             y = skip ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]);
             break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
+        case NN_OP_ADDER_CONV:
+            y = nn_adder_conv2d(c, a, P(g, n, 0),
+                                (nn_adder_attr){n->stride, n->pad, n->dilation, n->groups, n->alr_eta});
+            break;
         case NN_OP_MIX: {
             nn_tensor *alpha = P(g, n, 0), *xs[NN_MAX_INPUTS];
             nn_tensor *w = o && o->mix_weights ? o->mix_weights(o->mix_user, c, g, i, alpha, a->shape[0])

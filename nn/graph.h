@@ -35,6 +35,7 @@ typedef enum {
     NN_OP_HARDSWISH,
     NN_OP_CHANNEL_AFFINE, /* x * scale[c] + shift[c], constants (not trained) */
     NN_OP_MIX,            /* supernet edge: sum_j m_j * in_j, m from the edge's alpha (see nn_fwd_opts) */
+    NN_OP_ADDER_CONV,     /* AdderNet layer: -sum |x - w| (conv attributes, no bias, alr_eta) */
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -60,6 +61,7 @@ typedef struct nn_gnode {
     float alpha, beta;    /* hardsigmoid */
     int count_include_pad;
     int candidates;       /* mix: K >= nin; the K - nin trailing candidates are "none" (no input) */
+    float alr_eta;        /* adder_conv2d: adaptive learning-rate eta (0: off) */
     /* quantization: conv/linear weights when qbits > 0 (qsym, qperch: per
      * output channel); fake_quant: activation bits, qsym, EMA beta, and the
      * observer updates after which its range is frozen (-1: never) */
@@ -141,6 +143,9 @@ void nn_graph_set_trainable_group(nn_graph *g, nn_param_group grp, int on);
 /* MACs (conv and linear) of one forward pass of one sample; of node i. */
 double nn_graph_macs(const nn_graph *g);
 double nn_graph_node_macs(const nn_graph *g, int i);
+/* Additions of the adder layers (AdderNet's convention: a subtraction and
+ * an accumulation per tap, so 2 per tap). */
+double nn_graph_adds(const nn_graph *g);
 
 /* Forward. Observers see every node's inputs and output (BN statistics for
  * reconstruction, features for distillation, ranges for quantizers). */

@@ -80,6 +80,15 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         case NN_OP_LABEL_EMBED: cJSON_AddNumberToObject(o, "num_classes", n->num_classes); break;
         case NN_OP_RESHAPE: cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(n->rshape, n->rndim)); break;
         case NN_OP_MIX: cJSON_AddNumberToObject(o, "candidates", n->candidates); break;
+        case NN_OP_ADDER_CONV:
+            cJSON_AddNumberToObject(o, "out_channels", n->out_channels);
+            cJSON_AddNumberToObject(o, "kernel", n->kernel);
+            cJSON_AddNumberToObject(o, "stride", n->stride);
+            cJSON_AddNumberToObject(o, "padding", n->pad);
+            cJSON_AddNumberToObject(o, "dilation", n->dilation);
+            cJSON_AddNumberToObject(o, "groups", n->groups);
+            cJSON_AddNumberToObject(o, "alr_eta", n->alr_eta);
+            break;
         default: break;
         }
         if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits) {
@@ -110,6 +119,8 @@ static const char *const *allowed_keys(nn_op_kind op)
     static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
     static const char *const rsh[] = {"name", "op", "inputs", "shape", NULL};
     static const char *const mix[] = {"name", "op", "inputs", "candidates", NULL};
+    static const char *const adder[] = {"name", "op", "inputs", "out_channels", "kernel", "stride", "padding",
+                                        "dilation", "groups", "alr_eta", NULL};
     static const char *const plain[] = {"name", "op", "inputs", NULL};
     switch (op) {
     case NN_OP_CONV: return conv;
@@ -127,6 +138,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_FAKE_QUANT: return fq;
     case NN_OP_HARDSIGMOID: return hsig;
     case NN_OP_MIX: return mix;
+    case NN_OP_ADDER_CONV: return adder;
     default: return plain;
     }
 }
@@ -163,8 +175,10 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
     }
     int need = kind == NN_OP_ADD ? 2 : (kind == NN_OP_CONCAT || kind == NN_OP_MIX ? -1 : 1);
     if (need > 0 && n.nin != need) return nn_fail(e, "%s.inputs: op %s takes %d input(s), got %d", path, op, need, n.nin);
-    int req = kind == NN_OP_CONV || kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL;
-    if (nn_json_int(o, path, "out_channels", kind == NN_OP_CONV, &n.out_channels, e) ||
+    int req = kind == NN_OP_CONV || kind == NN_OP_ADDER_CONV || kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL;
+    if (kind == NN_OP_ADDER_CONV) n.alr_eta = 0.2f; /* the official code's */
+    if (nn_json_int(o, path, "out_channels", kind == NN_OP_CONV || kind == NN_OP_ADDER_CONV, &n.out_channels, e) ||
+        nn_json_float(o, path, "alr_eta", 0, &n.alr_eta, e) ||
         nn_json_int(o, path, "kernel", req, &n.kernel, e) || nn_json_int(o, path, "stride", 0, &n.stride, e) ||
         nn_json_int(o, path, "padding", 0, &n.pad, e) || nn_json_int(o, path, "dilation", 0, &n.dilation, e) ||
         nn_json_int(o, path, "groups", 0, &n.groups, e) || nn_json_bool(o, path, "bias", 0, &n.bias, e) ||

@@ -18,6 +18,14 @@ typedef struct nn_conv_attr {
 /* x [N,C,H,W], w [OC, C/groups, KH, KW], b [OC] or NULL */
 nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv_attr a);
 int nn_conv_out(int in, int k, int stride, int pad, int dil);
+/* AdderNet: y = -sum |x~ - w| over each window (padding costs -|w|), no bias;
+ * backward: full-precision weight gradient scaled by ALR (alr_eta > 0:
+ * eta sqrt(numel w) / ||dw||), HardTanh-clipped input gradient (nn/ops/adder.c). */
+typedef struct nn_adder_attr {
+    int stride, pad, dilation, groups;
+    float alr_eta;
+} nn_adder_attr;
+nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr a);
 /* x [N, in] (or any shape flattened per sample), w [out, in], b [out] or NULL */
 nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
 /* idx [N] into table [num, dim] -> [N, dim] */

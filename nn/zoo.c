@@ -52,6 +52,71 @@ static void resnet(nn_graph *g, int depth)
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
 
+/* An adder layer + BN [+ ReLU]; ds: as DS-AdderNet, a 3x3 layer with as many
+ * outputs as inputs becomes dwAdder(3x3) -> BN -> ReLU -> pwAdder(1x1), then the BN. */
+static int adder_bn(nn_graph *g, const char *name, int in, int ic, int oc, int k, int stride, int relu, int ds)
+{
+    char b[NN_NAME_LEN];
+    int x = in;
+    if (ds && k == 3 && ic == oc && stride == 1) {
+        nn_gnode d = nn_gnode_default("", NN_OP_ADDER_CONV, x);
+        snprintf(d.name, sizeof d.name, "%s.dw", name);
+        d.out_channels = oc, d.kernel = 3, d.pad = 1, d.groups = oc, d.alr_eta = 0.2f;
+        x = nn_g_add_node(g, &d);
+        snprintf(b, sizeof b, "%s.dw_bn", name);
+        x = nn_g_bn(g, b, x);
+        snprintf(b, sizeof b, "%s.dw_relu", name);
+        x = nn_g_act(g, b, NN_OP_RELU, x);
+        k = 1;
+    }
+    nn_gnode a = nn_gnode_default("", NN_OP_ADDER_CONV, x);
+    snprintf(a.name, sizeof a.name, "%s.%s", name, x != in ? "pw" : "adder");
+    a.out_channels = oc, a.kernel = k, a.stride = stride, a.pad = k / 2, a.alr_eta = 0.2f;
+    x = nn_g_add_node(g, &a);
+    snprintf(b, sizeof b, "%s.bn", name);
+    x = nn_g_bn(g, b, x);
+    if (relu) {
+        snprintf(b, sizeof b, "%s.relu", name);
+        x = nn_g_act(g, b, NN_OP_RELU, x);
+    }
+    return x;
+}
+
+/* AdderNet ResNet-20, the official code's structure: an ordinary 3x3 conv
+ * stem, every block conv an adder layer (BN after each), 1x1 adder + BN on
+ * downsampling shortcuts, average pooling, and a 1x1 conv + BN classifier. */
+static void addresnet20(nn_graph *g, int ds)
+{
+    int x = conv_bn(g, "stem", 0, 16, 3, 1, 1, 1), ch = 16;
+    char name[32], b[NN_NAME_LEN];
+    for (int s = 0; s < 3; s++) {
+        const int oc = 16 << s;
+        for (int i = 0; i < 3; i++) {
+            const int stride = (s > 0 && i == 0) ? 2 : 1;
+            snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
+            snprintf(b, sizeof b, "%s.a", name);
+            int y = adder_bn(g, b, x, ch, oc, 3, stride, 1, ds);
+            snprintf(b, sizeof b, "%s.b", name);
+            y = adder_bn(g, b, y, oc, oc, 3, 1, 0, ds);
+            int sc = x;
+            if (stride != 1 || ch != oc) {
+                snprintf(b, sizeof b, "%s.down", name);
+                sc = adder_bn(g, b, x, ch, oc, 1, stride, 0, 0);
+            }
+            snprintf(b, sizeof b, "%s.add", name);
+            x = nn_g_add(g, b, y, sc);
+            snprintf(b, sizeof b, "%s.relu", name);
+            x = nn_g_act(g, b, NN_OP_RELU, x);
+            ch = oc;
+        }
+    }
+    const int fh = ((g->in_shape[1] + 1) / 2 + 1) / 2; /* after the two stride-2 stages */
+    x = nn_g_pool(g, "pool", NN_OP_AVGPOOL, x, fh, 1, 0);
+    x = nn_g_conv(g, "fc", x, g->num_classes, 1, 1, 0, 1, 0);
+    x = nn_g_bn(g, "fc_bn", x);
+    nn_g_unary(g, "flatten", NN_OP_FLATTEN, x);
+}
+
 /* VGG-small with BN: 2 convs per stage at widths 32-64-128, max pooling
  * after each stage, one linear classifier on the flattened features. */
 static void vgg_small(nn_graph *g)
@@ -148,7 +213,10 @@ static void densenet_bc(nn_graph *g)
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
 
-const char *nn_zoo_names(void) { return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc"; }
+const char *nn_zoo_names(void)
+{
+    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc, addresnet20, ds_addresnet20";
+}
 
 nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, uint64_t seed, nn_err *e)
 {
@@ -169,6 +237,10 @@ nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, u
         mobilenetv2(g);
     else if (!strcmp(name, "densenet_bc"))
         densenet_bc(g);
+    else if (!strcmp(name, "addresnet20"))
+        addresnet20(g, 0);
+    else if (!strcmp(name, "ds_addresnet20"))
+        addresnet20(g, 1);
     else {
         nn_fail(e, "unknown zoo model '%s' (known: %s)", name, nn_zoo_names());
         nn_graph_free(g);

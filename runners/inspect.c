@@ -61,8 +61,8 @@ int run_inspect(int argc, char **argv)
     else
         snprintf(in_s, sizeof in_s, "%d", g->in_shape[0]);
     if (json) {
-        printf("{\"name\":\"%s\",\"input\":[%s],\"params\":%zu,\"macs\":%.0f,\"nodes\":[", g->name, in_s,
-               nn_graph_num_trainable(g), nn_graph_macs(g));
+        printf("{\"name\":\"%s\",\"input\":[%s],\"params\":%zu,\"macs\":%.0f,\"adds\":%.0f,\"nodes\":[", g->name,
+               in_s, nn_graph_num_trainable(g), nn_graph_macs(g), nn_graph_adds(g));
         for (int i = 1; i < g->n; i++) {
             const nn_gnode *n = &g->nodes[i];
             printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
@@ -96,6 +96,9 @@ int run_inspect(int argc, char **argv)
         printf("\ntrainable parameters: %zu (%.1f KiB as float32)\n", nn_graph_num_trainable(g),
                nn_graph_num_trainable(g) * 4.0 / 1024);
         printf("MACs per sample: %.2f M\n", nn_graph_macs(g) / 1e6);
+        if (nn_graph_adds(g) > 0)
+            printf("additions of the adder layers per sample: %.2f M (2 per tap; MACs above are the conv/linear layers)\n",
+                   nn_graph_adds(g) / 1e6);
     }
     nn_graph_free(g);
     return 0;
