@@ -394,3 +394,21 @@ nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_con
     if (node) node->saved = j;
     return j->y;
 }
+
+/* ---- the column transforms for other ops (adder layers) ---- */
+
+void nn_im2col_plane(const float *x, float *col, int C, int H, int W, int K, int stride, int pad, int dil, int OH,
+                     int OW)
+{
+    conv_geom g = {.C = C, .H = H, .W = W, .KH = K, .KW = K, .OH = OH, .OW = OW, .G = 1,
+                   .a = {.stride = stride, .pad = pad, .dilation = dil, .groups = 1}};
+    im2col(x, col, C, &g, 0, OH);
+}
+
+void nn_col2im_plane(const float *col, float *dx, int C, int H, int W, int K, int stride, int pad, int dil, int OH,
+                     int OW)
+{
+    conv_geom g = {.C = C, .H = H, .W = W, .KH = K, .KW = K, .OH = OH, .OW = OW, .G = 1,
+                   .a = {.stride = stride, .pad = pad, .dilation = dil, .groups = 1}};
+    col2im(col, dx, C, &g);
+}
