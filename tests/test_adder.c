@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress/adder.h"
 #include "nn/graph.h"
 #include "nn/zoo.h"
 #include "testutil.h"
@@ -138,8 +139,40 @@ static void test_adder_zoo_counts(void **s)
     nn_graph_free(g);
 }
 
+/* CNN -> adder: every conv but the first converted, the rest keeps its values. */
+static void test_to_adder(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    nn_graph *cnn = nn_zoo_build("resnet20", 1, 28, 28, 10, 7, &e);
+    assert_non_null(cnn);
+    nn_param *bn = nn_graph_param(cnn, "layer2.0.a.bn.running_var");
+    for (size_t i = 0; i < bn->t.numel; i++) bn->t.data[i] = 1.5f + (float)i; /* something to carry over */
+    nn_graph *a = cmp_to_adder(cnn, 0.1f, 3, &e);
+    assert_non_null(a);
+    int adders = 0, convs = 0;
+    for (int i = 0; i < a->n; i++) {
+        adders += a->nodes[i].op == NN_OP_ADDER_CONV;
+        convs += a->nodes[i].op == NN_OP_CONV;
+        if (a->nodes[i].op == NN_OP_ADDER_CONV) assert_true(a->nodes[i].alr_eta == 0.1f);
+    }
+    assert_int_equal(convs, 1);   /* the stem */
+    assert_int_equal(adders, 20); /* 18 block convs + 2 shortcuts */
+    const nn_param *b2 = nn_graph_param(a, "layer2.0.a.bn.running_var"), *st = nn_graph_param(a, "stem.conv.weight");
+    assert_memory_equal(b2->t.data, bn->t.data, bn->t.numel * sizeof(float));
+    assert_memory_equal(st->t.data, nn_graph_param(cnn, "stem.conv.weight")->t.data, st->t.numel * sizeof(float));
+    assert_int_equal(nn_graph_num_trainable(a), nn_graph_num_trainable(cnn));
+    nn_graph_free(a);
+    /* a biased conv (after the first) is refused by name */
+    cnn->nodes[nn_graph_find(cnn, "layer1.0.a.conv")].bias = 1;
+    assert_null(cmp_to_adder(cnn, 0.2f, 3, &e));
+    assert_non_null(strstr(e.msg, "layer1.0.a.conv"));
+    nn_graph_free(cnn);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_adder_formulas), cmocka_unit_test(test_adder_zoo_counts)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_adder_formulas), cmocka_unit_test(test_adder_zoo_counts),
+                                       cmocka_unit_test(test_to_adder)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
