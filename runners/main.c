@@ -16,8 +16,8 @@ static const struct {
     {"search", run_search, "search the generator architecture (AutoReCon) against a teacher"},
     {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
     {"run", run_pipeline, "a pipeline config: search -> quantize -> export, resumable by stage"},
-    {"export", run_export, "a quantized model as integer code: C (more targets to come)"},
-    {"convert", run_convert, "model.json <-> ONNX"},
+    {"export", run_export, "a quantized model as deployable code: C (integers), QDQ ONNX, QONNX"},
+    {"convert", run_convert, "model.json <-> ONNX; a CNN into its AdderNet counterpart"},
     {"bench", run_bench, "training-step and inference images/s of a model"},
 };
 
