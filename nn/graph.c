@@ -13,7 +13,7 @@ static const char *op_names[NN_OP_COUNT] = {
     "input",   "conv2d",  "batchnorm",      "cond_batchnorm", "relu",   "relu6",   "leaky_relu",
     "tanh",    "sigmoid", "hardtanh",       "maxpool2d",      "avgpool2d", "global_avgpool", "add",
     "concat",  "flatten", "linear",         "upsample_nearest", "upsample_bilinear", "label_embed", "reshape",
-    "fake_quant", "hardsigmoid", "hardswish", "channel_affine", "mix", "adder_conv2d",
+    "fake_quant", "hardsigmoid", "hardswish", "channel_affine", "mix", "adder_conv2d", "sign",
 };
 
 const char *nn_op_name(nn_op_kind k) { return k < NN_OP_COUNT ? op_names[k] : "?"; }
@@ -256,6 +256,8 @@ int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e)
     n->ndim = a->ndim;
     if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits && (n->qbits < 2 || n->qbits > 16))
         return nn_fail(e, "node '%s': weight bits %d (2..16, or 0 for float)", n->name, n->qbits);
+    if (n->wbin && (n->qbits || (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) || n->wbin > 2))
+        return nn_fail(e, "node '%s': binary weights are for float conv/linear nodes", n->name);
     switch (n->op) {
     case NN_OP_ADDER_CONV:
         if (n->bias) return nn_fail(e, "node '%s': adder_conv2d has no bias", n->name);
@@ -550,6 +552,7 @@ static nn_tensor *P(nn_graph *g, const nn_gnode *n, int k)
 static nn_tensor *node_weight(nn_graph *g, nn_ctx *c, const nn_gnode *n)
 {
     nn_tensor *w = P(g, n, 0);
+    if (n->wbin) return nn_binarize_weight(c, w, n->wbin == 2);
     if (!n->qbits) return w;
     const int nch = n->qperch ? w->shape[0] : 1;
     float *lo = nn_arena_floats(&c->arena, (size_t)nch), *hi = nn_arena_floats(&c->arena, (size_t)nch);
@@ -663,6 +666,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             y = skip ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]);
             break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
+        case NN_OP_SIGN: y = nn_sign(c, a, n->approx); break;
         case NN_OP_ADDER_CONV:
             y = nn_adder_conv2d(c, a, P(g, n, 0),
                                 (nn_adder_attr){n->stride, n->pad, n->dilation, n->groups, n->alr_eta});

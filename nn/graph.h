@@ -36,6 +36,7 @@ typedef enum {
     NN_OP_CHANNEL_AFFINE, /* x * scale[c] + shift[c], constants (not trained) */
     NN_OP_MIX,            /* supernet edge: sum_j m_j * in_j, m from the edge's alpha (see nn_fwd_opts) */
     NN_OP_ADDER_CONV,     /* AdderNet layer: -sum |x - w| (conv attributes, no bias, alr_eta) */
+    NN_OP_SIGN,           /* binary activation sign(x); backward ApproxSign (approx) or clipped STE */
     NN_OP_COUNT
 } nn_op_kind;
 
@@ -62,6 +63,8 @@ typedef struct nn_gnode {
     int count_include_pad;
     int candidates;       /* mix: K >= nin; the K - nin trailing candidates are "none" (no input) */
     float alr_eta;        /* adder_conv2d: adaptive learning-rate eta (0: off) */
+    int wbin;             /* conv/linear: binary weights s*sign(w), s per layer (1) or per output channel (2) */
+    int approx;           /* sign: ApproxSign backward (1) or clipped STE (0) */
     /* quantization: conv/linear weights when qbits > 0 (qsym, qperch: per
      * output channel); fake_quant: activation bits, qsym, EMA beta, and the
      * observer updates after which its range is frozen (-1: never) */

@@ -91,6 +91,8 @@ cJSON *nn_graph_to_json(const nn_graph *g)
             break;
         default: break;
         }
+        if (n->wbin) cJSON_AddStringToObject(o, "binary_weights", n->wbin == 2 ? "channel" : "layer");
+        if (n->op == NN_OP_SIGN) cJSON_AddBoolToObject(o, "approx", n->approx);
         if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits) {
             cJSON *q = cJSON_AddObjectToObject(o, "weight_quant");
             cJSON_AddNumberToObject(q, "bits", n->qbits);
@@ -106,13 +108,15 @@ cJSON *nn_graph_to_json(const nn_graph *g)
 static const char *const *allowed_keys(nn_op_kind op)
 {
     static const char *const conv[] = {"name", "op", "inputs", "out_channels", "kernel", "stride", "padding",
-                                       "dilation", "groups", "bias", "weight_quant", NULL};
+                                       "dilation", "groups", "bias", "weight_quant", "binary_weights", NULL};
     static const char *const bn[] = {"name", "op", "inputs", "eps", "momentum", "affine", NULL};
     static const char *const cbn[] = {"name", "op", "inputs", "eps", "momentum", "num_classes", NULL};
     static const char *const leaky[] = {"name", "op", "inputs", "slope", NULL};
     static const char *const ht[] = {"name", "op", "inputs", "min", "max", NULL};
     static const char *const pool[] = {"name", "op", "inputs", "kernel", "stride", "padding", "count_include_pad", NULL};
-    static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", "weight_quant", NULL};
+    static const char *const lin[] = {"name", "op", "inputs", "out_features", "bias", "weight_quant", "binary_weights",
+                                      NULL};
+    static const char *const sgn[] = {"name", "op", "inputs", "approx", NULL};
     static const char *const hsig[] = {"name", "op", "inputs", "alpha", "beta", NULL};
     static const char *const fq[] = {"name", "op", "inputs", "bits", "symmetric", "ema_beta", "freeze_after", NULL};
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
@@ -139,6 +143,7 @@ static const char *const *allowed_keys(nn_op_kind op)
     case NN_OP_HARDSIGMOID: return hsig;
     case NN_OP_MIX: return mix;
     case NN_OP_ADDER_CONV: return adder;
+    case NN_OP_SIGN: return sgn;
     default: return plain;
     }
 }
@@ -209,6 +214,13 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
             return NN_ERR;
     }
     if ((kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL) && !cJSON_GetObjectItem(o, "stride")) n.stride = n.kernel;
+    const char *bw = NULL;
+    if (kind == NN_OP_SIGN) n.approx = 1; /* ApproxSign: the NASB/Bi-Real default */
+    if (nn_json_str(o, path, "binary_weights", 0, &bw, e) || nn_json_bool(o, path, "approx", 0, &n.approx, e))
+        return NN_ERR;
+    if (bw && strcmp(bw, "layer") && strcmp(bw, "channel"))
+        return nn_fail(e, "%s.binary_weights: '%s' is not one of layer, channel (the scale's granularity)", path, bw);
+    if (bw) n.wbin = strcmp(bw, "layer") ? 2 : 1;
     if (kind == NN_OP_BN && (n.eps <= 0.0f || n.momentum < 0.0f || n.momentum > 1.0f))
         return nn_fail(e, "%s: eps must be > 0 and momentum in [0, 1]", path);
     nn_g_add_node(g, &n);

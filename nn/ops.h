@@ -26,6 +26,12 @@ typedef struct nn_adder_attr {
     float alr_eta;
 } nn_adder_attr;
 nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr a);
+/* Binary networks (nn/ops/binary.c): weights s * sign(w) with s = mean |w|
+ * per layer or per output channel, backward s * dy (scaled STE);
+ * activations sign(x) (+1 at 0), backward ApproxSign (approx = 1) or the
+ * clipped STE (approx = 0). */
+nn_tensor *nn_binarize_weight(nn_ctx *c, nn_tensor *w, int per_channel);
+nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x, int approx);
 /* x [N, in] (or any shape flattened per sample), w [out, in], b [out] or NULL */
 nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
 /* idx [N] into table [num, dim] -> [N, dim] */
