@@ -241,8 +241,17 @@ static void check_integer_export(const char *model, const char *data)
     }
     write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
     tu_sh("rm -rf /tmp/datafree_dfq_exp");
-    assert_int_equal(tu_sh("%s export --model %s --target c,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model),
+    assert_int_equal(
+        tu_sh("%s export --model %s --target c,hls,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    /* HLS C simulation (g++): the same int32 logits */
+    assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/hls && make -s && ./csim /tmp/datafree_dfq_500-images "
+                           "/tmp/datafree_dfq_500-labels --logits /tmp/datafree_dfq_hls.bin"),
                      0);
+    if (tu_sh("cmp /tmp/datafree_dfq_hls.bin /tmp/datafree_dfq_int.bin")) {
+        print_error("%s: the HLS C simulation differs from the interpreter: %s\n", model, TU_OUT);
+        fail();
+    }
+    assert_true(nn_file_exists("/tmp/datafree_dfq_exp/hls/estimate.json"));
     /* the QDQ export: onnx.checker (Debian's python3-onnx) and ONNX Runtime's
      * top-1 agreement with the interpreter, where they are installed */
     if (!tu_sh("/usr/bin/python3 -c 'import onnx' 2>/dev/null"))
