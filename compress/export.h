@@ -14,10 +14,12 @@ int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const char *dir, 
 /* Vitis-HLS-style C++ (model.cpp, hls_stream.h shim, tb.cpp C-sim testbench,
  * Makefile building ./csim, estimate.json). */
 int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e);
+/* CUDA (model.cu, main.cu, Makefile: `make` with nvcc, `make emu` with g++). */
+int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e);
 /* QONNX (model.onnx with Quant nodes, README.md): for FINN and hls4ml. */
 int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e);
 
-/* Targets by name ("c", "hls", "onnx-qdq", "qonnx"); out/<target>/ for each. Unknown names
+/* Targets by name ("c", "cuda", "hls", "onnx-qdq", "qonnx"); out/<target>/ for each. Unknown names
  * are refused before anything is written. */
 int cmp_export(const nn_graph *q, const int_graph *g, const char *const *targets, int n, const char *out, nn_err *e);
 

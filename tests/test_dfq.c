@@ -242,7 +242,18 @@ static void check_integer_export(const char *model, const char *data)
     write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
     tu_sh("rm -rf /tmp/datafree_dfq_exp");
     assert_int_equal(
-        tu_sh("%s export --model %s --target c,hls,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+        tu_sh("%s export --model %s --target c,cuda,hls,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);
+    /* the CUDA code, built as C++ with its kernels run as loops over the grid
+     * (make emu; no GPU here), and with nvcc where it exists */
+    assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/cuda && make -s emu && ./infer-emu /tmp/datafree_dfq_500-images "
+                           "/tmp/datafree_dfq_500-labels --logits /tmp/datafree_dfq_cuda.bin"),
+                     0);
+    if (tu_sh("cmp /tmp/datafree_dfq_cuda.bin /tmp/datafree_dfq_int.bin")) {
+        print_error("%s: the CUDA code (emulated) differs from the interpreter: %s\n", model, TU_OUT);
+        fail();
+    }
+    if (!tu_sh("command -v nvcc >/dev/null 2>&1"))
+        assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/cuda && make -s"), 0);
     /* HLS C simulation (g++): the same int32 logits */
     assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/hls && make -s && ./csim /tmp/datafree_dfq_500-images "
                            "/tmp/datafree_dfq_500-labels --logits /tmp/datafree_dfq_hls.bin"),

@@ -9,7 +9,7 @@
 static const struct {
     const char *name;
     int (*fn)(const nn_graph *, const int_graph *, const char *, nn_err *);
-} targets[] = {{"c", cmp_export_c}, {"hls", cmp_export_hls}, {"onnx-qdq", cmp_export_onnx_qdq}, {"qonnx", cmp_export_qonnx}};
+} targets[] = {{"c", cmp_export_c}, {"cuda", cmp_export_cuda}, {"hls", cmp_export_hls}, {"onnx-qdq", cmp_export_onnx_qdq}, {"qonnx", cmp_export_qonnx}};
 
 static int rm_rf(const char *dir)
 {
@@ -27,7 +27,7 @@ int cmp_export(const nn_graph *q, const int_graph *g, const char *const *names, 
         which[i] = -1;
         for (int t = 0; t < nt; t++)
             if (!strcmp(names[i], targets[t].name)) which[i] = t;
-        if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c, hls, onnx-qdq, qonnx)", names[i]);
+        if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c, cuda, hls, onnx-qdq, qonnx)", names[i]);
     }
     if (nn_mkdirs(out, e)) return NN_ERR;
     for (int i = 0; i < n; i++) {
