@@ -23,4 +23,10 @@ int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const char *dir, nn_
  * are refused before anything is written. */
 int cmp_export(const nn_graph *q, const int_graph *g, const char *const *targets, int n, const char *out, nn_err *e);
 
+/* For the code emitters: a static const C array of int16/int32/int64 values
+ * (elem_size 2, 4 or 8), and a requant bound as C source (INT32_MIN spelled out). */
+#include <stdio.h>
+void cmp_put_array(FILE *f, const char *type, const char *name, const void *v, size_t n, int elem_size);
+const char *cmp_c_int32(int32_t v, char *buf, size_t n);
+
 #endif

@@ -32,13 +32,17 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         for (int k = 0; k < n->nin; k++) cJSON_AddItemToArray(ins, cJSON_CreateString(g->nodes[n->in[k]].name));
         switch (n->op) {
         case NN_OP_CONV:
+        case NN_OP_ADDER_CONV: /* the same geometry; adder layers have no bias but an ALR eta */
             cJSON_AddNumberToObject(o, "out_channels", n->out_channels);
             cJSON_AddNumberToObject(o, "kernel", n->kernel);
             cJSON_AddNumberToObject(o, "stride", n->stride);
             cJSON_AddNumberToObject(o, "padding", n->pad);
             cJSON_AddNumberToObject(o, "dilation", n->dilation);
             cJSON_AddNumberToObject(o, "groups", n->groups);
-            cJSON_AddBoolToObject(o, "bias", n->bias);
+            if (n->op == NN_OP_CONV)
+                cJSON_AddBoolToObject(o, "bias", n->bias);
+            else
+                cJSON_AddNumberToObject(o, "alr_eta", n->alr_eta);
             break;
         case NN_OP_FAKE_QUANT:
             cJSON_AddNumberToObject(o, "bits", n->qbits);
@@ -80,15 +84,7 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         case NN_OP_LABEL_EMBED: cJSON_AddNumberToObject(o, "num_classes", n->num_classes); break;
         case NN_OP_RESHAPE: cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(n->rshape, n->rndim)); break;
         case NN_OP_MIX: cJSON_AddNumberToObject(o, "candidates", n->candidates); break;
-        case NN_OP_ADDER_CONV:
-            cJSON_AddNumberToObject(o, "out_channels", n->out_channels);
-            cJSON_AddNumberToObject(o, "kernel", n->kernel);
-            cJSON_AddNumberToObject(o, "stride", n->stride);
-            cJSON_AddNumberToObject(o, "padding", n->pad);
-            cJSON_AddNumberToObject(o, "dilation", n->dilation);
-            cJSON_AddNumberToObject(o, "groups", n->groups);
-            cJSON_AddNumberToObject(o, "alr_eta", n->alr_eta);
-            break;
+
         default: break;
         }
         if (n->wbin) cJSON_AddStringToObject(o, "binary_weights", n->wbin == 2 ? "channel" : "layer");

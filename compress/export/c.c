@@ -19,30 +19,6 @@
 #include "int_kernels_src.h"
 #include "nn/io.h"
 
-/* separator before element i of a const array, `per` to a line */
-static const char *sep(size_t i, size_t per) { return i == 0 ? "\n  " : i % per ? "," : ",\n  "; }
-
-static void put_i16(FILE *f, const char *name, const int16_t *v, size_t n)
-{
-    fprintf(f, "static const int16_t %s[%zu] = {", name, n ? n : 1);
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s%d", sep(i, 24), v[i]);
-    fprintf(f, "%s};\n", n ? "" : "0");
-}
-
-static void put_i32(FILE *f, const char *name, const int32_t *v, size_t n)
-{
-    fprintf(f, "static const int32_t %s[%zu] = {", name, n);
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s%" PRId32, sep(i, 16), v[i]);
-    fprintf(f, "};\n");
-}
-
-static void put_i64(FILE *f, const char *name, const int64_t *v, size_t n)
-{
-    fprintf(f, "static const int64_t %s[%zu] = {", name, n);
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s%" PRId64 "LL", sep(i, 8), v[i]);
-    fprintf(f, "};\n");
-}
-
 static size_t numel(const int_node *n) { return (size_t)n->c * n->h * n->w; }
 
 static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
@@ -68,20 +44,20 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
         fprintf(f, "/* %d: %s */\n", i, n->name);
         if (n->op == INT_CONV) {
             snprintf(nm, sizeof nm, "w%d", i);
-            put_i16(f, nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k));
+            cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
         } else if (n->op == INT_LINEAR) {
             snprintf(nm, sizeof nm, "w%d", i);
-            put_i16(f, nm, n->wt, (size_t)n->c * numel(a));
+            cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * numel(a), 2);
         } else if (n->op == INT_CONST) {
             snprintf(nm, sizeof nm, "k%d", i);
-            put_i32(f, nm, n->data, numel(n));
+            cmp_put_array(f, "int32_t", nm, n->data, numel(n), 4);
         } else if (n->op == INT_REQUANT) {
             for (int t = 0; t < n->nterms; t++) {
                 snprintf(nm, sizeof nm, "m%d_%d", i, t);
-                put_i64(f, nm, n->m[t], (size_t)n->c);
+                cmp_put_array(f, "int64_t", nm, n->m[t], (size_t)n->c, 8);
             }
             snprintf(nm, sizeof nm, "c%d", i);
-            put_i64(f, nm, n->kc, (size_t)n->c);
+            cmp_put_array(f, "int64_t", nm, n->kc, (size_t)n->c, 8);
         }
     }
     fprintf(f, "\nvoid df_model_infer(const uint8_t *pixels, int32_t *s, int32_t *logits)\n{\n"
@@ -116,12 +92,8 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
             fprintf(f, "};\n        const int64_t *m[%d] = {", n->nterms);
             for (int t = 0; t < n->nterms; t++) fprintf(f, "%sm%d_%d", t ? ", " : "", i, t);
             char lo[32];
-            if (n->lo == INT32_MIN)
-                snprintf(lo, sizeof lo, "INT32_MIN");
-            else
-                snprintf(lo, sizeof lo, "%" PRId32, n->lo);
             fprintf(f, "};\n        df_requant(%d, x, m, c%d, %d, %d, %d, %s, %" PRId32 ", s + %zu);\n    }\n",
-                    n->nterms, i, n->c, n->h * n->w, n->sh, lo, n->hi, off[i]);
+                    n->nterms, i, n->c, n->h * n->w, n->sh, cmp_c_int32(n->lo, lo, sizeof lo), n->hi, off[i]);
             break;
         }
         }

@@ -66,16 +66,6 @@ static const char *prelude =
     "    for (int k = 0; k < t.n; k++) acc += (int64_t)t.x[k][i] * t.m[k][c];\n    acc >>= sh;\n"
     "    y[i] = acc < lo ? lo : acc > hi ? hi : (int32_t)acc;\n}\n\n";
 
-static void put_arr(FILE *f, const char *type, const char *name, const void *v, size_t n, int size)
-{
-    fprintf(f, "static const %s %s[%zu] = {", type, name, n ? n : 1);
-    for (size_t i = 0; i < n; i++) {
-        long long x = size == 2 ? ((const int16_t *)v)[i] : size == 4 ? ((const int32_t *)v)[i] : ((const int64_t *)v)[i];
-        fprintf(f, "%s%lld%s", i == 0 ? "\n  " : i % 16 ? "," : ",\n  ", x, size == 8 ? "LL" : "");
-    }
-    fprintf(f, "%s};\n", n ? "" : "0");
-}
-
 int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
 {
     (void)q;
@@ -90,17 +80,17 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
         const int_node *n = &g->nodes[i];
         const int_node *a = n->op == INT_CONV || n->op == INT_LINEAR ? &g->nodes[n->in] : NULL;
         snprintf(nm, sizeof nm, "h_w%d", i);
-        if (n->op == INT_CONV) put_arr(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
-        if (n->op == INT_LINEAR) put_arr(f, "int16_t", nm, n->wt, (size_t)n->c * a->c * a->h * a->w, 2);
+        if (n->op == INT_CONV) cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
+        if (n->op == INT_LINEAR) cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * a->c * a->h * a->w, 2);
         snprintf(nm, sizeof nm, "h_k%d", i);
-        if (n->op == INT_CONST) put_arr(f, "int32_t", nm, n->data, (size_t)n->c * n->h * n->w, 4);
+        if (n->op == INT_CONST) cmp_put_array(f, "int32_t", nm, n->data, (size_t)n->c * n->h * n->w, 4);
         if (n->op == INT_REQUANT) {
             for (int t = 0; t < n->nterms; t++) {
                 snprintf(nm, sizeof nm, "h_m%d_%d", i, t);
-                put_arr(f, "int64_t", nm, n->m[t], (size_t)n->c, 8);
+                cmp_put_array(f, "int64_t", nm, n->m[t], (size_t)n->c, 8);
             }
             snprintf(nm, sizeof nm, "h_c%d", i);
-            put_arr(f, "int64_t", nm, n->kc, (size_t)n->c, 8);
+            cmp_put_array(f, "int64_t", nm, n->kc, (size_t)n->c, 8);
         }
     }
     fprintf(f, "\n#define DF_UP(dst, src) DF_CHECK(cudaMalloc((void **)&dst, sizeof src)); "
@@ -167,12 +157,8 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
             fprintf(f, "}, {");
             for (int t = 0; t < n->nterms; t++) fprintf(f, "%sd_m%d_%d", t ? ", " : "", i, t);
             char lo[24];
-            if (n->lo == INT32_MIN)
-                snprintf(lo, sizeof lo, "INT32_MIN");
-            else
-                snprintf(lo, sizeof lo, "%" PRId32, n->lo);
             fprintf(f, "}, %d};\n      DF_LAUNCH(k_requant, (long)n * %zu, tt, d_c%d, %d, %d, %d, %s, %" PRId32 ", t%d, (long)n * %zu); }\n",
-                    n->nterms, per, i, n->c, n->h * n->w, n->sh, lo, n->hi, i, per);
+                    n->nterms, per, i, n->c, n->h * n->w, n->sh, cmp_c_int32(n->lo, lo, sizeof lo), n->hi, i, per);
             break;
         }
         }

@@ -45,3 +45,24 @@ int cmp_export(const nn_graph *q, const int_graph *g, const char *const *names, 
     }
     return NN_OK;
 }
+
+void cmp_put_array(FILE *f, const char *type, const char *name, const void *v, size_t n, int elem_size)
+{
+    fprintf(f, "static const %s %s[%zu] = {", type, name, n ? n : 1);
+    for (size_t i = 0; i < n; i++) {
+        const long long x = elem_size == 2   ? ((const int16_t *)v)[i]
+                            : elem_size == 4 ? ((const int32_t *)v)[i]
+                                             : ((const int64_t *)v)[i];
+        fprintf(f, "%s%lld%s", i == 0 ? "\n  " : i % 16 ? "," : ",\n  ", x, elem_size == 8 ? "LL" : "");
+    }
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
+const char *cmp_c_int32(int32_t v, char *buf, size_t n)
+{
+    if (v == INT32_MIN)
+        snprintf(buf, n, "INT32_MIN");
+    else
+        snprintf(buf, n, "%ld", (long)v);
+    return buf;
+}

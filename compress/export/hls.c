@@ -33,16 +33,6 @@ static const char *shim =
     "             T v = q.front(); q.pop_front(); return v; }\n"
     "  bool empty() const { return q.empty(); }\n  size_t size() const { return q.size(); }\n};\n}\n#endif\n";
 
-static void put_arr(FILE *f, const char *type, const char *name, const void *v, size_t n, int size)
-{
-    fprintf(f, "static const %s %s[%zu] = {", type, name, n ? n : 1);
-    for (size_t i = 0; i < n; i++) {
-        long long x = size == 2 ? ((const int16_t *)v)[i] : size == 4 ? ((const int32_t *)v)[i] : ((const int64_t *)v)[i];
-        fprintf(f, "%s%lld%s", i == 0 ? "\n  " : i % 16 ? "," : ",\n  ", x, size == 8 ? "LL" : "");
-    }
-    fprintf(f, "%s};\n", n ? "" : "0");
-}
-
 /* the stream from node p to its k-th consumer */
 static void sname(char *buf, size_t n, int p, int k) { snprintf(buf, n, "s%d_%d", p, k); }
 
@@ -86,23 +76,23 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
         if (n->op == INT_CONV) {
             const size_t kp = (size_t)df_conv_taps(a->c, n->groups, n->k);
             snprintf(nm, sizeof nm, "w%d", i);
-            put_arr(f, "int16_t", nm, n->wt, (size_t)C * kp, 2);
+            cmp_put_array(f, "int16_t", nm, n->wt, (size_t)C * kp, 2);
             rom_bits += 16.0 * C * kp;
         } else if (n->op == INT_LINEAR) {
             snprintf(nm, sizeof nm, "w%d", i);
-            put_arr(f, "int16_t", nm, n->wt, (size_t)C * a->c * a->h * a->w, 2);
+            cmp_put_array(f, "int16_t", nm, n->wt, (size_t)C * a->c * a->h * a->w, 2);
             rom_bits += 16.0 * C * a->c * a->h * a->w;
         } else if (n->op == INT_CONST) {
             snprintf(nm, sizeof nm, "k%d", i);
-            put_arr(f, "int32_t", nm, n->data, (size_t)C * H * W, 4);
+            cmp_put_array(f, "int32_t", nm, n->data, (size_t)C * H * W, 4);
             rom_bits += 32.0 * C * H * W;
         } else if (n->op == INT_REQUANT) {
             for (int t = 0; t < n->nterms; t++) {
                 snprintf(nm, sizeof nm, "m%d_%d", i, t);
-                put_arr(f, "int64_t", nm, n->m[t], (size_t)C, 8);
+                cmp_put_array(f, "int64_t", nm, n->m[t], (size_t)C, 8);
             }
             snprintf(nm, sizeof nm, "c%d", i);
-            put_arr(f, "int64_t", nm, n->kc, (size_t)C, 8);
+            cmp_put_array(f, "int64_t", nm, n->kc, (size_t)C, 8);
             rom_bits += 64.0 * C * (n->nterms + 1);
         }
         /* the process */
