@@ -12,15 +12,24 @@
  *   requant  y[c][p] = clamp((sum_t x_t[c][p] * m_t[c] + k[c]) >> sh, lo, hi)
  *            in int64; k holds the constant and 2^(sh-1), so the shift
  *            (arithmetic: floor) rounds half up
- *   maxpool  on codes (the dequantization is increasing), padding ignored */
+ *   maxpool  on codes (the dequantization is increasing), padding ignored
+ *
+ * A conv whose weights fit int8 and whose input codes fit uint8 also carries
+ * its weights in a byte layout (df_conv_qtaps); where the CPU has AVX-512
+ * VNNI, df_conv takes that path: sum w * x over raw codes by vpdpbusd (exact
+ * in int32), minus zp * sum w (padded taps hold zp, so they cancel). The
+ * integers are the same as the pair path's by algebra, not by rounding. */
 #ifndef DF_INT_KERNELS_H
 #define DF_INT_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#ifdef __AVX2__
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define DF_HAVE_VNNI 1
 #endif
 
 #define DF_MAX_TERMS 8
@@ -38,6 +47,99 @@ static inline size_t df_conv_scratch(int C, int groups, int k, int H, int W, int
     const size_t cp = (size_t)df_conv_pairs(C, groups);
     return cp * H * W + cp * k * k * OH * OW;
 }
+/* The byte layout: taps in quads of input channels, quad kq = (kh * k + kw)
+ * * Cq + cq holds channels 4cq .. 4cq + 3 (missing channels weigh 0); weights
+ * are int8 [O][df_conv_qtaps]. Its scratch fits in df_conv_scratch. */
+static inline int df_conv_quads(int C, int groups) { return (C / groups + 3) / 4; }
+static inline int df_conv_qtaps(int C, int groups, int k) { return 4 * df_conv_quads(C, groups) * k * k; }
+/* Pair-layout weights (values in -128..127) into the byte layout (zeroed). */
+static inline void df_conv_pairs_to_quads(const int16_t *w, int O, int C, int groups, int k, int8_t *wq)
+{
+    const int cg = C / groups, Cp = df_conv_pairs(C, groups), Cq = df_conv_quads(C, groups);
+    const size_t Kp = (size_t)df_conv_taps(C, groups, k), Kq = (size_t)df_conv_qtaps(C, groups, k);
+    memset(wq, 0, (size_t)O * Kq);
+    for (int o = 0; o < O; o++)
+        for (int t = 0; t < k * k; t++)
+            for (int ic = 0; ic < cg; ic++)
+                wq[o * Kq + ((size_t)t * Cq + ic / 4) * 4 + ic % 4] = (int8_t)w[o * Kp + ((size_t)t * Cp + ic / 2) * 2 + ic % 2];
+}
+
+/* im2col over 32-bit words (a pair of int16 or a quad of uint8 channels):
+ * colw[(kh * k + kw) * Cw + cw][oh * OW + ow], taps outside the image = fill. */
+static inline void df_im2col_words(const int32_t *xw, int Cw, int H, int W, int k, int stride, int pad, int dil, int OH,
+                                   int OW, int32_t fill, int32_t *colw)
+{
+    const int P = OH * OW, HW = H * W;
+    for (int kh = 0; kh < k; kh++)
+        for (int kw = 0; kw < k; kw++) {
+            /* the output columns whose tap lands inside the row */
+            const int off = kw * dil - pad;
+            int ow0 = 0, ow1 = OW;
+            while (ow0 < OW && ow0 * stride + off < 0) ow0++;
+            while (ow1 > ow0 && (ow1 - 1) * stride + off >= W) ow1--;
+            for (int cw = 0; cw < Cw; cw++) {
+                int32_t *c = colw + (size_t)((kh * k + kw) * Cw + cw) * P;
+                const int32_t *xi = xw + (size_t)cw * HW;
+                for (int oh = 0; oh < OH; oh++) {
+                    const int ih = oh * stride + kh * dil - pad;
+                    int32_t *cr = c + (size_t)oh * OW;
+                    /* plain loops: rows are short, and rep movs costs more than it moves */
+                    if (ih < 0 || ih >= H) {
+                        for (int ow = 0; ow < OW; ow++) cr[ow] = fill;
+                        continue;
+                    }
+                    const int32_t *xr = xi + (size_t)ih * W + off;
+                    for (int ow = 0; ow < ow0; ow++) cr[ow] = fill;
+                    if (stride == 1)
+                        for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow];
+                    else
+                        for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow * stride];
+                    for (int ow = ow1; ow < OW; ow++) cr[ow] = fill;
+                }
+            }
+        }
+}
+
+#ifdef DF_HAVE_VNNI
+/* R (<= 8, a constant after inlining) output rows x 32 pixels per tile, in
+ * 2R zmm accumulators; masked loads and stores cover the pixel tail. A word
+ * of w and of col is a quad of int8 x uint8 (vpdpbusd) or, with pairs, a
+ * pair of int16 x int16 (vpdpwssd): exact int32 sums either way. */
+static inline __attribute__((always_inline)) void df_vnni_rows(const void *w, int R, int Kw, const int32_t *col, int P,
+                                                                const int32_t *corr, int pairs, int32_t *y)
+{
+    for (int p0 = 0; p0 < P; p0 += 32) {
+        const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
+        const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        __m512i a[8][2];
+        for (int j = 0; j < 8; j++)
+            if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
+        const int32_t *c = col + p0;
+        for (int kw = 0; kw < Kw; kw++, c += P) {
+            const __m512i x0 = _mm512_maskz_loadu_epi32(m0, c), x1 = _mm512_maskz_loadu_epi32(m1, c + 16);
+            for (int j = 0; j < 8; j++)
+                if (j < R) {
+                    int32_t q;
+                    memcpy(&q, (const char *)w + ((size_t)j * Kw + kw) * 4, 4);
+                    const __m512i v = _mm512_set1_epi32(q);
+                    if (pairs) {
+                        a[j][0] = _mm512_dpwssd_epi32(a[j][0], x0, v);
+                        a[j][1] = _mm512_dpwssd_epi32(a[j][1], x1, v);
+                    } else {
+                        a[j][0] = _mm512_dpbusd_epi32(a[j][0], x0, v);
+                        a[j][1] = _mm512_dpbusd_epi32(a[j][1], x1, v);
+                    }
+                }
+        }
+        for (int j = 0; j < 8; j++)
+            if (j < R) {
+                const __m512i cj = _mm512_set1_epi32(corr ? corr[j] : 0);
+                _mm512_mask_storeu_epi32(y + (size_t)j * P + p0, m0, _mm512_sub_epi32(a[j][0], cj));
+                if (n1) _mm512_mask_storeu_epi32(y + (size_t)j * P + p0 + 16, m1, _mm512_sub_epi32(a[j][1], cj));
+            }
+    }
+}
+#endif
 
 /* y[o][p] = sum_t w[o][t] * col[t][p] over tap pairs: col holds pairs
  * (t, t+1) next to each other for every p, so both paths multiply int16 by
@@ -46,6 +148,10 @@ static inline void df_gemm_pairs(const int16_t *w, int O, int Kp, const int16_t 
 {
     const int K2 = Kp / 2;
     int o0 = 0;
+#ifdef DF_HAVE_VNNI
+    for (; o0 + 8 <= O; o0 += 8) df_vnni_rows(w + (size_t)o0 * Kp, 8, K2, (const int32_t *)col, P, NULL, 1, y + (size_t)o0 * P);
+    for (; o0 < O; o0++) df_vnni_rows(w + (size_t)o0 * Kp, 1, K2, (const int32_t *)col, P, NULL, 1, y + (size_t)o0 * P);
+#endif
 #ifdef __AVX2__
     for (; o0 + 4 <= O; o0 += 4) {
         const int16_t *w0 = w + (size_t)o0 * Kp, *w1 = w0 + Kp, *w2 = w1 + Kp, *w3 = w2 + Kp;
@@ -122,15 +228,64 @@ static inline void df_gemm_pairs(const int16_t *w, int O, int Kp, const int16_t 
     }
 }
 
-/* w: [O][df_conv_taps] int16; scratch: df_conv_scratch int32 values. */
-static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const int16_t *w, int O, int k, int stride,
-                           int pad, int dil, int groups, int OH, int OW, int32_t *scratch, int32_t *y)
+#ifdef DF_HAVE_VNNI
+/* y[o][p] = sum_q dot4(w[o][q], col[q][p]) - zp * sum w[o]: col holds uint8
+ * codes four to a word, w int8. */
+static inline void df_gemm_q8(const int8_t *w, int O, int Kq, const int32_t *col, int P, int zp, int32_t *y)
+{
+    int32_t corr[8];
+    for (int o0 = 0; o0 < O; o0 += 8) {
+        const int R = O - o0 >= 8 ? 8 : O - o0;
+        for (int j = 0; j < R; j++) {
+            int32_t s = 0;
+            for (int t = 0; t < 4 * Kq; t++) s += w[(size_t)(o0 + j) * 4 * Kq + t];
+            corr[j] = s * zp;
+        }
+        const int8_t *wr = w + (size_t)o0 * 4 * Kq;
+        int32_t *yr = y + (size_t)o0 * P;
+        if (R == 8)
+            df_vnni_rows(wr, 8, Kq, col, P, corr, 0, yr);
+        else
+            for (int j = 0; j < R; j++) df_vnni_rows(wr + (size_t)j * 4 * Kq, 1, Kq, col, P, corr + j, 0, yr + (size_t)j * P);
+    }
+}
+#endif
+
+/* w: [O][df_conv_taps] int16; wq: NULL or the same weights as int8
+ * [O][df_conv_qtaps] (then the input codes must lie in 0..255); scratch:
+ * df_conv_scratch int32 values. */
+static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const int16_t *w, const int8_t *wq, int O,
+                           int k, int stride, int pad, int dil, int groups, int OH, int OW, int32_t *scratch, int32_t *y)
 {
     const int cg = C / groups, og = O / groups, Cp = df_conv_pairs(C, groups), Kp = df_conv_taps(C, groups, k);
     const int P = OH * OW, HW = H * W;
-    int16_t *xp = (int16_t *)scratch;                  /* [Cp][H][W][2]: x - zp, channels in pairs */
-    int32_t *colw = scratch + (size_t)Cp * HW;          /* [Cp * k * k][P] pairs, as int32 words */
-    const int32_t *xw = scratch;
+#ifdef DF_HAVE_VNNI
+    if (wq) {
+        const int Cq = df_conv_quads(C, groups), Kq4 = df_conv_qtaps(C, groups, k);
+        uint8_t *xq = (uint8_t *)scratch; /* [Cq][H][W][4]: raw codes, channels in quads */
+        int32_t *colw = scratch + (size_t)Cq * HW;
+        for (int g = 0; g < groups; g++) {
+            for (int cq = 0; cq < Cq; cq++) {
+                uint8_t *d = xq + (size_t)cq * HW * 4;
+                for (int j = 0; j < 4; j++) {
+                    const int ic = 4 * cq + j;
+                    const int32_t *xc = x + (size_t)(g * cg + ic) * HW;
+                    if (ic < cg)
+                        for (int i = 0; i < HW; i++) d[4 * i + j] = (uint8_t)xc[i];
+                    else
+                        for (int i = 0; i < HW; i++) d[4 * i + j] = (uint8_t)zp;
+                }
+            }
+            df_im2col_words(scratch, Cq, H, W, k, stride, pad, dil, OH, OW, (int32_t)(0x01010101u * (uint32_t)zp), colw);
+            df_gemm_q8(wq + (size_t)g * og * Kq4, og, Kq4 / 4, colw, P, zp, y + (size_t)g * og * P);
+        }
+        return;
+    }
+#else
+    (void)wq;
+#endif
+    int16_t *xp = (int16_t *)scratch;         /* [Cp][H][W][2]: x - zp, channels in pairs */
+    int32_t *colw = scratch + (size_t)Cp * HW; /* [Cp * k * k][P] pairs, as int32 words */
     for (int g = 0; g < groups; g++) {
         for (int cp = 0; cp < Cp; cp++) {
             const int32_t *x0 = x + (size_t)(g * cg + 2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
@@ -140,34 +295,7 @@ static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const 
                 d[2 * i + 1] = (int16_t)(x1 ? x1[i] - zp : 0);
             }
         }
-        for (int kh = 0; kh < k; kh++)
-            for (int kw = 0; kw < k; kw++) {
-                /* the output columns whose tap lands inside the row */
-                const int off = kw * dil - pad;
-                int ow0 = 0, ow1 = OW;
-                while (ow0 < OW && ow0 * stride + off < 0) ow0++;
-                while (ow1 > ow0 && (ow1 - 1) * stride + off >= W) ow1--;
-                for (int cp = 0; cp < Cp; cp++) {
-                    int32_t *c = colw + (size_t)((kh * k + kw) * Cp + cp) * P;
-                    const int32_t *xi = xw + (size_t)cp * HW;
-                    for (int oh = 0; oh < OH; oh++) {
-                        const int ih = oh * stride + kh * dil - pad;
-                        int32_t *cr = c + (size_t)oh * OW;
-                        /* plain loops: rows are short, and rep movs costs more than it moves */
-                        if (ih < 0 || ih >= H) {
-                            for (int ow = 0; ow < OW; ow++) cr[ow] = 0;
-                            continue;
-                        }
-                        const int32_t *xr = xi + (size_t)ih * W + off;
-                        for (int ow = 0; ow < ow0; ow++) cr[ow] = 0;
-                        if (stride == 1)
-                            for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow];
-                        else
-                            for (int ow = ow0; ow < ow1; ow++) cr[ow] = xr[ow * stride];
-                        for (int ow = ow1; ow < OW; ow++) cr[ow] = 0;
-                    }
-                }
-            }
+        df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, colw);
         df_gemm_pairs(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
     }
 }

@@ -103,6 +103,30 @@ static int emit_requant(int_graph *g, const char *name, const value *v, double s
 
 static const nn_tensor *P(const nn_graph *g, const nn_gnode *n, int k) { return &g->params[n->param[k]].t; }
 
+/* The range of codes node i holds, or 0 when it is not a code tensor. */
+static int code_range(const int_graph *g, int i, int32_t *lo, int32_t *hi)
+{
+    const int_node *n = &g->nodes[i];
+    if (n->op == INT_INPUT) return *lo = 0, *hi = 255, 1;
+    if (n->op == INT_REQUANT) return *lo = n->lo, *hi = n->hi, 1;
+    if (n->op == INT_MAXPOOL) return code_range(g, n->in, lo, hi);
+    return 0;
+}
+
+/* A conv's int8 copy of its weights in the byte layout, where exact: weights
+ * in -128..127, input codes and zero point in 0..255. */
+static void add_byte_weights(int_graph *g, int_node *n)
+{
+    int32_t lo, hi;
+    if (n->op != INT_CONV || !code_range(g, n->in, &lo, &hi) || lo < 0 || hi > 255 || n->zp < 0 || n->zp > 255) return;
+    const int_node *a = &g->nodes[n->in];
+    const size_t Kp = (size_t)df_conv_taps(a->c, n->groups, n->k);
+    for (size_t i = 0; i < (size_t)n->c * Kp; i++)
+        if (n->wt[i] < -128 || n->wt[i] > 127) return;
+    n->wq = nn_xmalloc((size_t)n->c * df_conv_qtaps(a->c, n->groups, n->k));
+    df_conv_pairs_to_quads(n->wt, n->c, a->c, n->groups, n->k, n->wq);
+}
+
 int_graph *cmp_lower(const nn_graph *q, nn_err *e)
 {
     if (q->in_ndim != 3) return nn_fail(e, "lower: needs an image model"), NULL;
@@ -187,7 +211,7 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
                                                    sizeof(int32_t));
                     for (size_t p = 0; p < HWi; p++) ones[(size_t)ic * HWi + p] = 1;
                     k1.data = nn_xmalloc((size_t)C * H * W * sizeof(int32_t));
-                    df_conv(ones, g->in_c, g->in_h, g->in_w, 0, wi, C, n->kernel, n->stride, n->pad, n->dilation,
+                    df_conv(ones, g->in_c, g->in_h, g->in_w, 0, wi, NULL, C, n->kernel, n->stride, n->pad, n->dilation,
                             n->groups, H, W, xc, k1.data);
                     free(ones);
                     free(xc);
@@ -358,6 +382,7 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
         g->output = emit_requant(g, "logits", o, 65536.0, 0.0, INT32_MIN, INT32_MAX, e);
         if (g->output < 0) goto out;
     }
+    for (int i = 0; i < g->n; i++) add_byte_weights(g, &g->nodes[i]);
     ok = 1;
 out:
     for (int i = 0; i < pool.n; i++) free(pool.p[i]);
@@ -376,6 +401,7 @@ void cmp_int_free(int_graph *g)
     for (int i = 0; i < g->n; i++) {
         int_node *n = &g->nodes[i];
         free(n->wt);
+        free(n->wq);
         free(n->kc);
         free(n->data);
         for (int t = 0; t < n->nterms; t++) free(n->m[t]);
@@ -423,7 +449,7 @@ void cmp_int_run(const int_graph *g, const uint8_t *pixels, int32_t *scratch, in
             break;
         case INT_CONST: memcpy(buf[i], n->data, (size_t)n->c * n->h * n->w * sizeof(int32_t)); break;
         case INT_CONV:
-            df_conv(buf[n->in], a->c, a->h, a->w, n->zp, n->wt, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
+            df_conv(buf[n->in], a->c, a->h, a->w, n->zp, n->wt, n->wq, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
                     n->w, xc, buf[i]);
             break;
         case INT_SUM_HW: df_sum_hw(buf[n->in], a->c, a->h * a->w, n->zp, buf[i]); break;

@@ -42,6 +42,8 @@ typedef struct int_node {
     /* conv / linear / sum_hw / maxpool */
     int k, stride, pad, dil, groups, zp;
     int16_t *wt;     /* conv [O][df_conv_taps] in the kernels' tap order, linear [O][IN] */
+    int8_t *wq;      /* conv: NULL, or wt as int8 [O][df_conv_qtaps] when the weights fit int8 and
+                        the input codes fit 0..255 (the kernels' byte path) */
     /* requant */
     int nterms, term[DF_MAX_TERMS], sh;
     int64_t *m[DF_MAX_TERMS], *kc; /* per channel */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress/int_kernels.h"
 #include "compress/quant.h"
 #include "generators/bns.h"
 #include "generators/gdfq.h"
@@ -311,11 +312,71 @@ static void test_generator_ops_grad(void **s)
     nn_graph_free(G_small);
 }
 
+
+/* The integer conv's kernels (byte path: int8 weights x uint8 codes with the
+ * zero point taken out afterwards; pair path: int16 (x - zp)) against a
+ * direct loop, on shapes with odd channel counts, groups, stride, dilation,
+ * padding and pixel tails, at 8-bit extremes. */
+static void test_int_conv_paths(void **s)
+{
+    (void)s;
+    static const int shapes[][9] = {/* C H W O k stride pad dil groups */
+                                    {1, 28, 28, 16, 3, 1, 1, 1, 1}, {5, 9, 7, 11, 3, 2, 1, 1, 1},
+                                    {16, 14, 14, 32, 3, 2, 1, 1, 1}, {6, 8, 8, 6, 5, 1, 4, 2, 3},
+                                    {32, 7, 7, 64, 1, 1, 0, 1, 1},  {12, 5, 6, 12, 3, 1, 1, 1, 12}};
+    unsigned rng = 12345;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int *q = shapes[si];
+        const int Cc = q[0], H = q[1], W = q[2], O = q[3], k = q[4], st = q[5], pad = q[6], dil = q[7], gr = q[8];
+        const int OH = (H + 2 * pad - dil * (k - 1) - 1) / st + 1, OW = (W + 2 * pad - dil * (k - 1) - 1) / st + 1;
+        const int cg = Cc / gr, og = O / gr, Cp = df_conv_pairs(Cc, gr);
+        const size_t Kp = (size_t)df_conv_taps(Cc, gr, k);
+        int32_t *x = malloc(sizeof(int32_t) * Cc * H * W), *y1 = malloc(sizeof(int32_t) * O * OH * OW),
+                *y2 = malloc(sizeof(int32_t) * O * OH * OW), *sc = malloc(sizeof(int32_t) * df_conv_scratch(Cc, gr, k, H, W, OH, OW));
+        int16_t *w = calloc((size_t)O * Kp, sizeof(int16_t));
+        int8_t *wq = malloc((size_t)O * df_conv_qtaps(Cc, gr, k));
+        for (int trial = 0; trial < 2; trial++) {
+            const int zp = trial ? 255 : (int)(si * 37 % 256);
+            for (int i = 0; i < Cc * H * W; i++) x[i] = trial ? 255 * (i % 3 == 0) : (int)((rng = rng * 1103515245u + 12345u) >> 16) % 256;
+            for (int o = 0; o < O; o++)
+                for (int t = 0; t < k * k; t++)
+                    for (int ic = 0; ic < cg; ic++)
+                        w[o * Kp + ((size_t)t * Cp + ic / 2) * 2 + ic % 2] =
+                            (int16_t)(trial ? -128 : (int)((rng = rng * 1103515245u + 12345u) >> 16) % 256 - 128);
+            df_conv_pairs_to_quads(w, O, Cc, gr, k, wq);
+            df_conv(x, Cc, H, W, zp, w, NULL, O, k, st, pad, dil, gr, OH, OW, sc, y1);
+            df_conv(x, Cc, H, W, zp, w, wq, O, k, st, pad, dil, gr, OH, OW, sc, y2);
+            for (int o = 0; o < O; o++)
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++) {
+                        int32_t r = 0;
+                        const int g = o / og;
+                        for (int ic = 0; ic < cg; ic++)
+                            for (int kh = 0; kh < k; kh++)
+                                for (int kw = 0; kw < k; kw++) {
+                                    const int ih = oh * st + kh * dil - pad, iw = ow * st + kw * dil - pad;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    r += w[o * Kp + ((size_t)(kh * k + kw) * Cp + ic / 2) * 2 + ic % 2] *
+                                         (x[((g * cg + ic) * H + ih) * W + iw] - zp);
+                                }
+                        const size_t at = ((size_t)o * OH + oh) * OW + ow;
+                        if (y1[at] != r || y2[at] != r) {
+                            print_error("shape %zu trial %d at o %d (%d,%d): direct %d, pair path %d, byte path %d\n", si,
+                                        trial, o, oh, ow, r, y1[at], y2[at]);
+                            fail();
+                        }
+                    }
+        }
+        free(x), free(y1), free(y2), free(sc), free(w), free(wq);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip), cmocka_unit_test(test_edge_cases),
                                        cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
                                        cmocka_unit_test(test_bns_loss),
-                                       cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad)};
+                                       cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad),
+                                       cmocka_unit_test(test_int_conv_paths)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -45,6 +45,10 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
         if (n->op == INT_CONV) {
             snprintf(nm, sizeof nm, "w%d", i);
             cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
+            if (n->wq) {
+                snprintf(nm, sizeof nm, "wq%d", i);
+                cmp_put_array(f, "int8_t", nm, n->wq, (size_t)n->c * df_conv_qtaps(a->c, n->groups, n->k), 1);
+            }
         } else if (n->op == INT_LINEAR) {
             snprintf(nm, sizeof nm, "w%d", i);
             cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * numel(a), 2);
@@ -70,11 +74,14 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
             fprintf(f, "    for (int i = 0; i < %zu; i++) s[%zu + i] = pixels[i];\n", numel(n), off[i]);
             break;
         case INT_CONST: fprintf(f, "    memcpy(s + %zu, k%d, sizeof k%d);\n", off[i], i, i); break;
-        case INT_CONV:
-            fprintf(f, "    df_conv(s + %zu, %d, %d, %d, %d, w%d, %d, %d, %d, %d, %d, %d, %d, %d, xc, s + %zu);\n",
-                    off[n->in], a->c, a->h, a->w, n->zp, i, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
+        case INT_CONV: {
+            char wq[32] = "NULL";
+            if (n->wq) snprintf(wq, sizeof wq, "wq%d", i);
+            fprintf(f, "    df_conv(s + %zu, %d, %d, %d, %d, w%d, %s, %d, %d, %d, %d, %d, %d, %d, %d, xc, s + %zu);\n",
+                    off[n->in], a->c, a->h, a->w, n->zp, i, wq, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
                     n->w, off[i]);
             break;
+        }
         case INT_SUM_HW:
             fprintf(f, "    df_sum_hw(s + %zu, %d, %d, %d, s + %zu);\n", off[n->in], a->c, a->h * a->w, n->zp, off[i]);
             break;

@@ -50,7 +50,8 @@ void cmp_put_array(FILE *f, const char *type, const char *name, const void *v, s
 {
     fprintf(f, "static const %s %s[%zu] = {", type, name, n ? n : 1);
     for (size_t i = 0; i < n; i++) {
-        const long long x = elem_size == 2   ? ((const int16_t *)v)[i]
+        const long long x = elem_size == 1   ? ((const int8_t *)v)[i]
+                            : elem_size == 2 ? ((const int16_t *)v)[i]
                             : elem_size == 4 ? ((const int32_t *)v)[i]
                                              : ((const int64_t *)v)[i];
         fprintf(f, "%s%lld%s", i == 0 ? "\n  " : i % 16 ? "," : ",\n  ", x, elem_size == 8 ? "LL" : "");
