@@ -13,6 +13,9 @@
  *            in int64; k holds the constant and 2^(sh-1), so the shift
  *            (arithmetic: floor) rounds half up
  *   maxpool  on codes (the dequantization is increasing), padding ignored
+ *   adder    y[o][p] = -sum over taps of |((x[i][p'] - zp) << xsh) - w[o][i][kh][kw]|
+ *            (padded taps hold x = zp, so they contribute -|w|, as AdderNet's
+ *            zero padding does); operands and differences fit int16
  *
  * A conv whose weights fit int8 and whose input codes fit uint8 also carries
  * its weights in a byte layout (df_conv_qtaps); where the CPU has AVX-512
@@ -297,6 +300,88 @@ static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const 
         }
         df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, colw);
         df_gemm_pairs(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
+    }
+}
+
+#ifdef __AVX512BW__
+/* R (<= 4) output rows x 32 pixels of the L1 sum, pairs of taps per word:
+ * |col - w| in int16, pair sums into int32 (vpmaddwd by ones). */
+static inline __attribute__((always_inline)) void df_l1_rows(const int16_t *w, int R, int K2, const int16_t *col, int P,
+                                                              int32_t *y)
+{
+    const __m512i ones = _mm512_set1_epi16(1);
+    for (int p0 = 0; p0 < P; p0 += 32) {
+        const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
+        const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        __m512i a[4][2];
+        for (int j = 0; j < 4; j++)
+            if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
+        const int32_t *c = (const int32_t *)col + p0;
+        for (int kk = 0; kk < K2; kk++, c += P) {
+            const __m512i x0 = _mm512_maskz_loadu_epi32(m0, c), x1 = _mm512_maskz_loadu_epi32(m1, c + 16);
+            for (int j = 0; j < 4; j++)
+                if (j < R) {
+                    int32_t q;
+                    memcpy(&q, w + ((size_t)j * K2 + kk) * 2, 4);
+                    const __m512i v = _mm512_set1_epi32(q);
+                    a[j][0] = _mm512_add_epi32(a[j][0], _mm512_madd_epi16(_mm512_abs_epi16(_mm512_sub_epi16(x0, v)), ones));
+                    a[j][1] = _mm512_add_epi32(a[j][1], _mm512_madd_epi16(_mm512_abs_epi16(_mm512_sub_epi16(x1, v)), ones));
+                }
+        }
+        for (int j = 0; j < 4; j++)
+            if (j < R) {
+                const __m512i z = _mm512_setzero_si512();
+                _mm512_mask_storeu_epi32(y + (size_t)j * P + p0, m0, _mm512_sub_epi32(z, a[j][0]));
+                if (n1) _mm512_mask_storeu_epi32(y + (size_t)j * P + p0 + 16, m1, _mm512_sub_epi32(z, a[j][1]));
+            }
+    }
+}
+#endif
+
+/* y[o][p] = -sum_t |col[t][p] - w[o][t]| over tap pairs (the pair layout). */
+static inline void df_gemm_l1(const int16_t *w, int O, int Kp, const int16_t *col, int P, int32_t *y)
+{
+    const int K2 = Kp / 2;
+    int o0 = 0;
+#ifdef __AVX512BW__
+    for (; o0 + 4 <= O; o0 += 4) df_l1_rows(w + (size_t)o0 * Kp, 4, K2, col, P, y + (size_t)o0 * P);
+    for (; o0 < O; o0++) df_l1_rows(w + (size_t)o0 * Kp, 1, K2, col, P, y + (size_t)o0 * P);
+#endif
+    for (; o0 < O; o0++) {
+        const int16_t *wr = w + (size_t)o0 * Kp;
+        int32_t *yr = y + (size_t)o0 * P;
+        for (int p = 0; p < P; p++) yr[p] = 0;
+        for (int kk = 0; kk < K2; kk++) {
+            const int32_t a = wr[2 * kk], b = wr[2 * kk + 1];
+            const int16_t *c = col + (size_t)kk * P * 2;
+            for (int p = 0; p < P; p++) {
+                const int32_t d0 = c[2 * p] - a, d1 = c[2 * p + 1] - b;
+                yr[p] -= (d0 < 0 ? -d0 : d0) + (d1 < 0 ? -d1 : d1);
+            }
+        }
+    }
+}
+
+/* w: [O][df_conv_taps] int16 (already on the common grid); scratch:
+ * df_conv_scratch int32 values. */
+static inline void df_adder(const int32_t *x, int C, int H, int W, int zp, int xsh, const int16_t *w, int O, int k,
+                            int stride, int pad, int dil, int groups, int OH, int OW, int32_t *scratch, int32_t *y)
+{
+    const int cg = C / groups, og = O / groups, Cp = df_conv_pairs(C, groups), Kp = df_conv_taps(C, groups, k);
+    const int P = OH * OW, HW = H * W;
+    int16_t *xp = (int16_t *)scratch;
+    int32_t *colw = scratch + (size_t)Cp * HW;
+    for (int g = 0; g < groups; g++) {
+        for (int cp = 0; cp < Cp; cp++) {
+            const int32_t *x0 = x + (size_t)(g * cg + 2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
+            int16_t *d = xp + (size_t)cp * HW * 2;
+            for (int i = 0; i < HW; i++) {
+                d[2 * i] = (int16_t)((x0[i] - zp) * (1 << xsh));
+                d[2 * i + 1] = (int16_t)(x1 ? (x1[i] - zp) * (1 << xsh) : 0);
+            }
+        }
+        df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, colw);
+        df_gemm_l1(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
     }
 }
 

@@ -66,7 +66,7 @@ static void quant_weight(const nn_gnode *n, const nn_tensor *w, int16_t *wi, dou
 {
     const int O = w->shape[0];
     int *zw = nn_xmalloc((size_t)O * sizeof(int));
-    nn_quant_weight_codes(w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, wi, zw, dw);
+    nn_quant_weight_codes(w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, wi, zw, dw);
     const size_t per = w->numel / (size_t)O;
     for (int o = 0; o < O; o++)
         for (size_t i = 0; i < per; i++) wi[(size_t)o * per + i] = (int16_t)(wi[(size_t)o * per + i] + zw[o]);
@@ -151,6 +151,53 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
         }
         switch (n->op) {
         case NN_OP_INPUT: v->kind = V_INPUT; break;
+        case NN_OP_ADDER_CONV: {
+            if (!n->qbits || !n->qpot || n->qperch) {
+                nn_fail(e, "node '%s': an adder layer needs power-of-two per-tensor weights (datafree quantize)", n->name);
+                goto out;
+            }
+            if (a->kind != V_CODE) {
+                nn_fail(e, "node '%s': an adder layer's input must be a quantized activation", n->name);
+                goto out;
+            }
+            int ex, ew;
+            const nn_tensor *wt = P(q, n, 0);
+            int16_t *wq = nn_xmalloc(wt->numel * sizeof(int16_t));
+            double *dw = dvec(&pool, C, 0);
+            quant_weight(n, wt, wq, dw);
+            if (frexp(a->d, &ex) != 0.5 || frexp(dw[0], &ew) != 0.5 || a->zp < 0) {
+                free(wq);
+                nn_fail(e, "node '%s': an adder layer's input needs a power-of-two step (quant.pot: true)", n->name);
+                goto out;
+            }
+            const int e0 = ex < ew ? ex : ew, xsh = ex - e0, wsh = ew - e0;
+            /* both operands and their difference must fit int16 */
+            const int32_t xmax = (int32_t)(255 + a->zp) << xsh;
+            int32_t wmax = 0;
+            for (size_t i = 0; i < wt->numel; i++) wmax = abs(wq[i]) > wmax ? abs(wq[i]) : wmax;
+            if (xsh > 7 || wsh > 7 || xmax + (wmax << wsh) > 32767) {
+                free(wq);
+                nn_fail(e, "node '%s': input and weight steps are 2^%d apart; |x - w| leaves int16", n->name, abs(ex - ew));
+                goto out;
+            }
+            const int cg = wt->shape[1], k = n->kernel, Cp = (cg + 1) / 2, Kp = 2 * Cp * k * k;
+            int16_t *wi = nn_xcalloc((size_t)C * Kp, sizeof(int16_t));
+            for (int o = 0; o < C; o++)
+                for (int ic = 0; ic < cg; ic++)
+                    for (int kk = 0; kk < k * k; kk++)
+                        wi[(size_t)o * Kp + ((size_t)kk * Cp + ic / 2) * 2 + ic % 2] =
+                            (int16_t)(wq[((size_t)o * cg + ic) * k * k + kk] * (1 << wsh));
+            free(wq);
+            int_node an = {.op = INT_ADDER, .c = C, .h = H, .w = W, .in = a->t, .zp = a->zp, .xsh = xsh, .wt = wi,
+                           .k = k, .stride = n->stride, .pad = n->pad, .dil = n->dilation, .groups = n->groups};
+            snprintf(an.name, sizeof an.name, "%s", n->name);
+            v->kind = V_LIN;
+            v->cst = dvec(&pool, C, 0);
+            v->term[0] = add_node(g, &an);
+            v->mult[0] = dvec(&pool, C, ldexp(1.0, e0 - 1)); /* frexp's exponents are one above log2 */
+            v->nt = 1;
+            break;
+        }
         case NN_OP_CONV:
         case NN_OP_LINEAR: {
             if (!n->qbits) {
@@ -317,7 +364,10 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             const float half = (float)(1 << (n->qbits - 1)), lo = range[0], hi = range[1];
             float s;
             int zp, qlo, qhi;
-            if (n->qsym) {
+            if (n->qpot) {
+                s = 1.0f / nn_quant_pot_step(n->qbits, lo, hi, &qlo, &qhi);
+                zp = 0;
+            } else if (n->qsym) {
                 const float qmax = half - 1.0f;
                 s = qmax / fmaxf(fmaxf(fabsf(lo), fabsf(hi)), 1e-8f);
                 zp = 0, qlo = -(int)qmax, qhi = (int)qmax;
@@ -415,7 +465,7 @@ size_t cmp_int_conv_scratch(const int_graph *g)
     size_t mx = 0;
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
-        if (n->op != INT_CONV) continue;
+        if (n->op != INT_CONV && n->op != INT_ADDER) continue;
         const int_node *a = &g->nodes[n->in];
         const size_t k = df_conv_scratch(a->c, n->groups, n->k, a->h, a->w, n->h, n->w);
         mx = k > mx ? k : mx;
@@ -451,6 +501,10 @@ void cmp_int_run(const int_graph *g, const uint8_t *pixels, int32_t *scratch, in
         case INT_CONV:
             df_conv(buf[n->in], a->c, a->h, a->w, n->zp, n->wt, n->wq, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
                     n->w, xc, buf[i]);
+            break;
+        case INT_ADDER:
+            df_adder(buf[n->in], a->c, a->h, a->w, n->zp, n->xsh, n->wt, n->c, n->k, n->stride, n->pad, n->dil, n->groups,
+                     n->h, n->w, xc, buf[i]);
             break;
         case INT_SUM_HW: df_sum_hw(buf[n->in], a->c, a->h * a->w, n->zp, buf[i]); break;
         case INT_LINEAR: df_linear(buf[n->in], a->c * a->h * a->w, n->zp, n->wt, n->c, buf[i]); break;

@@ -20,7 +20,14 @@
  *     border is exact too;
  *   - global average pooling is an int32 sum (its 1/HW goes into the next
  *     multiplier), max pooling works on codes;
- *   - logits are int32 in units of 2^-16.
+ *   - logits are int32 in units of 2^-16;
+ *   - an adder layer -sum |x - w| needs x and w on power-of-two grids
+ *     (quant.pot; seed 002): with steps 2^ex and 2^ew and e = min, it is
+ *     2^e * -sum |(q - zp) << (ex - e) - (w << (ew - e))| (the weights are
+ *     stored shifted), an int32 term like a conv's; the BN after it folds
+ *     into the next requantisation (not into the weights: |x - w| is not
+ *     linear, the thesis's reason to keep BN in float; after the integer
+ *     sum it is one per-channel multiplier like any other).
  * Refused, naming the node: float (unquantized) conv/linear weights, an
  * uncalibrated fake_quant, a conv whose input is not quantized, ops without
  * an integer form. */
@@ -32,16 +39,17 @@
 #include "int_kernels.h"
 #include "nn/graph.h"
 
-typedef enum { INT_INPUT, INT_CONST, INT_CONV, INT_SUM_HW, INT_LINEAR, INT_REQUANT, INT_MAXPOOL } int_op;
+typedef enum { INT_INPUT, INT_CONST, INT_CONV, INT_SUM_HW, INT_LINEAR, INT_REQUANT, INT_MAXPOOL, INT_ADDER } int_op;
 
 typedef struct int_node {
     int_op op;
     char name[NN_NAME_LEN + 16];
     int in;          /* input tensor (node index) */
     int c, h, w;     /* output shape (vectors: h = w = 1) */
-    /* conv / linear / sum_hw / maxpool */
+    /* conv / adder / linear / sum_hw / maxpool */
     int k, stride, pad, dil, groups, zp;
-    int16_t *wt;     /* conv [O][df_conv_taps] in the kernels' tap order, linear [O][IN] */
+    int xsh;         /* adder: the input's shift onto the common power-of-two grid */
+    int16_t *wt;     /* conv, adder [O][df_conv_taps] in the kernels' tap order, linear [O][IN] */
     int8_t *wq;      /* conv: NULL, or wt as int8 [O][df_conv_qtaps] when the weights fit int8 and
                         the input codes fit 0..255 (the kernels' byte path) */
     /* requant */

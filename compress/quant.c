@@ -21,7 +21,7 @@ int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *
 {
     static const char *const keys[] = {"wbits",          "abits",   "first_bits", "last_bits",   "w_symmetric",
                                        "a_symmetric",    "per_channel", "quant_input", "quant_fc_input",
-                                       "bn_fold",        "ema_beta", "freeze_after", NULL};
+                                       "bn_fold",        "ema_beta", "freeze_after", "pot", NULL};
     if (nn_json_check_keys(o, path, keys, e) || nn_json_int(o, path, "wbits", 0, &q->wbits, e) ||
         nn_json_int(o, path, "abits", 0, &q->abits, e) || nn_json_int(o, path, "first_bits", 0, &q->first_bits, e) ||
         nn_json_int(o, path, "last_bits", 0, &q->last_bits, e) ||
@@ -31,7 +31,7 @@ int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *
         nn_json_bool(o, path, "quant_input", 0, &q->quant_input, e) ||
         nn_json_bool(o, path, "quant_fc_input", 0, &q->quant_fc_input, e) ||
         nn_json_bool(o, path, "bn_fold", 0, &q->bn_fold, e) || nn_json_float(o, path, "ema_beta", 0, &q->ema_beta, e) ||
-        nn_json_int(o, path, "freeze_after", 0, &q->freeze_after, e))
+        nn_json_int(o, path, "freeze_after", 0, &q->freeze_after, e) || nn_json_bool(o, path, "pot", 0, &q->pot, e))
         return NN_ERR;
     if (q->wbits < 2 || q->wbits > 8) return nn_fail(e, "%s.wbits: %d is not in 2..8", path, q->wbits);
     if (q->abits < 2 || q->abits > 8) return nn_fail(e, "%s.abits: %d is not in 2..8", path, q->abits);
@@ -56,6 +56,7 @@ cJSON *cmp_quant_to_json(const cmp_quant_cfg *q)
     cJSON_AddBoolToObject(j, "quant_input", q->quant_input);
     cJSON_AddBoolToObject(j, "quant_fc_input", q->quant_fc_input);
     cJSON_AddBoolToObject(j, "bn_fold", q->bn_fold);
+    cJSON_AddBoolToObject(j, "pot", q->pot);
     cJSON_AddNumberToObject(j, "ema_beta", q->ema_beta);
     cJSON_AddNumberToObject(j, "freeze_after", q->freeze_after);
     return j;
@@ -86,6 +87,7 @@ static int add_fq(nn_graph *g, const char *base, int in, const cmp_quant_cfg *q)
     nn_gnode f = nn_gnode_default(name, NN_OP_FAKE_QUANT, in);
     f.qbits = q->abits;
     f.qsym = q->a_symmetric;
+    f.qpot = q->pot;
     f.qbeta = q->ema_beta;
     f.qfreeze = q->freeze_after;
     return nn_g_add_node(g, &f);
@@ -122,7 +124,12 @@ nn_graph *cmp_quantize_graph(const nn_graph *fp, const cmp_quant_cfg *q, nn_err 
             n.qbits = i == first && q->first_bits ? q->first_bits : (i == last && q->last_bits ? q->last_bits : q->wbits);
             n.qsym = q->w_symmetric;
             n.qperch = q->per_channel;
+            n.qpot = q->pot;
             if (q->bn_fold && foldable(fp, i)) n.bias = 1;
+        }
+        if (o->op == NN_OP_ADDER_CONV) { /* |x - w| in integers needs one power-of-two grid per tensor */
+            n.qbits = q->wbits;
+            n.qsym = 1, n.qpot = 1, n.qperch = 0;
         }
         if (o->op == NN_OP_LINEAR && i == last && q->quant_fc_input && g->nodes[n.in[0]].op != NN_OP_FAKE_QUANT)
             n.in[0] = add_fq(g, g->nodes[n.in[0]].name, n.in[0], q);

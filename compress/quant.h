@@ -23,12 +23,14 @@ typedef struct cmp_quant_cfg {
     int bn_fold;               /* fold BN into the preceding conv before quantizing */
     float ema_beta;
     int freeze_after;          /* observer updates before ranges freeze (-1: never) */
+    int pot;                   /* power-of-two steps, zero point 0, for weights (per_channel as set) and
+                                  activations: seed 002's fixed point; adder layers need it for integers */
 } cmp_quant_cfg;
 
 void cmp_quant_defaults(cmp_quant_cfg *q);
 /* Object with optional keys wbits, abits, first_bits, last_bits,
  * w_symmetric, a_symmetric, per_channel, quant_input, quant_fc_input,
- * bn_fold, ema_beta, freeze_after. */
+ * bn_fold, ema_beta, freeze_after, pot. */
 int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *e);
 cJSON *cmp_quant_to_json(const cmp_quant_cfg *q);
 /* "w4a4" (or "w4a4_f8l8" when first/last differ) into buf. */

@@ -254,7 +254,8 @@ int nn_graph_infer_node(nn_graph *g, int idx, nn_err *e)
     int spatial = a->ndim == 3;
     memcpy(n->shape, a->shape, sizeof n->shape);
     n->ndim = a->ndim;
-    if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits && (n->qbits < 2 || n->qbits > 16))
+    if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR || n->op == NN_OP_ADDER_CONV) && n->qbits &&
+        (n->qbits < 2 || n->qbits > 16))
         return nn_fail(e, "node '%s': weight bits %d (2..16, or 0 for float)", n->name, n->qbits);
     if (n->wbin && (n->qbits || (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) || n->wbin > 2))
         return nn_fail(e, "node '%s': binary weights are for float conv/linear nodes", n->name);
@@ -557,7 +558,7 @@ static nn_tensor *node_weight(nn_graph *g, nn_ctx *c, const nn_gnode *n)
     const int nch = n->qperch ? w->shape[0] : 1;
     float *lo = nn_arena_floats(&c->arena, (size_t)nch), *hi = nn_arena_floats(&c->arena, (size_t)nch);
     nn_minmax(w, nch, lo, hi);
-    return nn_fake_quant(c, w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, nch, lo, hi);
+    return nn_fake_quant(c, w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, nch, lo, hi);
 }
 
 /* Is node i a BN or add whose only consumer is the ReLU right after it?
@@ -668,7 +669,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
         case NN_OP_SIGN: y = nn_sign(c, a, n->approx); break;
         case NN_OP_ADDER_CONV:
-            y = nn_adder_conv2d(c, a, P(g, n, 0),
+            y = nn_adder_conv2d(c, a, node_weight(g, c, n),
                                 (nn_adder_attr){n->stride, n->pad, n->dilation, n->groups, n->alr_eta});
             break;
         case NN_OP_MIX: {
@@ -689,7 +690,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             float *range = P(g, n, 0)->data, *obs = P(g, n, 1)->data;
             if (o && o->observe) nn_range_observe(a, n->qbeta, n->qfreeze, obs, range);
             /* never observed: uncalibrated, so it passes values through */
-            y = obs[0] > 0.0f ? nn_fake_quant(c, a, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, 1, range,
+            y = obs[0] > 0.0f ? nn_fake_quant(c, a, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, 1, range,
                                               range + 1)
                               : a;
             break;

@@ -69,6 +69,7 @@ typedef struct nn_gnode {
      * output channel); fake_quant: activation bits, qsym, EMA beta, and the
      * observer updates after which its range is frozen (-1: never) */
     int qbits, qsym, qperch, qfreeze;
+    int qpot;             /* power-of-two steps (nn_qspec.pot), weights and fake_quant */
     float qbeta;
     /* filled by nn_graph_finalize */
     int param[NN_MAX_NODE_PARAMS]; /* indices into graph->params, -1 if none */

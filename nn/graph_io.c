@@ -47,6 +47,7 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         case NN_OP_FAKE_QUANT:
             cJSON_AddNumberToObject(o, "bits", n->qbits);
             cJSON_AddBoolToObject(o, "symmetric", n->qsym);
+            if (n->qpot) cJSON_AddBoolToObject(o, "pot", 1);
             cJSON_AddNumberToObject(o, "ema_beta", n->qbeta);
             cJSON_AddNumberToObject(o, "freeze_after", n->qfreeze);
             break;
@@ -89,11 +90,12 @@ cJSON *nn_graph_to_json(const nn_graph *g)
         }
         if (n->wbin) cJSON_AddStringToObject(o, "binary_weights", n->wbin == 2 ? "channel" : "layer");
         if (n->op == NN_OP_SIGN) cJSON_AddBoolToObject(o, "approx", n->approx);
-        if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR) && n->qbits) {
+        if ((n->op == NN_OP_CONV || n->op == NN_OP_LINEAR || n->op == NN_OP_ADDER_CONV) && n->qbits) {
             cJSON *q = cJSON_AddObjectToObject(o, "weight_quant");
             cJSON_AddNumberToObject(q, "bits", n->qbits);
             cJSON_AddBoolToObject(q, "symmetric", n->qsym);
             cJSON_AddBoolToObject(q, "per_channel", n->qperch);
+            if (n->qpot) cJSON_AddBoolToObject(q, "pot", 1);
         }
         cJSON_AddItemToArray(nodes, o);
     }
@@ -114,13 +116,13 @@ static const char *const *allowed_keys(nn_op_kind op)
                                       NULL};
     static const char *const sgn[] = {"name", "op", "inputs", "approx", NULL};
     static const char *const hsig[] = {"name", "op", "inputs", "alpha", "beta", NULL};
-    static const char *const fq[] = {"name", "op", "inputs", "bits", "symmetric", "ema_beta", "freeze_after", NULL};
+    static const char *const fq[] = {"name", "op", "inputs", "bits", "symmetric", "pot", "ema_beta", "freeze_after", NULL};
     static const char *const up[] = {"name", "op", "inputs", "scale", NULL};
     static const char *const emb[] = {"name", "op", "inputs", "num_classes", NULL};
     static const char *const rsh[] = {"name", "op", "inputs", "shape", NULL};
     static const char *const mix[] = {"name", "op", "inputs", "candidates", NULL};
     static const char *const adder[] = {"name", "op", "inputs", "out_channels", "kernel", "stride", "padding",
-                                        "dilation", "groups", "alr_eta", NULL};
+                                        "dilation", "groups", "alr_eta", "weight_quant", NULL};
     static const char *const plain[] = {"name", "op", "inputs", NULL};
     switch (op) {
     case NN_OP_CONV: return conv;
@@ -193,7 +195,8 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
         nn_json_int(o, path, "out_features", kind == NN_OP_LINEAR, &n.out_channels, e) ||
         nn_json_int(o, path, "scale", 0, &n.scale, e) ||
         nn_json_int(o, path, "bits", kind == NN_OP_FAKE_QUANT, &n.qbits, e) ||
-        nn_json_bool(o, path, "symmetric", 0, &n.qsym, e) || nn_json_float(o, path, "ema_beta", 0, &n.qbeta, e) ||
+        nn_json_bool(o, path, "symmetric", 0, &n.qsym, e) || nn_json_bool(o, path, "pot", 0, &n.qpot, e) ||
+        nn_json_float(o, path, "ema_beta", 0, &n.qbeta, e) ||
         nn_json_int(o, path, "freeze_after", 0, &n.qfreeze, e) || nn_json_float(o, path, "alpha", 0, &n.alpha, e) ||
         nn_json_float(o, path, "beta", 0, &n.beta, e) ||
         nn_json_int(o, path, "candidates", kind == NN_OP_MIX, &n.candidates, e))
@@ -202,11 +205,12 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
     const cJSON *wq = nn_json_obj(o, path, "weight_quant", 0, e, &failed);
     if (failed) return NN_ERR;
     if (wq) {
-        static const char *const kwq[] = {"bits", "symmetric", "per_channel", NULL};
+        static const char *const kwq[] = {"bits", "symmetric", "per_channel", "pot", NULL};
         char qp[400];
         snprintf(qp, sizeof qp, "%s.weight_quant", path);
         if (nn_json_check_keys(wq, qp, kwq, e) || nn_json_int(wq, qp, "bits", 1, &n.qbits, e) ||
-            nn_json_bool(wq, qp, "symmetric", 0, &n.qsym, e) || nn_json_bool(wq, qp, "per_channel", 0, &n.qperch, e))
+            nn_json_bool(wq, qp, "symmetric", 0, &n.qsym, e) || nn_json_bool(wq, qp, "per_channel", 0, &n.qperch, e) ||
+            nn_json_bool(wq, qp, "pot", 0, &n.qpot, e))
             return NN_ERR;
     }
     if ((kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL) && !cJSON_GetObjectItem(o, "stride")) n.stride = n.kernel;

@@ -205,7 +205,7 @@ static const char *qdq_weight(wbuf *graph, const nn_gnode *n, const nn_param *w,
     int *zw = nn_xmalloc((size_t)O * sizeof(int)), *vi = nn_xmalloc(w->t.numel * sizeof(int));
     double *step = nn_xmalloc((size_t)O * sizeof(double));
     float *scale = nn_xmalloc((size_t)O * sizeof(float));
-    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, v, zw, step);
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, v, zw, step);
     for (size_t i = 0; i < w->t.numel; i++) vi[i] = v[i];
     for (int o = 0; o < O; o++) zw[o] = -zw[o], scale[o] = (float)step[o];
     char qn[NN_NAME_LEN + 40], sn[NN_NAME_LEN + 40], zn[NN_NAME_LEN + 40];
@@ -237,7 +237,7 @@ static const char *qonnx_weight(wbuf *graph, const nn_gnode *n, const nn_param *
     int *zw = nn_xmalloc((size_t)O * sizeof(int));
     double *step = nn_xmalloc((size_t)O * sizeof(double));
     float *scale = nn_xmalloc((size_t)O * sizeof(float)), *zp = nn_xmalloc((size_t)O * sizeof(float));
-    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym}, n->qperch, v, zw, step);
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, v, zw, step);
     for (int o = 0; o < O; o++) scale[o] = (float)step[o], zp[o] = (float)-zw[o];
     int64_t dims[4];
     for (int k = 0; k < w->t.ndim; k++) dims[k] = w->t.shape[k];
@@ -451,7 +451,10 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
                 const float half = (float)(1 << (n->qbits - 1));
                 float s;
                 int zp, qlo, qhi, dtype;
-                if (n->qsym) {
+                if (n->qpot) {
+                    s = 1.0f / nn_quant_pot_step(n->qbits, range[0], range[1], &qlo, &qhi);
+                    zp = 0, dtype = qlo < 0 ? 3 : 2;
+                } else if (n->qsym) {
                     s = (half - 1.0f) / fmaxf(fmaxf(fabsf(range[0]), fabsf(range[1])), 1e-8f);
                     zp = 0, qlo = -(int)(half - 1.0f), qhi = (int)(half - 1.0f), dtype = 3;
                 } else {
@@ -465,7 +468,7 @@ static int onnx_write(const nn_graph *g, const char *path, int qdq, nn_err *e)
                 }
                 if (qdq == 2) { /* one Quant node, its own clip */
                     const float scale = 1.0f / s, zpf = (float)zp;
-                    qonnx_quant(&graph, x, n->name, &scale, &zpf, 1, 0, n->qbits, n->qsym);
+                    qonnx_quant(&graph, x, n->name, &scale, &zpf, 1, 0, n->qbits, n->qpot ? qlo < 0 : n->qsym);
                     break;
                 }
                 if (n->qbits > 8) {

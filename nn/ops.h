@@ -121,7 +121,12 @@ typedef struct nn_qspec {
     int bits;      /* 2..16 */
     int symmetric; /* 0: asymmetric (GDFQ), 1: symmetric */
     int clip_ste;  /* 0: plain STE (GDFQ), 1: zero gradient outside [lo, hi] */
+    int pot;       /* power-of-two step, zero point 0 (seed 002's fixed point; overrides symmetric):
+                      codes 0..2^bits-1 when lo >= 0, else -2^(bits-1)..2^(bits-1)-1 */
 } nn_qspec;
+/* The power-of-two grid of [lo, hi]: the smallest step 2^e whose code range
+ * covers the larger magnitude; codes in [*qlo, *qhi]. */
+float nn_quant_pot_step(int bits, float lo, float hi, int *qlo, int *qhi);
 /* lo/hi: nch values each. */
 nn_tensor *nn_fake_quant(nn_ctx *c, nn_tensor *x, nn_qspec q, int nch, const float *lo, const float *hi);
 /* Per-channel (dim 0) min and max of a tensor into lo/hi [nch]. */

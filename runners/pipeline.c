@@ -153,10 +153,12 @@ int run_pipeline(int argc, char **argv)
     }
     const char *targets[16] = {"c"};
     int ntargets = 1;
+    cmp_export_opts eopts = {0};
     if (stage[2]) {
-        static const char *const kexp[] = {"targets", NULL};
+        static const char *const kexp[] = {"targets", "hls_reuse", NULL};
         const cJSON *tl = cJSON_GetObjectItem(stage[2], "targets");
         if (nn_json_check_keys(stage[2], "$.stages.export", kexp, &e) ||
+            nn_json_int(stage[2], "$.stages.export", "hls_reuse", 0, &eopts.hls_reuse, &e) ||
             (tl && (!cJSON_IsArray(tl) || cJSON_GetArraySize(tl) < 1 || cJSON_GetArraySize(tl) > 16))) {
             snprintf(m, sizeof m, "%s: %s", cfg, e.msg[0] ? e.msg : "$.stages.export.targets: an array of 1 to 16 target names");
             cJSON_Delete(root);
@@ -197,7 +199,7 @@ int run_pipeline(int argc, char **argv)
             snprintf(edir, sizeof edir, "%s/export", dir);
             nn_graph *g = run_load_model(model, &e);
             int_graph *ig = g ? cmp_lower(g, &e) : NULL;
-            const int bad = !ig || cmp_export(g, ig, targets, ntargets, edir, &e);
+            const int bad = !ig || cmp_export(g, ig, &eopts, targets, ntargets, edir, &e);
             cmp_int_free(ig);
             nn_graph_free(g);
             if (bad) {

@@ -204,28 +204,6 @@ static void test_quantize_graph(void **s)
     nn_graph_free(t);
 }
 
-/* The first n test images and labels as raw IDX files. */
-static void write_idx_subset(const char *data, int n, const char *img, const char *lab)
-{
-    nn_dataset d;
-    nn_err e = {0};
-    assert_int_equal(nn_dataset_load(data, "test", &d, &e), 0);
-    const size_t per = (size_t)d.c * d.h * d.w;
-    FILE *f = fopen(img, "wb"), *g = fopen(lab, "wb");
-    assert_non_null(f);
-    assert_non_null(g);
-    const unsigned char hi[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
-                                  (unsigned char)n, 0, 0, 0, (unsigned char)d.h, 0, 0, 0, (unsigned char)d.w};
-    const unsigned char hl[8] = {0, 0, 8, 1, hi[4], hi[5], hi[6], hi[7]};
-    fwrite(hi, 1, 16, f);
-    fwrite(d.images, 1, per * (size_t)n, f);
-    fwrite(hl, 1, 8, g);
-    for (int i = 0; i < n; i++) fputc(d.labels[i], g);
-    fclose(f);
-    fclose(g);
-    nn_dataset_free(&d);
-}
-
 static void check_integer_export(const char *model, const char *data)
 {
     assert_int_equal(tu_sh("%s eval --model %s --data %s --limit 500 --integer --logits /tmp/datafree_dfq_int.bin --json",
@@ -239,7 +217,7 @@ static void check_integer_export(const char *model, const char *data)
                     ag, dl);
         fail();
     }
-    write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
+    tu_write_idx_subset(data, 500, "/tmp/datafree_dfq_500-images", "/tmp/datafree_dfq_500-labels");
     tu_sh("rm -rf /tmp/datafree_dfq_exp");
     assert_int_equal(
         tu_sh("%s export --model %s --target c,cuda,hls,onnx-qdq,qonnx --out /tmp/datafree_dfq_exp", tu_bin(), model), 0);

@@ -19,7 +19,7 @@ static void test_round_trip(void **s)
     (void)s;
     for (int bits = 2; bits <= 8; bits++)
         for (int sym = 0; sym < 2; sym++) {
-            nn_qspec q = {bits, sym, 0};
+            nn_qspec q = {bits, sym, 0, 0};
             const float lo = -0.7f, hi = 1.3f;
             const int levels = sym ? (1 << bits) - 1 : 1 << bits;
             /* every output is a fixed point, and there are at most `levels` of them */
@@ -45,20 +45,51 @@ static void test_round_trip(void **s)
             assert_true(nseen >= levels - 1);
         }
     /* 2-bit symmetric: exactly {-m, 0, m} */
-    nn_qspec q2 = {2, 1, 0};
+    nn_qspec q2 = {2, 1, 0, 0};
     assert_true(nn_quant_value(0.9f, q2, -1.0f, 1.0f) == 1.0f);
     assert_true(nn_quant_value(0.4f, q2, -1.0f, 1.0f) == 0.0f);
     assert_true(nn_quant_value(-5.0f, q2, -1.0f, 1.0f) == -1.0f);
     /* round half to even, as torch.round: 2-bit asymmetric on [0, 3] has s = 1 */
-    nn_qspec qa = {2, 0, 0};
+    nn_qspec qa = {2, 0, 0, 0};
     assert_true(nn_quant_value(0.5f, qa, 0.0f, 3.0f) == 0.0f);
     assert_true(nn_quant_value(1.5f, qa, 0.0f, 3.0f) == 2.0f);
+}
+
+/* Power-of-two grids (seed 002's fixed point): the step is the smallest
+ * power of two whose code range covers the larger magnitude, zero point 0,
+ * unsigned codes for lo >= 0; values round half to even onto the grid. */
+static void test_pot(void **s)
+{
+    (void)s;
+    int a, b;
+    assert_true(nn_quant_pot_step(8, 0.0f, 4.0f, &a, &b) == 1.0f / 64 && a == 0 && b == 255); /* 4/256 -> 2^-6 */
+    assert_true(nn_quant_pot_step(8, 0.0f, 4.01f, &a, &b) == 1.0f / 32);
+    assert_true(nn_quant_pot_step(8, -4.0f, 1.0f, &a, &b) == 1.0f / 32 && a == -128 && b == 127); /* 4/128 -> 2^-5 */
+    assert_true(nn_quant_pot_step(4, -0.3f, 0.2f, &a, &b) == 1.0f / 16 && a == -8 && b == 7);
+    const nn_qspec q = {.bits = 8, .pot = 1};
+    assert_true(nn_quant_value(0.5f / 64, q, 0.0f, 4.0f) == 0.0f); /* half to even */
+    assert_true(nn_quant_value(1.5f / 64, q, 0.0f, 4.0f) == 2.0f / 64);
+    assert_true(nn_quant_value(9.0f, q, 0.0f, 4.0f) == 255.0f / 64); /* saturates */
+    assert_true(nn_quant_value(-1.0f, q, 0.0f, 4.0f) == 0.0f);
+    assert_true(nn_quant_value(-9.0f, q, -4.0f, 1.0f) == -4.0f);
+    /* the weight codes follow the same grid */
+    const int wsh[2] = {2, 3};
+    nn_tensor *w = tu_tensor(2, wsh);
+    const float vals[6] = {-1.3f, 0.7f, 0.01f, 0.2f, -0.05f, 1.0f};
+    memcpy(w->data, vals, sizeof vals);
+    int16_t v[6];
+    int zw[2];
+    double st[2];
+    nn_quant_weight_codes(w, q, 0, v, zw, st);
+    assert_true(st[0] == 1.0 / 64 && zw[0] == 0); /* 1.3/128 -> 2^-6 */
+    for (int i = 0; i < 6; i++) assert_true(v[i] * st[0] == nn_quant_value(vals[i], q, -1.3f, 1.0f));
+    tu_free(w);
 }
 
 static void test_edge_cases(void **s)
 {
     (void)s;
-    nn_qspec q = {4, 0, 0};
+    nn_qspec q = {4, 0, 0, 0};
     /* constant tensor: zero range must not blow up, and the value survives */
     for (int k = 0; k < 5; k++) {
         float c = (float)k * 0.37f - 0.5f;
@@ -66,11 +97,11 @@ static void test_edge_cases(void **s)
         assert_true(isfinite(y) && fabsf(y - c) < 1e-6f);
     }
     assert_true(nn_quant_value(0.0f, q, 0.0f, 0.0f) == 0.0f);
-    nn_qspec qs = {4, 1, 0};
+    nn_qspec qs = {4, 1, 0, 0};
     assert_true(nn_quant_value(0.0f, qs, 0.0f, 0.0f) == 0.0f);
     /* ReLU outputs (lo = 0): zero is exactly representable */
     for (int bits = 2; bits <= 8; bits++) {
-        nn_qspec qb = {bits, 0, 0};
+        nn_qspec qb = {bits, 0, 0, 0};
         assert_true(nn_quant_value(0.0f, qb, 0.0f, 3.7f) == 0.0f);
     }
 }
@@ -86,7 +117,7 @@ static void test_tensor_and_ste(void **s)
     float lo[2], hi[2];
     nn_minmax(w, 2, lo, hi);
     assert_true(lo[0] == -1.0f && hi[0] == 1.0f && lo[1] == -0.01f && hi[1] == 0.01f);
-    nn_qspec q = {3, 0, 0};
+    nn_qspec q = {3, 0, 0, 0};
     nn_tensor *y = nn_fake_quant(&C, w, q, 2, lo, hi);
     for (int i = 0; i < 8; i++) assert_true(y->data[i] == nn_quant_value(vals[i], q, lo[i / 4], hi[i / 4]));
     /* per channel keeps the small channel alive; a per-tensor range would zero it */
@@ -98,11 +129,11 @@ static void test_tensor_and_ste(void **s)
      * backward must not re-run the first (the tape is consumed). */
     memset(w->grad, 0, 8 * sizeof(float));
     float r2lo = -0.5f, r2hi = 0.5f;
-    nn_tensor *z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 0}, 1, &r2lo, &r2hi);
+    nn_tensor *z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 0, 0}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == 1.0f);
     memset(w->grad, 0, 8 * sizeof(float));
-    z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 1}, 1, &r2lo, &r2hi);
+    z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 1, 0}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == ((vals[i] >= -0.5f && vals[i] <= 0.5f) ? 1.0f : 0.0f));
     tu_free(w);
@@ -366,6 +397,30 @@ static void test_int_conv_paths(void **s)
                             fail();
                         }
                     }
+            /* the adder kernel: -sum |((x - zp) << xsh) - w|, a padded tap adds -|w| */
+            const int xsh = trial + 1;
+            for (size_t t = 0; t < (size_t)O * Kp; t++) w[t] = (int16_t)(w[t] / 2);
+            df_adder(x, Cc, H, W, zp, xsh, w, O, k, st, pad, dil, gr, OH, OW, sc, y1);
+            for (int o = 0; o < O; o++)
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++) {
+                        int32_t r = 0;
+                        const int g = o / og;
+                        for (int ic = 0; ic < cg; ic++)
+                            for (int kh = 0; kh < k; kh++)
+                                for (int kw = 0; kw < k; kw++) {
+                                    const int ih = oh * st + kh * dil - pad, iw = ow * st + kw * dil - pad;
+                                    const int32_t xv = ih < 0 || ih >= H || iw < 0 || iw >= W
+                                                           ? 0
+                                                           : (x[((g * cg + ic) * H + ih) * W + iw] - zp) * (1 << xsh);
+                                    r -= abs(xv - w[o * Kp + ((size_t)(kh * k + kw) * Cp + ic / 2) * 2 + ic % 2]);
+                                }
+                        if (y1[((size_t)o * OH + oh) * OW + ow] != r) {
+                            print_error("adder: shape %zu trial %d at o %d (%d,%d): direct %d, kernel %d\n", si, trial, o,
+                                        oh, ow, r, y1[((size_t)o * OH + oh) * OW + ow]);
+                            fail();
+                        }
+                    }
         }
         free(x), free(y1), free(y2), free(sc), free(w), free(wq);
     }
@@ -377,6 +432,6 @@ int main(void)
                                        cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
                                        cmocka_unit_test(test_bns_loss),
                                        cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad),
-                                       cmocka_unit_test(test_int_conv_paths)};
+                                       cmocka_unit_test(test_int_conv_paths), cmocka_unit_test(test_pot)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

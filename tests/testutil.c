@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "nn/data.h"
 #include "nn/io.h"
 
 nn_ctx TU_CTX;
@@ -161,4 +162,26 @@ double tu_out_number(const char *key)
     snprintf(k, sizeof k, "\"%s\":", key);
     const char *p = strstr(TU_OUT, k);
     return p ? atof(p + strlen(k)) : -1.0;
+}
+
+/* The first n test images and labels as raw IDX files. */
+void tu_write_idx_subset(const char *data, int n, const char *img, const char *lab)
+{
+    nn_dataset d;
+    nn_err e = {0};
+    assert_int_equal(nn_dataset_load(data, "test", &d, &e), 0);
+    const size_t per = (size_t)d.c * d.h * d.w;
+    FILE *f = fopen(img, "wb"), *g = fopen(lab, "wb");
+    assert_non_null(f);
+    assert_non_null(g);
+    const unsigned char hi[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                                  (unsigned char)n, 0, 0, 0, (unsigned char)d.h, 0, 0, 0, (unsigned char)d.w};
+    const unsigned char hl[8] = {0, 0, 8, 1, hi[4], hi[5], hi[6], hi[7]};
+    fwrite(hi, 1, 16, f);
+    fwrite(d.images, 1, per * (size_t)n, f);
+    fwrite(hl, 1, 8, g);
+    for (int i = 0; i < n; i++) fputc(d.labels[i], g);
+    fclose(f);
+    fclose(g);
+    nn_dataset_free(&d);
 }

@@ -42,5 +42,7 @@ int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tu_write_text(const char *path, const char *text);
 /* The number after "key": in TU_OUT (-1 if absent). */
 double tu_out_number(const char *key);
+/* The first n images and labels of data's test split as raw IDX files. */
+void tu_write_idx_subset(const char *data, int n, const char *img, const char *lab);
 
 #endif

@@ -40,9 +40,9 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
         char nm[64];
-        const int_node *a = n->op == INT_CONV || n->op == INT_LINEAR ? &g->nodes[n->in] : NULL;
+        const int_node *a = n->op == INT_CONV || n->op == INT_ADDER || n->op == INT_LINEAR ? &g->nodes[n->in] : NULL;
         fprintf(f, "/* %d: %s */\n", i, n->name);
-        if (n->op == INT_CONV) {
+        if (n->op == INT_CONV || n->op == INT_ADDER) {
             snprintf(nm, sizeof nm, "w%d", i);
             cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
             if (n->wq) {
@@ -82,6 +82,11 @@ static int write_model_c(const int_graph *g, const char *dir, nn_err *e)
                     n->w, off[i]);
             break;
         }
+        case INT_ADDER:
+            fprintf(f, "    df_adder(s + %zu, %d, %d, %d, %d, %d, w%d, %d, %d, %d, %d, %d, %d, %d, %d, xc, s + %zu);\n",
+                    off[n->in], a->c, a->h, a->w, n->zp, n->xsh, i, n->c, n->k, n->stride, n->pad, n->dil, n->groups,
+                    n->h, n->w, off[i]);
+            break;
         case INT_SUM_HW:
             fprintf(f, "    df_sum_hw(s + %zu, %d, %d, %d, s + %zu);\n", off[n->in], a->c, a->h * a->w, n->zp, off[i]);
             break;
@@ -175,9 +180,9 @@ static const char *main_c =
     "    printf(\"{\\\"accuracy\\\":%.5f,\\\"n\\\":%d,\\\"seconds\\\":%.3f,\\\"images_per_s\\\":%.1f,\\\"threads\\\":%d}\\n\",\n"
     "           (double)correct / n, n, s, n / s, threads);\n    return 0;\n}\n";
 
-int cmp_export_c(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_c(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
 {
-    (void)q;
+    (void)q, (void)o;
     if (g->n > 1024) return nn_fail(e, "export c: %d integer nodes (at most 1024)", g->n);
     if (write_model_c(g, dir, e)) return NN_ERR;
     char path[1200];

@@ -47,6 +47,17 @@ static const char *prelude =
     "            for (int ic = 0; ic < cg; ic++)\n"
     "                acc += (int32_t)w[(long)o * Kp + ((kh * K + kw) * Cp + ic / 2) * 2 + ic % 2] *\n"
     "                       (x[((b * C + g * cg + ic) * H + ih) * W + iw] - zp);\n        }\n    }\n    y[i] = acc;\n}\n\n"
+    "__global__ void k_adder(const int32_t *x, int C, int H, int W, int zp, int xs, const int16_t *w, int O, int K, int st,\n"
+    "                        int pd, int dl, int G, int OH, int OW, int Kp, int Cp, int32_t *y, long total)\n"
+    "{\n    const long i = DF_IDX;\n    if (i >= total) return;\n"
+    "    const int ow = (int)(i % OW), oh = (int)(i / OW % OH), o = (int)(i / ((long)OW * OH) % O);\n"
+    "    const long b = i / ((long)OW * OH * O);\n    const int cg = C / G, g = o / (O / G);\n    int32_t acc = 0;\n"
+    "    for (int kh = 0; kh < K; kh++)\n        for (int kw = 0; kw < K; kw++) {\n"
+    "            const int ih = oh * st + kh * dl - pd, iw = ow * st + kw * dl - pd, in = ih >= 0 && ih < H && iw >= 0 && iw < W;\n"
+    "            for (int ic = 0; ic < cg; ic++) { /* a padded tap is x = 0: it adds -|w| */\n"
+    "                const int32_t xv = in ? (x[((b * C + g * cg + ic) * H + ih) * W + iw] - zp) * (1 << xs) : 0;\n"
+    "                const int32_t d = xv - w[(long)o * Kp + ((kh * K + kw) * Cp + ic / 2) * 2 + ic % 2];\n"
+    "                acc -= d < 0 ? -d : d;\n            }\n        }\n    y[i] = acc;\n}\n\n"
     "__global__ void k_sum_hw(const int32_t *x, int C, int P, int zp, int32_t *y, long total)\n"
     "{\n    const long i = DF_IDX;\n    if (i >= total) return;\n    int32_t s = 0;\n"
     "    for (int p = 0; p < P; p++) s += x[i * P + p] - zp;\n    y[i] = s;\n}\n\n"
@@ -66,9 +77,9 @@ static const char *prelude =
     "    for (int k = 0; k < t.n; k++) acc += (int64_t)t.x[k][i] * t.m[k][c];\n    acc >>= sh;\n"
     "    y[i] = acc < lo ? lo : acc > hi ? hi : (int32_t)acc;\n}\n\n";
 
-int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_cuda(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
 {
-    (void)q;
+    (void)q, (void)o;
     char path[1200];
     snprintf(path, sizeof path, "%s/model.cu", dir);
     FILE *f = fopen(path, "w");
@@ -78,9 +89,9 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
     char nm[64];
     for (int i = 0; i < g->n; i++) { /* host copies of the constants; uploaded once */
         const int_node *n = &g->nodes[i];
-        const int_node *a = n->op == INT_CONV || n->op == INT_LINEAR ? &g->nodes[n->in] : NULL;
+        const int_node *a = n->op == INT_CONV || n->op == INT_ADDER || n->op == INT_LINEAR ? &g->nodes[n->in] : NULL;
         snprintf(nm, sizeof nm, "h_w%d", i);
-        if (n->op == INT_CONV) cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
+        if (n->op == INT_CONV || n->op == INT_ADDER) cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * df_conv_taps(a->c, n->groups, n->k), 2);
         if (n->op == INT_LINEAR) cmp_put_array(f, "int16_t", nm, n->wt, (size_t)n->c * a->c * a->h * a->w, 2);
         snprintf(nm, sizeof nm, "h_k%d", i);
         if (n->op == INT_CONST) cmp_put_array(f, "int32_t", nm, n->data, (size_t)n->c * n->h * n->w, 4);
@@ -101,7 +112,7 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
             g->num_classes);
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
-        if (n->op == INT_CONV || n->op == INT_LINEAR) fprintf(f, "    static int16_t *d_w%d;\n", i);
+        if (n->op == INT_CONV || n->op == INT_ADDER || n->op == INT_LINEAR) fprintf(f, "    static int16_t *d_w%d;\n", i);
         if (n->op == INT_CONST) fprintf(f, "    static int32_t *d_k%d;\n", i);
         if (n->op == INT_REQUANT) {
             for (int t = 0; t < n->nterms; t++) fprintf(f, "    static int64_t *d_m%d_%d;\n", i, t);
@@ -111,7 +122,7 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
     fprintf(f, "    if (!ready) {\n");
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
-        if (n->op == INT_CONV || n->op == INT_LINEAR) fprintf(f, "        DF_UP(d_w%d, h_w%d);\n", i, i);
+        if (n->op == INT_CONV || n->op == INT_ADDER || n->op == INT_LINEAR) fprintf(f, "        DF_UP(d_w%d, h_w%d);\n", i, i);
         if (n->op == INT_CONST) fprintf(f, "        DF_UP(d_k%d, h_k%d);\n", i, i);
         if (n->op == INT_REQUANT) {
             for (int t = 0; t < n->nterms; t++) fprintf(f, "        DF_UP(d_m%d_%d, h_m%d_%d);\n", i, t, i, t);
@@ -138,6 +149,11 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const char *dir, nn_e
             fprintf(f, "    DF_LAUNCH(k_conv, (long)n * %zu, t%d, %d, %d, %d, %d, d_w%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, t%d, (long)n * %zu);\n",
                     per, n->in, a->c, a->h, a->w, n->zp, i, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h, n->w,
                     df_conv_taps(a->c, n->groups, n->k), df_conv_pairs(a->c, n->groups), i, per);
+            break;
+        case INT_ADDER:
+            fprintf(f, "    DF_LAUNCH(k_adder, (long)n * %zu, t%d, %d, %d, %d, %d, %d, d_w%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, t%d, (long)n * %zu);\n",
+                    per, n->in, a->c, a->h, a->w, n->zp, n->xsh, i, n->c, n->k, n->stride, n->pad, n->dil, n->groups, n->h,
+                    n->w, df_conv_taps(a->c, n->groups, n->k), df_conv_pairs(a->c, n->groups), i, per);
             break;
         case INT_SUM_HW:
             fprintf(f, "    DF_LAUNCH(k_sum_hw, (long)n * %d, t%d, %d, %d, %d, t%d, (long)n * %d);\n", n->c, n->in, a->c,

@@ -8,7 +8,7 @@
 
 static const struct {
     const char *name;
-    int (*fn)(const nn_graph *, const int_graph *, const char *, nn_err *);
+    int (*fn)(const nn_graph *, const int_graph *, const cmp_export_opts *, const char *, nn_err *);
 } targets[] = {{"c", cmp_export_c}, {"cuda", cmp_export_cuda}, {"hls", cmp_export_hls}, {"onnx-qdq", cmp_export_onnx_qdq}, {"qonnx", cmp_export_qonnx}};
 
 static int rm_rf(const char *dir)
@@ -18,8 +18,11 @@ static int rm_rf(const char *dir)
     return system(cmd);
 }
 
-int cmp_export(const nn_graph *q, const int_graph *g, const char *const *names, int n, const char *out, nn_err *e)
+int cmp_export(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *const *names, int n,
+               const char *out, nn_err *e)
 {
+    const cmp_export_opts none = {0};
+    if (!o) o = &none;
     const int nt = (int)(sizeof targets / sizeof *targets);
     int which[16];
     if (n < 1 || n > 16) return nn_fail(e, "export: 1 to 16 targets");
@@ -36,7 +39,7 @@ int cmp_export(const nn_graph *q, const int_graph *g, const char *const *names, 
         snprintf(dst, sizeof dst, "%s/%s", out, names[i]);
         rm_rf(tmp);
         if (mkdir(tmp, 0755)) return nn_fail(e, "%s: cannot create", tmp);
-        if (targets[which[i]].fn(q, g, tmp, e)) {
+        if (targets[which[i]].fn(q, g, o, tmp, e)) {
             rm_rf(tmp);
             return NN_ERR;
         }

@@ -6,20 +6,25 @@
  *               activations stream pixel by pixel (H, W, C order); convs and
  *               max pooling keep a line buffer of the rows their window
  *               spans; weights and requantisation constants are ROM arrays
- *               (#pragma HLS ARRAY_PARTITION over output channels, PIPELINE
- *               II=1 on the channel loops); integer types of fixed widths
+ *               (#pragma HLS ARRAY_PARTITION cyclic by the units a layer
+ *               gets, PIPELINE II=reuse on the output-channel loops);
+ *               integer types of fixed widths; adder layers as -sum |x - w|
  *   hls_stream.h  the shim: a FIFO on std::deque (unbounded in C simulation)
  *   tb.cpp      C-simulation testbench: IDX images in, int32 logits out
  *               (`./csim IMAGES LABELS [--logits FILE]`), JSON on stdout
- *   estimate.json  on-chip memory (ROM and line buffers, bits), MACs per
- *               frame and cycles per frame at one MAC per cycle per output
- *               channel (a formula, not a synthesis report)
+ *   estimate.json  on-chip memory (ROM and line buffers, bits), multipliers
+ *               and adder units, frame interval and latency in cycles, per
+ *               layer and in total, at the reuse factor of the export options
+ *               (a formula, not a synthesis report)
  * The integers are the reference interpreter's: the same sums in int32, the
  * same int64 requantisation. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
+#include <math.h>
 
 #include "compress/export.h"
 #include "nn/io.h"
@@ -33,10 +38,41 @@ static const char *shim =
     "             T v = q.front(); q.pop_front(); return v; }\n"
     "  bool empty() const { return q.empty(); }\n  size_t size() const { return q.size(); }\n};\n}\n#endif\n";
 
+/* The reuse factor of a layer with `taps` products per output value. */
+static int reuse_of(const cmp_export_opts *o, int taps)
+{
+    const int r = o->hls_reuse > 0 ? o->hls_reuse : 1;
+    return r < taps ? r : taps;
+}
+
+typedef struct {
+    double mults, adders, macs, sads, interval, latency;
+    cJSON *layers;
+} hls_est;
+
+static void layer_cost(hls_est *t, const int_node *n, int adder, int units, double out_cycles, double in_words,
+                       double ops)
+{
+    const double cyc = out_cycles > in_words ? out_cycles : in_words;
+    if (!t->layers) t->layers = cJSON_CreateArray();
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddStringToObject(l, "name", n->name);
+    cJSON_AddStringToObject(l, "op", adder ? "adder" : n->op == INT_LINEAR ? "linear" : "conv");
+    cJSON_AddNumberToObject(l, adder ? "adder_units" : "multipliers", units);
+    cJSON_AddNumberToObject(l, "cycles", cyc);
+    cJSON_AddItemToArray(t->layers, l);
+    if (adder)
+        t->adders += units, t->sads += ops;
+    else
+        t->mults += units, t->macs += ops;
+    t->interval = cyc > t->interval ? cyc : t->interval;
+    t->latency += cyc;
+}
+
 /* the stream from node p to its k-th consumer */
 static void sname(char *buf, size_t n, int p, int k) { snprintf(buf, n, "s%d_%d", p, k); }
 
-int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_hls(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
 {
     (void)q;
     if (g->n > 1024) return nn_fail(e, "export hls: %d integer nodes (at most 1024)", g->n);
@@ -65,7 +101,8 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
                "// for C simulation (hls_stream.h). Streams carry activations pixel by pixel (H, W, C).\n"
                "#include <stdint.h>\n#include \"hls_stream.h\"\n\ntypedef hls::stream<int32_t> strm;\n\n",
             g->name);
-    double rom_bits = 0, line_bits = 0, macs = 0, cycles = 0;
+    double rom_bits = 0, line_bits = 0;
+    hls_est est = {0};
     char nm[64], sn[64];
     for (int i = 0; i < g->n; i++) {
         const int_node *n = &g->nodes[i];
@@ -73,7 +110,7 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
         const int C = n->c, H = n->h, W = n->w;
         fprintf(f, "// %d: %s\n", i, n->name);
         /* constants */
-        if (n->op == INT_CONV) {
+        if (n->op == INT_CONV || n->op == INT_ADDER) {
             const size_t kp = (size_t)df_conv_taps(a->c, n->groups, n->k);
             snprintf(nm, sizeof nm, "w%d", i);
             cmp_put_array(f, "int16_t", nm, n->wt, (size_t)C * kp, 2);
@@ -134,9 +171,10 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
             fprintf(f, "        }\n");
             break;
         case INT_CONV:
+        case INT_ADDER:
         case INT_MAXPOOL: {
             const int IC = a->c, IH = a->h, IW = a->w, k = n->k, st = n->stride, pd = n->pad;
-            const int dl = n->op == INT_CONV ? n->dil : 1, R = (k - 1) * dl + 1;
+            const int dl = n->op != INT_MAXPOOL ? n->dil : 1, R = (k - 1) * dl + 1;
             line_bits += 32.0 * R * IW * IC;
             fprintf(f, "    static int32_t lb[%d][%d][%d]; // line buffer: the %d rows a window spans\n"
                        "#pragma HLS ARRAY_PARTITION variable=lb complete dim=1\n"
@@ -148,13 +186,18 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
                        "        while (next < %d && (next * %d - %d + %d >= %d ? %d : next * %d - %d + %d) <= r) {\n"
                        "            const int oh = next++;\n"
                        "            for (int ow = 0; ow < %d; ow++)\n                for (int o = 0; o < %d; o++) {\n"
-                       "#pragma HLS PIPELINE II=1\n",
-                    R, IW, IC, R, IH, IW, IC, R, H, st, pd, R - 1, IH, IH - 1, st, pd, R - 1, W, C);
+                       "#pragma HLS PIPELINE II=%d\n",
+                    R, IW, IC, R, IH, IW, IC, R, H, st, pd, R - 1, IH, IH - 1, st, pd, R - 1, W, C,
+                    n->op == INT_MAXPOOL ? 1 : reuse_of(o, IC / n->groups * k * k));
+            if (n->op != INT_MAXPOOL) {
+                const int taps = IC / n->groups * k * k, r = reuse_of(o, taps);
+                layer_cost(&est, n, n->op == INT_ADDER, (taps + r - 1) / r, (double)H * W * C * r, (double)IC * IH * IW,
+                           (double)C * H * W * taps);
+                fprintf(f, "#pragma HLS ARRAY_PARTITION variable=w%d cyclic factor=%d\n", i, (taps + r - 1) / r);
+            }
             if (n->op == INT_CONV) {
                 const int cg = IC / n->groups, og = C / n->groups, Cp = df_conv_pairs(IC, n->groups),
                           Kp = df_conv_taps(IC, n->groups, k);
-                macs += (double)C * H * W * cg * k * k;
-                cycles += (double)H * W * cg * k * k; /* one MAC per cycle per output channel */
                 fprintf(f, "                    int32_t acc = 0;\n                    const int g = o / %d;\n"
                            "                    for (int kh = 0; kh < %d; kh++) {\n"
                            "                        const int ih = oh * %d + kh * %d - %d;\n"
@@ -167,6 +210,20 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
                            "                                       (lb[ih %% %d][iw][g * %d + ic] - %d);\n"
                            "                        }\n                    }\n",
                         og, k, st, dl, pd, IH, k, st, dl, pd, IW, cg, i, Kp, k, Cp, R, cg, n->zp);
+            } else if (n->op == INT_ADDER) {
+                const int cg = IC / n->groups, og = C / n->groups, Cp = df_conv_pairs(IC, n->groups),
+                          Kp = df_conv_taps(IC, n->groups, k);
+                fprintf(f, "                    int32_t acc = 0;\n                    const int g = o / %d;\n"
+                           "                    for (int kh = 0; kh < %d; kh++)\n"
+                           "                        for (int kw = 0; kw < %d; kw++) {\n"
+                           "                            const int ih = oh * %d + kh * %d - %d, iw = ow * %d + kw * %d - %d;\n"
+                           "                            const bool in = ih >= 0 && ih < %d && iw >= 0 && iw < %d;\n"
+                           "                            for (int ic = 0; ic < %d; ic++) { // a padded tap is x = 0: it adds -|w|\n"
+                           "                                const int32_t xv = in ? (lb[ih %% %d][iw][g * %d + ic] - %d) * %d : 0;\n"
+                           "                                const int32_t d = xv - w%d[o * %d + ((kh * %d + kw) * %d + ic / 2) * 2 + ic %% 2];\n"
+                           "                                acc -= d < 0 ? -d : d;\n"
+                           "                            }\n                        }\n",
+                        og, k, k, st, dl, pd, st, dl, pd, IH, IW, cg, R, cg, n->zp, 1 << n->xsh, i, Kp, k, Cp);
             } else {
                 fprintf(f, "                    int32_t acc = INT32_MIN;\n"
                            "                    for (int kh = 0; kh < %d; kh++)\n                        for (int kw = 0; kw < %d; kw++) {\n"
@@ -191,13 +248,12 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
             fprintf(f, "    }\n");
             break;
         case INT_LINEAR: {
-            const int IN = a->c * a->h * a->w;
-            macs += (double)C * IN;
-            cycles += IN;
+            const int IN = a->c * a->h * a->w, r = reuse_of(o, IN);
+            layer_cost(&est, n, 0, (IN + r - 1) / r, (double)C * r, IN, (double)C * IN);
             fprintf(f, "    int32_t x[%d];\n    for (int i = 0; i < %d; i++) x[i] = i0.read() - %d;\n"
-                       "    for (int o = 0; o < %d; o++) {\n#pragma HLS PIPELINE II=1\n        int32_t acc = 0;\n"
+                       "    for (int o = 0; o < %d; o++) {\n#pragma HLS PIPELINE II=%d\n        int32_t acc = 0;\n"
                        "        for (int i = 0; i < %d; i++) acc += (int32_t)w%d[o * %d + i] * x[i];\n",
-                    IN, IN, n->zp, C, IN, i, IN);
+                    IN, IN, n->zp, C, r, IN, i, IN);
             /* x is stored HWC (stream order) but the weights are [O][C*H*W]: only vectors (H = W = 1) */
             EMIT("acc");
             fprintf(f, "    }\n");
@@ -294,13 +350,30 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const char *dir, nn_er
                             "\t$(CXX) $(CXXFLAGS) -Wno-unknown-pragmas -o csim model.cpp tb.cpp\n\nclean:\n\trm -f csim\n";
     snprintf(path, sizeof path, "%s/Makefile", dir);
     if (nn_write_file_atomic(path, mk, strlen(mk), e)) return NN_ERR;
-    char est[800];
-    k = snprintf(est, sizeof est,
-                 "{\n  \"model\": \"%s\",\n  \"rom_bits\": %.0f,\n  \"line_buffer_bits\": %.0f,\n  \"bram18k\": %.0f,\n"
-                 "  \"macs_per_frame\": %.0f,\n  \"parallel_macs\": \"one per output channel per layer\",\n"
-                 "  \"cycles_per_frame\": %.0f,\n  \"note\": \"formula estimate (ROM + line buffers in 18 Kbit blocks; "
-                 "layers overlap under DATAFLOW, so the frame interval is the slowest layer's), not a synthesis report\"\n}\n",
-                 g->name, rom_bits, line_bits, (rom_bits + line_bits) / 18432.0 + 0.999, macs, cycles);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", g->name);
+    cJSON_AddNumberToObject(j, "reuse", o->hls_reuse > 0 ? o->hls_reuse : 1);
+    cJSON_AddNumberToObject(j, "rom_bits", rom_bits);
+    cJSON_AddNumberToObject(j, "line_buffer_bits", line_bits);
+    cJSON_AddNumberToObject(j, "bram18k", ceil((rom_bits + line_bits) / 18432.0));
+    cJSON_AddNumberToObject(j, "multipliers", est.mults);
+    cJSON_AddNumberToObject(j, "adder_units", est.adders);
+    cJSON_AddNumberToObject(j, "macs_per_frame", est.macs);
+    cJSON_AddNumberToObject(j, "abs_diff_ops_per_frame", est.sads);
+    cJSON_AddNumberToObject(j, "frame_interval_cycles", est.interval);
+    cJSON_AddNumberToObject(j, "latency_cycles", est.latency);
+    cJSON_AddStringToObject(j, "note", "formula estimate, not a synthesis report: a conv/adder/linear layer has "
+                                       "ceil(taps / reuse) multipliers (adder units for adder layers) and takes "
+                                       "max(outputs * reuse, input values) cycles (one FIFO word per cycle); under "
+                                       "DATAFLOW the frame interval is the slowest layer's, the latency about their "
+                                       "sum; ROM and line buffers counted in 18 Kbit blocks; requantisation "
+                                       "multipliers not counted");
+    cJSON_AddItemToObject(j, "layers", est.layers);
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    const int k2 = (int)strlen(txt);
     snprintf(path, sizeof path, "%s/estimate.json", dir);
-    return nn_write_file_atomic(path, est, (size_t)k, e);
+    const int wrc = nn_write_file_atomic(path, txt, (size_t)k2, e);
+    free(txt);
+    return wrc ? NN_ERR : NN_OK;
 }

@@ -10,9 +10,9 @@
 #include "nn/io.h"
 #include "nn/onnx.h"
 
-int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
 {
-    (void)g;
+    (void)g, (void)o;
     char path[1200], readme[1600];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     if (nn_onnx_save_qdq(q, path, e)) return NN_ERR;
@@ -28,9 +28,9 @@ int cmp_export_onnx_qdq(const nn_graph *q, const int_graph *g, const char *dir, 
     return nn_write_file_atomic(path, readme, (size_t)k, e);
 }
 
-int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const char *dir, nn_err *e)
+int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
 {
-    (void)g;
+    (void)g, (void)o;
     char path[1200], readme[1200];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     if (nn_onnx_save_qonnx(q, path, e)) return NN_ERR;

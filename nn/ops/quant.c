@@ -4,8 +4,25 @@
 
 #include "../ops.h"
 
+float nn_quant_pot_step(int bits, float lo, float hi, int *qlo, int *qhi)
+{
+    const int uns = lo >= 0.0f;
+    const float half = (float)(1 << (bits - 1)), top = uns ? 2.0f * half : half;
+    const float m = fmaxf(fmaxf(fabsf(lo), fabsf(hi)), 1e-8f) / top;
+    int ex;
+    const float f = frexpf(m, &ex); /* m = f 2^ex, f in [0.5, 1): 2^ex covers m, 2^(ex-1) only when f = 0.5 */
+    *qlo = uns ? 0 : -(int)half;
+    *qhi = (int)top - 1;
+    return ldexpf(1.0f, f == 0.5f ? ex - 1 : ex);
+}
+
 float nn_quant_value(float x, nn_qspec q, float lo, float hi)
 {
+    if (q.pot) {
+        int qlo, qhi;
+        const float d = nn_quant_pot_step(q.bits, lo, hi, &qlo, &qhi);
+        return fminf(fmaxf(nearbyintf(x / d), (float)qlo), (float)qhi) * d;
+    }
     const float half = (float)(1 << (q.bits - 1));
     if (q.symmetric) {
         const float qmax = half - 1.0f, m = fmaxf(fabsf(lo), fabsf(hi));
@@ -31,7 +48,11 @@ void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int1
         float lo = p[0], hi = p[0];
         for (size_t i = 1; i < per; i++) lo = p[i] < lo ? p[i] : lo, hi = p[i] > hi ? p[i] : hi;
         float s, z = 0.0f, vlo, vhi;
-        if (q.symmetric) {
+        if (q.pot) {
+            int a, b;
+            s = 1.0f / nn_quant_pot_step(q.bits, lo, hi, &a, &b);
+            vlo = (float)a, vhi = (float)b;
+        } else if (q.symmetric) {
             const float qmax = half - 1.0f;
             s = qmax / fmaxf(fmaxf(fabsf(lo), fabsf(hi)), 1e-8f);
             vlo = -qmax, vhi = qmax;
@@ -101,7 +122,15 @@ static void fq_range(void *arg, size_t a, size_t b)
     for (size_t i = a; i < b;) {
         const size_t ch = i / j->per, end = (ch + 1) * j->per < b ? (ch + 1) * j->per : b;
         const float lo = j->lo[ch], hi = j->hi[ch];
-        if (j->q.symmetric) {
+        if (j->q.pot) {
+            int a, b;
+            const float d = nn_quant_pot_step(j->q.bits, lo, hi, &a, &b), s = 1.0f / d, qlo = (float)a, qhi = (float)b;
+            for (; i < end; i++) { /* x * (1/d) is x / d exactly: d is a power of two */
+                float v = nearbyintf(s * j->x[i]);
+                v = v < qlo ? qlo : (v > qhi ? qhi : v);
+                j->y[i] = v * d;
+            }
+        } else if (j->q.symmetric) {
             const float qmax = half - 1.0f, m = fmaxf(fabsf(lo), fabsf(hi)), s = qmax / fmaxf(m, 1e-8f);
             for (; i < end; i++) {
                 float v = nearbyintf(s * j->x[i]);
