@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "compress/bin_kernels.h"
 #include "nn/graph.h"
 #include "testutil.h"
 
@@ -120,9 +121,58 @@ static void test_binary_graph(void **s)
     cJSON_Delete(j);
 }
 
+
+/* Bit-packed XNOR-popcount conv (both paths) against the float conv of the
+ * same signs with zero padding: the same integers, on shapes with channel
+ * counts off the 64-bit word, stride 2, dilation, 1x1 and 5x5 taps. */
+static void test_bitpacked_conv(void **s)
+{
+    (void)s;
+    static const int shapes[][8] = {/* C H W O k stride pad dil */
+                                    {64, 8, 8, 64, 3, 1, 1, 1}, {70, 7, 9, 11, 3, 2, 1, 1}, {5, 9, 9, 9, 5, 1, 4, 2},
+                                    {128, 6, 5, 16, 1, 1, 0, 1}, {3, 11, 13, 10, 3, 1, 1, 1}, {64, 7, 7, 17, 3, 1, 2, 2}};
+    nn_rng r;
+    nn_rng_seed(&r, 9);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int *q = shapes[si];
+        const int Cc = q[0], H = q[1], W = q[2], O = q[3], k = q[4], st = q[5], pad = q[6], dil = q[7];
+        nn_ctx_reset(&C);
+        C.grad_enabled = 0;
+        nn_tensor *x = nn_new4(&C, 1, Cc, H, W), *w = nn_new4(&C, O, Cc, k, k);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = i % 17 == 0 ? 0.0f : nn_rng_normal(&r); /* sign(0) = +1 */
+        for (size_t i = 0; i < w->numel; i++) w->data[i] = nn_rng_normal(&r);
+        nn_tensor *sx = nn_sign(&C, x, 1), *sw = nn_new4(&C, O, Cc, k, k);
+        for (size_t i = 0; i < w->numel; i++) sw->data[i] = w->data[i] >= 0.0f ? 1.0f : -1.0f;
+        nn_tensor *ref = nn_conv2d(&C, sx, sw, NULL, (nn_conv_attr){.stride = st, .pad = pad, .dilation = dil, .groups = 1});
+        const int OH = ref->shape[2], OW = ref->shape[3];
+        uint64_t *xp = malloc(sizeof(uint64_t) * df_bin_words(Cc) * df_bin_plane(H, W, pad)),
+                 *wp = malloc(sizeof(uint64_t) * O * df_bin_words(Cc) * k * k);
+        int32_t *corr = malloc(sizeof(int32_t) * O * k * k), *y = malloc(sizeof(int32_t) * O * OH * OW);
+        const size_t np = (size_t)df_bin_words(Cc) * df_bin_plane(H, W, pad);
+        uint64_t *xs = malloc(sizeof(uint64_t) * np);
+        df_bin_pack(x->data, Cc, H, W, pad, xp);
+        df_bin_pack_any(x->data, Cc, H, W, pad, 1, xs); /* the scalar packer sets the same bits */
+        assert_memory_equal(xp, xs, np * sizeof(uint64_t));
+        free(xs);
+        df_bin_pack_weights(w->data, O, Cc, k, wp, corr);
+        for (int portable = 0; portable < 2; portable++) {
+            memset(y, 0x55, sizeof(int32_t) * O * OH * OW);
+            df_bin_conv(xp, Cc, H, W, pad, wp, corr, O, k, st, dil, OH, OW, portable, y);
+            for (int i = 0; i < O * OH * OW; i++)
+                if ((float)y[i] != ref->data[i]) {
+                    print_error("shape %zu (%s path) at %d: popcount %d, float conv %g\n", si,
+                                portable ? "portable" : "vector", i, y[i], ref->data[i]);
+                    fail();
+                }
+        }
+        free(xp), free(wp), free(corr), free(y);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
-                                       cmocka_unit_test(test_binary_graph)};
+                                       cmocka_unit_test(test_binary_graph),
+                                       cmocka_unit_test(test_bitpacked_conv)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
