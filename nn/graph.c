@@ -526,6 +526,32 @@ double nn_graph_adds(const nn_graph *g)
     return s;
 }
 
+void nn_graph_node_cost(const nn_graph *g, int i, double *mem_bits, double *flops, double *bin_macs)
+{
+    const nn_gnode *n = &g->nodes[i];
+    double bits = 0.0, mac = i > 0 ? nn_graph_node_macs(g, i) : 0.0, bmac = 0.0;
+    for (int k = 0; k < NN_MAX_NODE_PARAMS; k++) {
+        if (n->param[k] < 0 || !g->params[n->param[k]].trainable) continue;
+        const double m = (double)g->params[n->param[k]].t.numel;
+        if (k == 0 && n->wbin) /* binary weights, plus one real scale per layer or output channel */
+            bits += m + 32.0 * (n->wbin == 2 ? n->out_channels : 1);
+        else
+            bits += 32.0 * m;
+    }
+    if (n->wbin) bmac = mac, mac = 0.0;
+    *mem_bits = bits, *flops = mac + bmac / 64.0, *bin_macs = bmac;
+}
+
+void nn_graph_cost(const nn_graph *g, double *mem_bits, double *flops, double *bin_macs)
+{
+    *mem_bits = *flops = *bin_macs = 0.0;
+    for (int i = 1; i < g->n; i++) {
+        double a, b, c;
+        nn_graph_node_cost(g, i, &a, &b, &c);
+        *mem_bits += a, *flops += b, *bin_macs += c;
+    }
+}
+
 double nn_graph_macs(const nn_graph *g)
 {
     double m = 0.0;
@@ -603,6 +629,19 @@ static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor
     return 1 + relu;
 }
 
+void nn_graph_mark_active(const nn_graph *g, int (*on)(void *user, int node, int k), void *user, unsigned char *active)
+{
+    memset(active, 0, (size_t)g->n);
+    active[g->output] = 1;
+    for (int i = g->output; i >= 0; i--) {
+        const nn_gnode *n = &g->nodes[i];
+        if (!active[i] || n->op == NN_OP_INPUT) continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->op != NN_OP_MIX || on(user, i, k)) active[n->in[k]] = 1;
+    }
+    active[0] = 1;
+}
+
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o)
 {
     NN_ASSERT(g->finalized);
@@ -613,9 +652,15 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
         int skip = 0; /* following nodes computed by this one */
+        if (o && o->active && !o->active[i]) {
+            out[i] = NULL;
+            continue;
+        }
         nn_tensor *in[NN_MAX_INPUTS] = {0};
         for (int k = 0; k < n->nin && n->op != NN_OP_INPUT; k++) in[k] = out[n->in[k]];
         nn_tensor *a = in[0], *y = NULL;
+        if (n->op == NN_OP_MIX)
+            for (int k = 0; k < n->nin && !a; k++) a = in[k]; /* the first computed candidate */
         double t0 = c->prof ? nn_prof_now() : 0.0;
         c->label = n->name;
         switch (n->op) {
@@ -676,11 +721,8 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             nn_tensor *alpha = P(g, n, 0), *xs[NN_MAX_INPUTS];
             nn_tensor *w = o && o->mix_weights ? o->mix_weights(o->mix_user, c, g, i, alpha, a->shape[0])
                                                : nn_softmax(c, alpha);
+            /* "none" candidates and paths not computed (opts.active) are NULL: zeros */
             for (int k = 0; k < n->candidates; k++) xs[k] = k < n->nin ? in[k] : NULL;
-            if (n->candidates > n->nin) { /* "none": a constant zero, shared */
-                nn_tensor *z = nn_zeros_like(c, a);
-                for (int k = n->nin; k < n->candidates; k++) xs[k] = z;
-            }
             y = nn_mix(c, xs, n->candidates, w);
             break;
         }

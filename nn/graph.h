@@ -150,6 +150,12 @@ double nn_graph_node_macs(const nn_graph *g, int i);
 /* Additions of the adder layers (AdderNet's convention: a subtraction and
  * an accumulation per tap, so 2 per tap). */
 double nn_graph_adds(const nn_graph *g);
+/* Binary-network cost (NASB, Table 4.6): memory = 32 (real params) + 1
+ * (binary weights) bits, Flops = real MACs + binary MACs / 64; of node i
+ * (trainable parameters; a binary conv's scales count as real) and in
+ * total. bin_macs: the binary MACs alone. */
+void nn_graph_node_cost(const nn_graph *g, int i, double *mem_bits, double *flops, double *bin_macs);
+void nn_graph_cost(const nn_graph *g, double *mem_bits, double *flops, double *bin_macs);
 
 /* Forward. Observers see every node's inputs and output (BN statistics for
  * reconstruction, features for distillation, ranges for quantizers). */
@@ -165,8 +171,14 @@ typedef struct nn_fwd_opts {
     int observe;         /* fake_quant nodes update their ranges from this batch */
     nn_mix_fn mix_weights;
     void *mix_user;
+    /* optional, length g->n: only nodes with active[i] run (the rest are NULL;
+     * a mix node takes them as zero). nn_graph_mark_active computes it. */
+    const unsigned char *active;
 } nn_fwd_opts;
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);
+/* The nodes the output needs when mix node m uses only the candidates k with
+ * on(user, m, k) != 0 (ProxylessNAS: the sampled paths). */
+void nn_graph_mark_active(const nn_graph *g, int (*on)(void *user, int node, int k), void *user, unsigned char *active);
 
 /* model.json + model.safetensors (same stem). */
 int nn_graph_save(const nn_graph *g, const char *json_path, nn_err *e);

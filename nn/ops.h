@@ -87,7 +87,8 @@ nn_tensor *nn_concat(nn_ctx *c, nn_tensor **xs, int n); /* along dim 1 */
 nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int *shape);
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x); /* -> [N, rest] */
 /* A mixed edge's output: y[n] = sum_j w[n, j] * xs[j][n] with w [N, k]
- * (weights per example) or [1, k] (per batch); k < NN_MAX_INPUTS. */
+ * (weights per example) or [1, k] (per batch); k < NN_MAX_INPUTS. A NULL
+ * xs[j] is a zero candidate (not computed: "none", or a path not sampled). */
 nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w);
 /* [1, K] -> [n, K], every row a copy (gradients summed back): per-example
  * architecture weights from one alpha row. */

@@ -11,7 +11,7 @@ typedef struct nn_ctx nn_ctx;
 typedef struct nn_node nn_node;
 typedef void (*nn_backward_fn)(nn_ctx *c, nn_node *n);
 
-#define NN_MAX_INPUTS 10
+#define NN_MAX_INPUTS 12
 
 struct nn_node {
     nn_backward_fn backward;

@@ -3,6 +3,7 @@
 /* Node names are short by construction; truncation cannot happen here. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "zoo.h"
+#include "zoo_binary.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -215,7 +216,8 @@ static void densenet_bc(nn_graph *g)
 
 const char *nn_zoo_names(void)
 {
-    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc, addresnet20, ds_addresnet20";
+    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc, addresnet20, ds_addresnet20, "
+           "bireal_resnet20, xnor_resnet20";
 }
 
 nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, uint64_t seed, nn_err *e)
@@ -241,6 +243,8 @@ nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, u
         addresnet20(g, 0);
     else if (!strcmp(name, "ds_addresnet20"))
         addresnet20(g, 1);
+    else if (nn_zb_build(g, name))
+        ;
     else {
         nn_fail(e, "unknown zoo model '%s' (known: %s)", name, nn_zoo_names());
         nn_graph_free(g);

@@ -7,9 +7,13 @@
 static const char *inspect_help =
     "usage: datafree inspect MODEL [--input CxHxW] [--classes K] [--json]\n\n"
     "MODEL is a model.json (with its .safetensors beside it) or a zoo name\n"
-    "(resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc), built\n"
-    "for --input (default 1x28x28) and --classes (default 10). Prints every node\n"
-    "with its op, inputs, output shape, parameters and MACs per sample.\n";
+    "(resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc,\n"
+    "addresnet20, ds_addresnet20, bireal_resnet20, xnor_resnet20), built for\n"
+    "--input (default 1x28x28) and --classes (default 10). Prints every node\n"
+    "with its op, inputs, output shape, parameters and MACs per sample; adder\n"
+    "networks add their additions, binary networks their cost as NASB counts it\n"
+    "(memory = 32 x real params + 1 x binary weights bits, Flops = real MACs +\n"
+    "binary MACs / 64), per node in --json.\n";
 
 static size_t node_params(const nn_graph *g, const nn_gnode *n)
 {
@@ -61,13 +65,19 @@ int run_inspect(int argc, char **argv)
     else
         snprintf(in_s, sizeof in_s, "%d", g->in_shape[0]);
     if (json) {
-        printf("{\"name\":\"%s\",\"input\":[%s],\"params\":%zu,\"macs\":%.0f,\"adds\":%.0f,\"nodes\":[", g->name,
-               in_s, nn_graph_num_trainable(g), nn_graph_macs(g), nn_graph_adds(g));
+        double mb, fl, bm;
+        nn_graph_cost(g, &mb, &fl, &bm);
+        printf("{\"name\":\"%s\",\"input\":[%s],\"params\":%zu,\"macs\":%.0f,\"adds\":%.0f,\"binary_macs\":%.0f,"
+               "\"memory_bits\":%.0f,\"flops\":%.0f,\"nodes\":[",
+               g->name, in_s, nn_graph_num_trainable(g), nn_graph_macs(g), nn_graph_adds(g), bm, mb, fl);
         for (int i = 1; i < g->n; i++) {
             const nn_gnode *n = &g->nodes[i];
             printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":[", i > 1 ? "," : "", n->name, nn_op_name(n->op));
             for (int d = 0; d < n->ndim; d++) printf(d ? ",%d" : "%d", n->shape[d]);
-            printf("],\"params\":%zu,\"macs\":%.0f", node_params(g, n), nn_graph_node_macs(g, i));
+            double nb, nf, nbm;
+            nn_graph_node_cost(g, i, &nb, &nf, &nbm);
+            printf("],\"params\":%zu,\"macs\":%.0f,\"memory_bits\":%.0f,\"flops\":%.0f%s", node_params(g, n),
+                   nn_graph_node_macs(g, i), nb, nf, n->wbin ? ",\"binary\":true" : "");
             char q[64] = "";
             if (quant_desc(g, n, q, sizeof q)) printf(",\"quant\":\"%s\"", q);
             printf("}");
@@ -99,6 +109,12 @@ int run_inspect(int argc, char **argv)
         if (nn_graph_adds(g) > 0)
             printf("additions of the adder layers per sample: %.2f M (2 per tap; MACs above are the conv/linear layers)\n",
                    nn_graph_adds(g) / 1e6);
+        double mb, fl, bm;
+        nn_graph_cost(g, &mb, &fl, &bm);
+        if (bm > 0)
+            printf("binary: %.2f M binary MACs; memory %.3f Mbit (32 x real params + 1 x binary weights), "
+                   "Flops %.3e (real MACs + binary MACs / 64)\n",
+                   bm / 1e6, mb / 1e6, fl);
     }
     nn_graph_free(g);
     return 0;

@@ -9,6 +9,7 @@
 
 #include "compress/bin_kernels.h"
 #include "nn/graph.h"
+#include "nn/zoo.h"
 #include "testutil.h"
 
 #define C TU_CTX
@@ -169,10 +170,59 @@ static void test_bitpacked_conv(void **s)
     }
 }
 
+
+/* The binary baselines: 18 binary convs each, full-precision stem,
+ * classifier and downsampling shortcuts; Bi-Real has a shortcut around
+ * every binary conv, XNOR every two. And the NASB cost of a binary conv. */
+static void test_binary_zoo(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    const char *names[2] = {"bireal_resnet20", "xnor_resnet20"};
+    for (int m = 0; m < 2; m++) {
+        nn_graph *g = nn_zoo_build(names[m], 1, 28, 28, 10, 1, &e);
+        assert_non_null(g);
+        int bin = 0, fp = 0, adds = 0, signs = 0;
+        for (int i = 0; i < g->n; i++) {
+            const nn_gnode *n = &g->nodes[i];
+            if (n->op == NN_OP_CONV) {
+                if (n->wbin) {
+                    bin++;
+                    assert_int_equal(g->nodes[n->in[0]].op, NN_OP_SIGN); /* binary convs see signs only */
+                } else {
+                    fp++;
+                }
+            }
+            adds += n->op == NN_OP_ADD;
+            signs += n->op == NN_OP_SIGN;
+        }
+        assert_int_equal(bin, 18);
+        assert_int_equal(fp, 3); /* stem and the two downsampling shortcuts */
+        assert_int_equal(signs, 18);
+        assert_int_equal(adds, m == 0 ? 18 : 9);
+        /* cost: a 16->16 3x3 binary conv on 28x28 is 2304 weight bits + one 32-bit scale (per layer) */
+        const int c = nn_graph_find(g, m == 0 ? "layer1.1.conv" : "layer1.1.a.conv");
+        assert_true(c >= 0);
+        double mb, fl, bm;
+        nn_graph_node_cost(g, c, &mb, &fl, &bm);
+        assert_true(bm == 16.0 * 28 * 28 * 16 * 9);
+        assert_true(fl == bm / 64.0);
+        assert_true(mb == 2304.0 + (m == 0 ? 32.0 : 32.0 * 16));
+        nn_ctx_reset(&C);
+        C.grad_enabled = 0;
+        nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = (float)(i % 7) - 3.0f;
+        nn_tensor *y = nn_graph_forward(g, &C, x, NULL);
+        assert_int_equal(y->shape[1], 10);
+        for (size_t i = 0; i < y->numel; i++) assert_true(isfinite(y->data[i]));
+        nn_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
                                        cmocka_unit_test(test_binary_graph),
-                                       cmocka_unit_test(test_bitpacked_conv)};
+                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -293,17 +293,20 @@ nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *scale, nn_tenso
 typedef struct {
     int k;
     int per_row; /* w is [N, k]; else [1, k] (one weight per input, shared by the batch) */
+    int at[NN_MAX_INPUTS]; /* candidate j's position among the recorded inputs, -1 if absent (zero) */
+    int nin;
 } mix_saved;
 
 static void mix_backward(nn_ctx *c, nn_node *node)
 {
     mix_saved *s = node->saved;
-    nn_tensor *w = node->in[s->k], *y = node->out;
+    nn_tensor *w = node->in[s->nin], *y = node->out;
     const int N = y->shape[0];
     const size_t P = y->numel / (size_t)N;
     float *gw = w->requires_grad ? nn_grad(c, w) : NULL;
     for (int j = 0; j < s->k; j++) {
-        nn_tensor *x = node->in[j];
+        if (s->at[j] < 0) continue; /* a zero candidate: no gradient anywhere */
+        nn_tensor *x = node->in[s->at[j]];
         float *gx = x->requires_grad ? nn_grad(c, x) : NULL;
         for (int n = 0; n < N; n++) {
             const float wj = w->data[(size_t)(s->per_row ? n : 0) * s->k + j];
@@ -321,27 +324,36 @@ static void mix_backward(nn_ctx *c, nn_node *node)
 nn_tensor *nn_mix(nn_ctx *c, nn_tensor **xs, int k, nn_tensor *w)
 {
     NN_ASSERT(k >= 1 && k < NN_MAX_INPUTS && w->ndim == 2 && w->shape[1] == k);
-    const int N = xs[0]->shape[0];
+    int j0 = 0;
+    while (j0 < k && !xs[j0]) j0++;
+    NN_ASSERT(j0 < k); /* at least one candidate is computed */
+    const int N = xs[j0]->shape[0];
     NN_ASSERT(w->shape[0] == 1 || w->shape[0] == N);
-    for (int j = 1; j < k; j++) NN_ASSERT(nn_same_shape(xs[j], xs[0]));
+    for (int j = 0; j < k; j++) NN_ASSERT(!xs[j] || nn_same_shape(xs[j], xs[j0]));
     const int per_row = w->shape[0] == N && N > 1;
-    nn_tensor *y = nn_zeros_like(c, xs[0]);
+    nn_tensor *y = nn_zeros_like(c, xs[j0]);
     const size_t P = y->numel / (size_t)N;
     for (int j = 0; j < k; j++)
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; xs[j] && n < N; n++) {
             const float wj = w->data[(size_t)(per_row ? n : 0) * k + j];
             const float *xv = xs[j]->data + (size_t)n * P;
             float *yv = y->data + (size_t)n * P;
             for (size_t i = 0; i < P; i++) yv[i] += wj * xv[i];
         }
     nn_tensor *in[NN_MAX_INPUTS];
-    for (int j = 0; j < k; j++) in[j] = xs[j];
-    in[k] = w;
-    nn_node *node = nn_record(c, "mix", mix_backward, y, k + 1, in);
+    int at[NN_MAX_INPUTS], nin = 0;
+    for (int j = 0; j < k; j++) {
+        at[j] = xs[j] ? nin : -1;
+        if (xs[j]) in[nin++] = xs[j];
+    }
+    in[nin] = w;
+    nn_node *node = nn_record(c, "mix", mix_backward, y, nin + 1, in);
     if (node) {
         mix_saved *s = nn_arena_alloc(&c->arena, sizeof *s);
         s->k = k;
         s->per_row = per_row;
+        s->nin = nin;
+        memcpy(s->at, at, sizeof at);
         node->saved = s;
     }
     return y;
