@@ -719,11 +719,18 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             break;
         case NN_OP_MIX: {
             nn_tensor *alpha = P(g, n, 0), *xs[NN_MAX_INPUTS];
-            nn_tensor *w = o && o->mix_weights ? o->mix_weights(o->mix_user, c, g, i, alpha, a->shape[0])
+            nn_tensor *w = o && o->mix_weights ? o->mix_weights(o->mix_user, c, g, i, alpha, x->shape[0])
                                                : nn_softmax(c, alpha);
             /* "none" candidates and paths not computed (opts.active) are NULL: zeros */
             for (int k = 0; k < n->candidates; k++) xs[k] = k < n->nin ? in[k] : NULL;
-            y = nn_mix(c, xs, n->candidates, w);
+            if (a) {
+                y = nn_mix(c, xs, n->candidates, w);
+            } else { /* only "none" sampled: the edge is a zero tensor */
+                int sh[4] = {x->shape[0]};
+                memcpy(sh + 1, n->shape, (size_t)n->ndim * sizeof(int));
+                y = nn_new(c, 1 + n->ndim, sh);
+                memset(y->data, 0, y->numel * sizeof(float));
+            }
             break;
         }
         case NN_OP_FLATTEN: y = nn_flatten(c, a); break;

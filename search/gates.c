@@ -1,6 +1,8 @@
 #include "gates.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void softmax(const float *a, int k, const int *only, int n, float *p)
 {
@@ -41,4 +43,69 @@ void srch_gate_alpha_grad(const float *alpha, int k, const int *paths, int npath
     softmax(alpha, k, paths, npaths, p);
     for (int i = 0; i < npaths; i++)
         for (int j = 0; j < npaths; j++) dalpha[paths[i]] += dldg[j] * p[j] * ((i == j ? 1.0f : 0.0f) - p[i]);
+}
+
+int srch_gates_init(srch_gates *s, const nn_graph *g, nn_err *e)
+{
+    memset(s, 0, sizeof *s);
+    if (g->n > 1024) return nn_fail(e, "supernet '%s': %d nodes (binary gates take up to 1024)", g->name, g->n);
+    for (int i = 0; i < g->n; i++) {
+        s->slot[i] = -1;
+        if (g->nodes[i].op != NN_OP_MIX) continue;
+        if (s->nmix == SRCH_MAX_MIX) return nn_fail(e, "supernet '%s': more than %d mixed edges", g->name, SRCH_MAX_MIX);
+        s->slot[i] = s->nmix;
+        s->node[s->nmix++] = i;
+    }
+    s->active = calloc((size_t)g->n, 1);
+    return NN_OK;
+}
+
+void srch_gates_free(srch_gates *s)
+{
+    free(s->active);
+    s->active = NULL;
+}
+
+static int gate_on(void *user, int node, int k)
+{
+    const srch_gates *s = user;
+    const int m = s->slot[node];
+    for (int q = 0; q < s->npaths[m]; q++)
+        if (s->paths[m][q] == k) return 1;
+    return 0;
+}
+
+void srch_gates_sample(srch_gates *s, const nn_graph *g, int npaths, nn_rng *r)
+{
+    for (int m = 0; m < s->nmix; m++) {
+        const nn_gnode *n = &g->nodes[s->node[m]];
+        s->npaths[m] = srch_gate_sample(g->params[n->param[0]].t.data, n->candidates, npaths, r, s->paths[m]);
+        s->w[m] = NULL;
+    }
+    nn_graph_mark_active(g, gate_on, s, s->active);
+}
+
+nn_tensor *srch_gates_weights(void *user, nn_ctx *c, const nn_graph *g, int node, nn_tensor *alpha, int batch)
+{
+    srch_gates *s = user;
+    const int m = s->slot[node], K = g->nodes[node].candidates;
+    (void)batch;
+    nn_tensor *w = nn_new2(c, 1, K);
+    memset(w->data, 0, (size_t)K * sizeof(float));
+    w->data[s->paths[m][0]] = 1.0f; /* the one-hot gate: the first sampled path */
+    w->requires_grad = alpha->requires_grad; /* an alpha step wants dL/dg */
+    s->w[m] = w;
+    return w;
+}
+
+void srch_gates_alpha_grad(srch_gates *s, nn_graph *g)
+{
+    for (int m = 0; m < s->nmix; m++) {
+        const nn_gnode *n = &g->nodes[s->node[m]];
+        nn_tensor *a = &g->params[n->param[0]].t;
+        if (!s->w[m] || !s->w[m]->grad || !a->grad) continue;
+        float dldg[2];
+        for (int q = 0; q < s->npaths[m]; q++) dldg[q] = s->w[m]->grad[s->paths[m][q]];
+        srch_gate_alpha_grad(a->data, n->candidates, s->paths[m], s->npaths[m], dldg, a->grad);
+    }
 }

@@ -11,6 +11,7 @@
 #include "nn/optim.h"
 #include "search/derive.h"
 #include "search/gates.h"
+#include "search/nasb.h"
 #include "search/plot.h"
 #include "search/gumbel.h"
 #include "testutil.h"
@@ -411,10 +412,140 @@ static void test_tau_schedules(void **s)
     assert_true(srch_tau(SRCH_TAU_CONST, 2.0f, 0, 0, 7, 10) == 2.0f);
 }
 
+
+static nn_tensor *onehot_weights(void *user, nn_ctx *c, const nn_graph *g, int node, nn_tensor *alpha, int batch)
+{
+    const srch_gates *s = user;
+    (void)alpha, (void)batch;
+    nn_tensor *w = nn_new2(c, 1, g->nodes[node].candidates);
+    memset(w->data, 0, w->numel * sizeof(float));
+    w->data[s->paths[s->slot[node]][0]] = 1.0f;
+    return w;
+}
+
+/* The NASB supernet: 3 cells x 15 mixed edges of Table 4.1's 10 ops; a
+ * sampled-path forward (only the nodes the paths need) equals the full
+ * forward with the same one-hot gates; an alpha step's gradient reaches only
+ * the sampled paths' alphas and sums to zero over each edge's pair (the
+ * softmax Jacobian); derivation rules on hand-made alphas; a derived network
+ * from a genotype round trip. */
+static void test_nasb(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    nn_graph *g = nasb_build(1, 28, 28, 10, 1, NULL, &e);
+    assert_non_null(g);
+    srch_gates gs;
+    assert_int_equal(srch_gates_init(&gs, g, &e), NN_OK);
+    assert_int_equal(gs.nmix, NASB_CELLS * NASB_EDGES_PER_CELL);
+    int arch = 0;
+    for (int i = 0; i < g->np; i++) arch += g->params[i].arch;
+    assert_int_equal(arch, 45);
+    nn_graph_init_params(g, 3, NN_INIT_KAIMING);
+    nn_rng r;
+    nn_rng_seed(&r, 11);
+    for (int i = 0; i < g->np; i++)
+        if (g->params[i].arch)
+            for (size_t k = 0; k < g->params[i].t.numel; k++) g->params[i].t.data[k] = nn_rng_normal(&r);
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    srch_gates_sample(&gs, g, 1, &r);
+    int on = 0;
+    for (int i = 0; i < g->n; i++) on += gs.active[i];
+    assert_true(on < g->n / 2); /* most candidates are not computed */
+    nn_fwd_opts fa = {.mix_weights = srch_gates_weights, .mix_user = &gs, .active = gs.active},
+                ff = {.mix_weights = onehot_weights, .mix_user = &gs};
+    nn_tensor *ya = nn_graph_forward(g, &C, x, &fa), *yf = nn_graph_forward(g, &C, x, &ff);
+    tu_close(ya->data, yf->data, ya->numel, 1e-5f, 1e-5f, "sampled-path forward vs full one-hot forward");
+    /* an alpha step: two paths per edge */
+    nn_ctx_reset(&C);
+    C.training = 1;
+    C.grad_enabled = 1;
+    nn_graph_set_trainable_group(g, NN_GROUP_WEIGHTS, 0);
+    nn_graph_set_trainable_group(g, NN_GROUP_ARCH, 1);
+    x = nn_new4(&C, 2, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    srch_gates_sample(&gs, g, 2, &r);
+    nn_tensor *y = nn_graph_forward(g, &C, x, &fa);
+    const int lab[2] = {3, 7};
+    nn_graph_zero_grad(g);
+    nn_backward(&C, nn_cross_entropy(&C, y, lab, 0.0f));
+    srch_gates_alpha_grad(&gs, g);
+    int moved = 0;
+    for (int m = 0; m < gs.nmix; m++) {
+        const nn_tensor *a = &g->params[g->nodes[gs.node[m]].param[0]].t;
+        double sum = 0.0;
+        for (int k = 0; k < NASB_NOPS; k++) {
+            const int sampled = k == gs.paths[m][0] || k == gs.paths[m][1];
+            if (!sampled) assert_true(a->grad[k] == 0.0f);
+            sum += a->grad[k];
+            moved += a->grad[k] != 0.0f;
+        }
+        assert_true(fabs(sum) < 1e-6);
+    }
+    assert_true(moved > 20);
+    srch_gates_free(&gs);
+    /* derivation: node 3 of cell 1 prefers maxpool from node 1; node 5's second strongest is bdil3x3 from 0 */
+    float alpha[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS] = {0};
+    srch_edge edges[NASB_CELLS * NASB_EDGES_PER_CELL];
+    const int ne = nasb_edges(edges);
+    assert_int_equal(ne, 45);
+    for (int q = 0; q < ne; q++) {
+        alpha[q * NASB_NOPS + 9] = 3.0f; /* zero is strongest everywhere: it must never be kept */
+        if (edges[q].from == 1 && edges[q].to == 3) alpha[q * NASB_NOPS + 1] = 2.0f;
+        if (edges[q].from == 0 && edges[q].to == 3) alpha[q * NASB_NOPS + 2] = 2.5f; /* identity */
+        if (edges[q].from == 4 && edges[q].to == 5) alpha[q * NASB_NOPS + 3] = 1.0f;
+        if (edges[q].from == 0 && edges[q].to == 5) alpha[q * NASB_NOPS + 7] = 0.5f;
+    }
+    srch_genotype gt;
+    assert_int_equal(nasb_derive(alpha, 1, &gt, &e), NN_OK);
+    assert_int_equal(gt.n, 15); /* one (edge, op) per node 1..5 of each cell */
+    int hit = 0;
+    for (int q = 0; q < gt.n; q++) {
+        assert_string_not_equal(gt.e[q].op, "zero");
+        if (gt.e[q].to == 3) hit += gt.e[q].from == 0 && !strcmp(gt.e[q].op, "identity");
+        if (gt.e[q].to == 5) hit += gt.e[q].from == 4 && !strcmp(gt.e[q].op, "bconv1x1");
+    }
+    assert_int_equal(hit, 2);
+    assert_int_equal(nasb_derive(alpha, 4, &gt, &e), NN_OK);
+    assert_int_equal(gt.n, 60);
+    for (int q = 0; q < gt.n; q++) assert_string_not_equal(gt.e[q].op, "identity");
+    assert_int_equal(nasb_derive(alpha, 5, &gt, &e), NN_OK);
+    assert_int_equal(gt.n, (4 * 6 + 8) * 3);
+    assert_int_equal(nasb_derive(alpha, 2, &gt, &e), NN_OK);
+    assert_int_equal(gt.n, (4 + 4) * 3);
+    int v2 = 0;
+    for (int q = 0; q < gt.n; q++) v2 += gt.e[q].to == 5 && !strcmp(gt.e[q].op, "bdil3x3") && gt.e[q].from == 0;
+    assert_int_equal(v2, 1);
+    assert_int_equal(nasb_derive(alpha, 3, &gt, &e), NN_ERR);
+    /* the derived NASB network, through a genotype file */
+    assert_int_equal(nasb_derive(alpha, 1, &gt, &e), NN_OK);
+    assert_int_equal(srch_genotype_save(&gt, "/tmp/datafree_nasb_geno.json", &e), NN_OK);
+    srch_genotype g2;
+    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_geno.json", &g2, &e), NN_OK);
+    nn_graph *d = nasb_build(1, 28, 28, 10, 1, &g2, &e);
+    assert_non_null(d);
+    int mix = 0, sums = 0;
+    for (int i = 0; i < d->n; i++) {
+        mix += d->nodes[i].op == NN_OP_MIX;
+        sums += strstr(d->nodes[i].name, ".sum") != NULL; /* one per kept (edge, op) */
+    }
+    assert_int_equal(mix, 0);
+    assert_int_equal(sums, 15);
+    strcpy(g2.e[0].op, "conv7x7");
+    assert_null(nasb_build(1, 28, 28, 10, 1, &g2, &e));
+    assert_non_null(strstr(e.msg, "conv7x7"));
+    nn_graph_free(d);
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
-                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel)};
+                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
