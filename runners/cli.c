@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "search/nasb.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +54,39 @@ nn_graph *run_load_model(const char *path, nn_err *e)
     return nn_onnx_is_path(path) ? nn_onnx_load(path, e) : nn_graph_load(path, e);
 }
 
+/* A binary network's full-precision twin for pretraining (NASB stage 2):
+ * sign activations become hardtanh, binary weights real; the parameters
+ * keep their names, so the binary network loads the pretrained ones. */
+static void to_float(nn_graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        nn_gnode *n = &g->nodes[i];
+        if (n->op == NN_OP_SIGN) n->op = NN_OP_HARDTANH, n->lo = -1.0f, n->hi = 1.0f;
+        n->wbin = 0;
+    }
+}
+
 nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
                                 nn_err *e)
 {
-    static const char *const keys[] = {"zoo", "file", "graph", "init", NULL};
+    static const char *const keys[] = {"zoo", "file", "graph", "init", "genotype", "precision", "init_from", NULL};
     if (nn_json_check_keys(m, path, keys, e)) return NULL;
-    const char *zoo = NULL, *file = NULL, *init = NULL;
+    const char *zoo = NULL, *file = NULL, *init = NULL, *geno = NULL, *prec = NULL, *from = NULL;
     if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e) ||
-        nn_json_str(m, path, "init", 0, &init, e))
+        nn_json_str(m, path, "init", 0, &init, e) || nn_json_str(m, path, "genotype", 0, &geno, e) ||
+        nn_json_str(m, path, "precision", 0, &prec, e) || nn_json_str(m, path, "init_from", 0, &from, e))
         return NULL;
     const cJSON *graph = cJSON_GetObjectItem(m, "graph");
     if (!!zoo + !!file + !!graph != 1) {
         nn_fail(e, "%s: give exactly one of \"zoo\", \"file\" or \"graph\"", path);
+        return NULL;
+    }
+    if (geno && (!zoo || strcmp(zoo, "nasb_resnet20"))) {
+        nn_fail(e, "%s.genotype: only for \"zoo\": \"nasb_resnet20\"", path);
+        return NULL;
+    }
+    if (prec && strcmp(prec, "float") && strcmp(prec, "binary")) {
+        nn_fail(e, "%s.precision: '%s' is not one of binary, float", path, prec);
         return NULL;
     }
     nn_init_kind kind = NN_INIT_KAIMING;
@@ -74,21 +97,46 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
         return NULL;
     }
     if (file) {
-        if (init) {
-            nn_fail(e, "%s.init: a model from a file keeps its trained weights; drop \"init\"", path);
+        if (init || from) {
+            nn_fail(e, "%s: a model from a file keeps its trained weights; drop \"init\" and \"init_from\"", path);
             return NULL;
         }
-        return run_load_model(file, e);
+        nn_graph *g = run_load_model(file, e);
+        if (g && prec && !strcmp(prec, "float")) to_float(g);
+        return g;
     }
     nn_graph *g;
-    if (zoo)
+    if (zoo && !strcmp(zoo, "nasb_resnet20")) {
+        if (!geno) {
+            nn_fail(e, "%s: nasb_resnet20 needs \"genotype\" (a genotype.json of datafree nasb)", path);
+            return NULL;
+        }
+        srch_genotype gt;
+        if (srch_genotype_load(geno, &gt, e)) return NULL;
+        g = nasb_build(c, h, w, classes, 1, &gt, e);
+    } else if (zoo) {
         g = nn_zoo_build(zoo, c, h, w, classes, seed, e);
-    else {
+    } else {
         char p[300];
         snprintf(p, sizeof p, "%s.graph", path);
         g = nn_graph_from_json(graph, p, e);
     }
-    if (g) nn_graph_init_params(g, seed, kind);
+    if (!g) return NULL;
+    nn_graph_init_params(g, seed, kind);
+    if (prec && !strcmp(prec, "float")) to_float(g);
+    if (from) { /* parameters by name from a trained model (its .safetensors beside the .json) */
+        char sp[1200];
+        snprintf(sp, sizeof sp, "%s", from);
+        char *dot = strrchr(sp, '.');
+        if (dot && !strcmp(dot, ".json")) strcpy(dot, ".safetensors");
+        if (nn_graph_load_params(g, sp, e)) {
+            char m2[1400];
+            snprintf(m2, sizeof m2, "%.300s.init_from: %.1000s", path, e->msg);
+            nn_fail(e, "%s", m2);
+            nn_graph_free(g);
+            return NULL;
+        }
+    }
     return g;
 }
 

@@ -18,6 +18,7 @@ int run_reconstruct(int argc, char **argv);
 int run_convert(int argc, char **argv);
 int run_search(int argc, char **argv);
 int run_pipeline(int argc, char **argv);
+int run_nasb(int argc, char **argv);
 int run_export(int argc, char **argv);
 
 /* Print "datafree: <msg>" to stderr; returns the exit code 1 (or 2 for usage). */

@@ -15,6 +15,7 @@ static const struct {
     {"reconstruct", run_reconstruct, "synthetic data from a teacher: GDFQ generator or ZeroQ distillation"},
     {"search", run_search, "search the generator architecture (AutoReCon) against a teacher"},
     {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
+    {"nasb", run_nasb, "NASB: search binary cells, pretrain and finetune the binary network (or a baseline)"},
     {"run", run_pipeline, "a pipeline config: search -> quantize -> export, resumable by stage"},
     {"export", run_export, "a quantized model as deployable code: C (integers), QDQ ONNX, QONNX"},
     {"convert", run_convert, "model.json <-> ONNX; a CNN into its AdderNet counterpart"},

@@ -542,10 +542,60 @@ static void test_nasb(void **s)
     nn_graph_free(g);
 }
 
+
+/* datafree nasb end to end on a sliver of Fashion-MNIST: the search stops
+ * and resumes, writes alphas, the plot, genotypes of two variants and the
+ * cells' DOT files; the derived networks pretrain and finetune binarized,
+ * and the finetuned model is a binary network datafree eval runs, above chance. */
+static void test_nasb_pipeline(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) skip();
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"data\":{\"path\":\"%s\",\"mean\":[0.286],\"std\":[0.353],\"train_limit\":384,\"test_limit\":500},"
+             "\"search\":{\"epochs\":2,\"batch_size\":32},\"variants\":[1,2],"
+             "\"pretrain\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05,"
+             "\"momentum\":0.9}},\"finetune\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},"
+             "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0}},\"output\":{\"dir\":\"/tmp/datafree_nasb\"}}",
+             data);
+    tu_write_text("/tmp/datafree_nasb.json", cfg);
+    tu_sh("rm -rf /tmp/datafree_nasb");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "continue with --resume"));
+    assert_false(nn_file_exists("/tmp/datafree_nasb/search/genotype_v1.json"));
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "resuming the NASB search at epoch 2"));
+    assert_int_equal(tu_sh("wc -l < /tmp/datafree_nasb/search/alpha.jsonl"), 0);
+    assert_int_equal(atoi(TU_OUT), 2);
+    static const char *const files[] = {"search/alpha.svg",          "search/genotype_v1.json", "search/genotype_v2.json",
+                                        "search/cell3_v2.dot",       "v1/finetune/model.json",  "v2/finetune/model.json",
+                                        "v1/pretrain/metrics.jsonl", NULL};
+    for (int i = 0; files[i]; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "/tmp/datafree_nasb/%s", files[i]);
+        if (!nn_file_exists(p)) {
+            print_error("datafree nasb did not write %s\n", p);
+            fail();
+        }
+    }
+    assert_int_equal(tu_sh("%s inspect /tmp/datafree_nasb/v1/finetune/model.json --json", tu_bin()), 0);
+    assert_true(tu_out_number("binary_macs") > 0.9 * tu_out_number("macs"));
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_nasb/v1/finetune/model.json --data %s --limit 500 --json",
+                           tu_bin(), data),
+                     0);
+    const double acc = tu_out_number("accuracy");
+    if (acc < 0.25) {
+        print_error("the finetuned NASB network reached only %.3f on 500 test images\n", acc);
+        fail();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
-                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb)};
+                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_nasb_pipeline)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

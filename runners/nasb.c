@@ -1,0 +1,461 @@
+/* datafree nasb CONFIG: NASB's three stages (seed 003 ch. 4) in one run
+ * folder, each resumable:
+ *   search/      the binary supernet (search/nasb.h) on a proxy split of the
+ *                training set: per step an alpha step on a validation batch
+ *                (two sampled paths per edge, Adam) then a weight step on a
+ *                training batch (one path, momentum SGD), ProxylessNAS binary
+ *                gates; alpha per edge every epoch (alpha.jsonl, alpha.svg),
+ *                genotype_v<N>.json per derivation variant, the cells as DOT
+ *                (and SVG where Graphviz is installed)
+ *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh,
+ *                real weights): a `datafree train` run
+ *   v<N>/finetune/  binarized, initialised from the pretrained weights, Adam
+ *                with weight decay 0 (the thesis's stage 3): a train run
+ * With "model": {"zoo": "bireal_resnet20"} (or any binary zoo model) there is
+ * no search: the same two training stages, for a baseline at the same budget. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nn/data.h"
+#include "nn/evaluate.h"
+#include "nn/io.h"
+#include "nn/json.h"
+#include "nn/optim.h"
+#include "search/gates.h"
+#include "search/nasb.h"
+#include "search/plot.h"
+
+static const char *nasb_help =
+    "usage: datafree nasb CONFIG.json [--resume] [--threads T] [--stop-after N] [--json]\n\n"
+    "NASB: searches binary cells on a binary ResNet-20 (Bi-Real backbone, a NAS\n"
+    "cell of 15 mixed edges x 10 ops per group, ProxylessNAS binary gates), derives\n"
+    "one network per variant (1 NASB: one predecessor per node; 2: 4 ops for the\n"
+    "output node; 4: 4 ops per node, no identity; 5: 8 ops for the output node, 6\n"
+    "for the others), pretrains each in full precision and finetunes it binarized\n"
+    "(Adam, weight decay 0). Run folder (output.dir): search/ (ckpt, metrics.jsonl,\n"
+    "alpha.jsonl, alpha.svg, genotype_v<N>.json, cell<C>_v<N>.dot/.svg), then\n"
+    "v<N>/pretrain/ and v<N>/finetune/ (train runs: model.json, metrics.jsonl).\n"
+    "With model {zoo: bireal_resnet20}, no search: the same two training stages.\n\n"
+    "  --resume        continue every stage from its checkpoint\n"
+    "  --threads T     worker threads (default: all cores)\n"
+    "  --stop-after N  stop after N search epochs of this invocation\n"
+    "  --json          print the result as one JSON object\n\n"
+    "Config keys: data {path, mean, std, train_limit, test_limit, augment}, model\n"
+    "{zoo} (a baseline instead of the search), search {epochs, batch_size,\n"
+    "val_fraction, seed, weights {lr, momentum, weight_decay}, arch {lr, beta1,\n"
+    "beta2, weight_decay}}, variants [1, 4, ...], pretrain and finetune {train,\n"
+    "optim, schedule} (as in datafree train), output {dir}. See configs/nasb/.\n";
+
+typedef struct {
+    const char *data, *out;
+    int train_limit, epochs, batch, seed, variants[4], nvar;
+    float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
+    int nmean, nstd;
+    const cJSON *root, *data_j, *pretrain, *finetune, *model;
+} nasb_cfg;
+
+static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
+{
+    static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", NULL};
+    static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
+    static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", NULL};
+    static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
+    static const char *const ka[] = {"lr", "beta1", "beta2", "weight_decay", NULL};
+    memset(c, 0, sizeof *c);
+    c->root = root;
+    c->epochs = 4, c->batch = 64, c->seed = 1, c->val_fraction = 0.5f;
+    c->w_lr = 0.05f, c->w_mom = 0.9f, c->w_wd = 5e-4f, c->a_lr = 3e-3f, c->a_b1 = 0.5f, c->a_b2 = 0.999f, c->a_wd = 1e-3f;
+    c->variants[0] = 1, c->nvar = 1;
+    int failed = 0;
+    const cJSON *d = nn_json_obj(root, "$", "data", 1, e, &failed), *o, *s, *w, *a;
+    if (failed || nn_json_check_keys(root, "$", keys, e) || nn_json_check_keys(d, "$.data", kd, e) ||
+        nn_json_str(d, "$.data", "path", 1, &c->data, e) || nn_json_int(d, "$.data", "train_limit", 0, &c->train_limit, e) ||
+        nn_json_floats(d, "$.data", "mean", 0, c->mean, 4, &c->nmean, e) ||
+        nn_json_floats(d, "$.data", "std", 0, c->std, 4, &c->nstd, e))
+        return NN_ERR;
+    c->data_j = d;
+    o = nn_json_obj(root, "$", "output", 1, e, &failed);
+    if (failed || nn_json_str(o, "$.output", "dir", 1, &c->out, e)) return NN_ERR;
+    c->model = cJSON_GetObjectItem(root, "model");
+    s = nn_json_obj(root, "$", "search", 0, e, &failed);
+    if (failed) return NN_ERR;
+    if (s) {
+        w = nn_json_obj(s, "$.search", "weights", 0, e, &failed);
+        if (failed) return NN_ERR;
+        a = nn_json_obj(s, "$.search", "arch", 0, e, &failed);
+        if (failed || nn_json_check_keys(s, "$.search", ks, e) || nn_json_int(s, "$.search", "epochs", 0, &c->epochs, e) ||
+            nn_json_int(s, "$.search", "batch_size", 0, &c->batch, e) || nn_json_int(s, "$.search", "seed", 0, &c->seed, e) ||
+            nn_json_float(s, "$.search", "val_fraction", 0, &c->val_fraction, e) ||
+            (w && (nn_json_check_keys(w, "$.search.weights", kw, e) || nn_json_float(w, "$.search.weights", "lr", 0, &c->w_lr, e) ||
+                   nn_json_float(w, "$.search.weights", "momentum", 0, &c->w_mom, e) ||
+                   nn_json_float(w, "$.search.weights", "weight_decay", 0, &c->w_wd, e))) ||
+            (a && (nn_json_check_keys(a, "$.search.arch", ka, e) || nn_json_float(a, "$.search.arch", "lr", 0, &c->a_lr, e) ||
+                   nn_json_float(a, "$.search.arch", "beta1", 0, &c->a_b1, e) ||
+                   nn_json_float(a, "$.search.arch", "beta2", 0, &c->a_b2, e) ||
+                   nn_json_float(a, "$.search.arch", "weight_decay", 0, &c->a_wd, e))))
+            return NN_ERR;
+    }
+    const cJSON *v = cJSON_GetObjectItem(root, "variants");
+    if (v) {
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 4)
+            return nn_fail(e, "%s: $.variants: an array of 1 to 4 of 1, 2, 4, 5", file);
+        c->nvar = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v)
+        {
+            const int k = cJSON_IsNumber(x) ? x->valueint : -1;
+            if (k != 1 && k != 2 && k != 4 && k != 5)
+                return nn_fail(e, "%s: $.variants[%d]: %d is not a derivation variant (1, 2, 4, 5)", file, c->nvar, k);
+            c->variants[c->nvar++] = k;
+        }
+    }
+    if (c->epochs < 1 || c->batch < 2 || !(c->val_fraction > 0.0f && c->val_fraction < 1.0f))
+        return nn_fail(e, "%s: $.search: epochs >= 1, batch_size >= 2, val_fraction in (0, 1)", file);
+    c->pretrain = cJSON_GetObjectItem(root, "pretrain");
+    c->finetune = cJSON_GetObjectItem(root, "finetune");
+    if (!c->pretrain || !c->finetune) return nn_fail(e, "%s: $.pretrain and $.finetune are required", file);
+    return NN_OK;
+}
+
+static void write_cell_dots(const srch_genotype *gt, const char *dir, int variant)
+{
+    for (int c = 0; c < NASB_CELLS; c++) {
+        char path[1300], cmd[2800];
+        snprintf(path, sizeof path, "%s/cell%d_v%d.dot", dir, c + 1, variant);
+        FILE *f = fopen(path, "w");
+        if (!f) continue;
+        fprintf(f, "digraph cell%d {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", c + 1);
+        for (int k = 0; k < NASB_NODES; k++) fprintf(f, "  n%d [label=\"node %d\"];\n", k, k);
+        for (int k = 1; k < NASB_NODES; k++) fprintf(f, "  n%d -> n%d [label=\"backbone bconv3x3\", style=dashed];\n", k - 1, k);
+        for (int q = 0; q < gt->n; q++)
+            if (gt->e[q].to / NASB_NODES == c)
+                fprintf(f, "  n%d -> n%d [label=\"%s\"];\n", gt->e[q].from % NASB_NODES, gt->e[q].to % NASB_NODES,
+                        gt->e[q].op);
+        fprintf(f, "}\n");
+        fclose(f);
+        if (!system("command -v dot >/dev/null 2>&1")) {
+            snprintf(cmd, sizeof cmd, "dot -Tsvg '%s' -o '%s/cell%d_v%d.svg'", path, dir, c + 1, variant);
+            if (system(cmd)) fprintf(stderr, "datafree: dot could not draw %s\n", path);
+        }
+    }
+}
+
+/* Stage 1. Returns 0 done, 1 stopped early (--stop-after), -1 failed. */
+static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir)
+{
+    nn_err e = {0};
+    char path[1300], metrics[1300], alog[1300], m[1600];
+    snprintf(path, sizeof path, "%s/genotype_v%d.json", dir, cfg->variants[0]);
+    if (nn_file_exists(path)) return 0; /* finished */
+    if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
+    nn_dataset d;
+    if (nn_dataset_load(cfg->data, "train", &d, &e)) return run_error(e.msg), -1;
+    if (cfg->train_limit > 0) nn_dataset_truncate(&d, cfg->train_limit);
+    nn_graph *g = nasb_build(d.c, d.h, d.w, d.num_classes, 1, NULL, &e);
+    int rc = -1, start = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
+    float *history = NULL;
+    srch_gates gs = {0};
+    nn_optim wopt = {0}, aopt = {0};
+    nn_ctx ctx;
+    int have_ctx = 0;
+    if (!g || srch_gates_init(&gs, g, &e)) {
+        run_error(e.msg);
+        goto out;
+    }
+    for (int c = 0; c < d.c; c++) {
+        g->mean[c] = cfg->nmean ? cfg->mean[cfg->nmean > c ? c : 0] : 0.0f;
+        g->std[c] = cfg->nstd ? cfg->std[cfg->nstd > c ? c : 0] : 1.0f;
+    }
+    nn_graph_init_params(g, (uint64_t)cfg->seed, NN_INIT_KAIMING);
+    nn_optim_init(&wopt, NN_SGD, g);
+    wopt.group = NN_GROUP_WEIGHTS, wopt.momentum = cfg->w_mom, wopt.weight_decay = cfg->w_wd;
+    nn_optim_init(&aopt, NN_ADAM, g);
+    aopt.group = NN_GROUP_ARCH, aopt.beta1 = cfg->a_b1, aopt.beta2 = cfg->a_b2, aopt.weight_decay = cfg->a_wd;
+    snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    snprintf(alog, sizeof alog, "%s/alpha.jsonl", dir);
+    run_ckpt_part parts[2] = {{"supernet.", g, &wopt}, {"arch.", g, &aopt}};
+    if (ra->resume && nn_file_exists(path)) {
+        if (run_ckpt_load(path, parts, 2, &start, &e)) {
+            run_error(e.msg);
+            goto out;
+        }
+        run_trim_metrics(metrics, start);
+        run_trim_metrics(alog, start);
+        if (!ra->json) printf("resuming the NASB search at epoch %d\n", start + 1);
+    } else {
+        remove(metrics), remove(alog);
+    }
+    /* the proxy split: a fixed shuffle, the last val_fraction for alpha */
+    perm = malloc(sizeof(int) * (size_t)d.n);
+    lab = malloc(sizeof(int) * (size_t)cfg->batch);
+    for (int i = 0; i < d.n; i++) perm[i] = i;
+    nn_rng sr;
+    nn_rng_seed(&sr, (uint64_t)cfg->seed * 7919ULL);
+    nn_rng_shuffle(&sr, perm, d.n);
+    nv = (int)((float)d.n * cfg->val_fraction), nt = d.n - nv;
+    const int steps = nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
+    if (steps < 1) {
+        run_error("nasb: the proxy split is smaller than one batch (raise data.train_limit)");
+        goto out;
+    }
+    int ea = 0;
+    for (int q = 0; q < gs.nmix; q++) ea += g->nodes[gs.node[q]].candidates;
+    history = calloc((size_t)cfg->epochs * (size_t)ea, sizeof(float));
+    nn_ctx_init(&ctx, ra->threads, 256u << 20);
+    have_ctx = 1;
+    if (!ra->json)
+        printf("NASB search: supernet %d nodes, %d mixed edges x %d ops, %zu weights; %d train / %d val images, "
+               "%d epochs x %d steps, batch %d, %d threads\n",
+               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), nt, nv, cfg->epochs, steps, cfg->batch,
+               nn_threads(&ctx));
+    run_progress prog;
+    run_progress_init(&prog, ra->json);
+    const nn_augment *aug = NULL;
+    int ran = 0;
+    for (int epoch = start; epoch < cfg->epochs; epoch++) {
+        if (ra->stop_after && ran >= ra->stop_after) {
+            stopped = 1;
+            break;
+        }
+        nn_rng r;
+        nn_rng_seed(&r, (uint64_t)cfg->seed * 1000003ULL + (uint64_t)epoch);
+        nn_rng_shuffle(&r, perm, nt);          /* the training half */
+        nn_rng_shuffle(&r, perm + nt, nv);     /* the validation half */
+        double t0 = nn_now(), ls[2] = {0}, lc[2] = {0};
+        for (int st = 0; st < steps; st++) {
+            for (int ph = 1; ph >= 0; ph--) { /* 1: alpha on validation, then 0: weights on training */
+                nn_ctx_reset(&ctx);
+                ctx.training = 1;
+                ctx.grad_enabled = 1;
+                nn_graph_set_trainable_group(g, NN_GROUP_WEIGHTS, !ph);
+                nn_graph_set_trainable_group(g, NN_GROUP_ARCH, ph);
+                nn_tensor *x = nn_new4(&ctx, cfg->batch, d.c, d.h, d.w);
+                nn_dataset_batch(&d, perm + (ph ? nt : 0) + st * cfg->batch, cfg->batch, g->mean, g->std, aug, &r, x->data,
+                                 lab);
+                srch_gates_sample(&gs, g, ph ? 2 : 1, &r);
+                nn_fwd_opts fo = {.mix_weights = srch_gates_weights, .mix_user = &gs, .active = gs.active};
+                nn_tensor *y = nn_graph_forward(g, &ctx, x, &fo), *loss = nn_cross_entropy(&ctx, y, lab, 0.0f);
+                if (!isfinite(loss->data[0])) {
+                    run_progress_done(&prog);
+                    snprintf(m, sizeof m, "nasb: search loss is %g at epoch %d (lower $.search.weights.lr)", loss->data[0],
+                             epoch + 1);
+                    run_error(m);
+                    goto out;
+                }
+                nn_graph_zero_grad(g);
+                nn_backward(&ctx, loss);
+                if (ph) {
+                    srch_gates_alpha_grad(&gs, g);
+                    nn_optim_step(&aopt, g, cfg->a_lr);
+                } else {
+                    nn_optim_step(&wopt, g, cfg->w_lr);
+                }
+                ls[ph] += loss->data[0];
+                const int K = y->shape[1];
+                for (int i = 0; i < cfg->batch; i++) {
+                    int b = 0;
+                    for (int k = 1; k < K; k++) b = y->data[(size_t)i * K + k] > y->data[(size_t)i * K + b] ? k : b;
+                    lc[ph] += b == lab[i];
+                }
+            }
+            const double per = (nn_now() - t0) / (st + 1);
+            run_progress_line(&prog, "search epoch %d/%d step %d/%d | W: loss %.3f acc %.1f%% | A: loss %.3f | ETA %.0fm%02.0fs",
+                              epoch + 1, cfg->epochs, st + 1, steps, ls[0] / (st + 1), 100.0 * lc[0] / ((st + 1.0) * cfg->batch),
+                              ls[1] / (st + 1), floor(per * (steps - st - 1 + (double)(cfg->epochs - epoch - 1) * steps) / 60),
+                              fmod(per * (steps - st - 1 + (double)(cfg->epochs - epoch - 1) * steps), 60));
+        }
+        run_progress_done(&prog);
+        const double secs = nn_now() - t0;
+        char line[600];
+        snprintf(line, sizeof line,
+                 "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,\"val_acc\":%.5f,\"epoch_seconds\":%.1f}",
+                 epoch + 1, ls[0] / steps, lc[0] / ((double)steps * cfg->batch), ls[1] / steps,
+                 lc[1] / ((double)steps * cfg->batch), secs);
+        run_append_line(metrics, line);
+        if (!ra->json)
+            printf("search epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0fs\n", epoch + 1, cfg->epochs,
+                   ls[0] / steps, 100.0 * lc[0] / ((double)steps * cfg->batch), ls[1] / steps,
+                   100.0 * lc[1] / ((double)steps * cfg->batch), secs);
+        /* alpha per edge */
+        cJSON *aj = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(aj, "alpha");
+        cJSON_AddNumberToObject(aj, "epoch", epoch + 1);
+        for (int q = 0; q < gs.nmix; q++) {
+            const nn_tensor *a = &g->params[g->nodes[gs.node[q]].param[0]].t;
+            cJSON *row = cJSON_CreateArray();
+            for (size_t k = 0; k < a->numel; k++) cJSON_AddItemToArray(row, cJSON_CreateNumber(a->data[k]));
+            cJSON_AddItemToArray(arr, row);
+        }
+        char *txt = cJSON_PrintUnformatted(aj);
+        cJSON_Delete(aj);
+        run_append_line(alog, txt);
+        free(txt);
+        if (run_ckpt_save(path, parts, 2, epoch + 1, &e)) {
+            run_error(e.msg);
+            goto out;
+        }
+        ran++;
+    }
+    if (stopped) {
+        if (!ra->json) printf("stopped after %d search epoch(s); continue with --resume\n", ran);
+        rc = 1;
+        goto out;
+    }
+    { /* derive, from the final alphas; the history for the plot from alpha.jsonl */
+        float *alpha = malloc(sizeof(float) * (size_t)ea);
+        int o = 0;
+        for (int q = 0; q < gs.nmix; q++) {
+            const nn_tensor *a = &g->params[g->nodes[gs.node[q]].param[0]].t;
+            memcpy(alpha + o, a->data, a->numel * sizeof(float));
+            o += (int)a->numel;
+        }
+        FILE *f = fopen(alog, "r");
+        char *buf = malloc(1 << 20);
+        int ep = 0;
+        while (f && ep < cfg->epochs && fgets(buf, 1 << 20, f)) {
+            cJSON *j = cJSON_Parse(buf), *arr = j ? cJSON_GetObjectItem(j, "alpha") : NULL, *row;
+            int k = 0;
+            cJSON_ArrayForEach(row, arr)
+            {
+                const cJSON *v;
+                cJSON_ArrayForEach(v, row) if (k < ea) history[(size_t)ep * ea + k++] = (float)v->valuedouble;
+            }
+            cJSON_Delete(j);
+            ep++;
+        }
+        if (f) fclose(f);
+        free(buf);
+        srch_edge edges[NASB_CELLS * NASB_EDGES_PER_CELL];
+        const int ne = nasb_edges(edges);
+        snprintf(m, sizeof m, "%s/alpha.svg", dir);
+        int bad = srch_plot_alpha_svg(m, edges, ne, history, ep, &e);
+        for (int v = cfg->nvar - 1; v >= 0 && !bad; v--) { /* variants[0] last: its file marks the stage done */
+            srch_genotype gt;
+            bad = nasb_derive(alpha, cfg->variants[v], &gt, &e);
+            if (bad) break;
+            write_cell_dots(&gt, dir, cfg->variants[v]);
+            snprintf(m, sizeof m, "%s/genotype_v%d.json", dir, cfg->variants[v]);
+            bad = srch_genotype_save(&gt, m, &e);
+        }
+        free(alpha);
+        if (bad) {
+            run_error(e.msg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (have_ctx) nn_ctx_free(&ctx);
+    nn_optim_free(&wopt);
+    nn_optim_free(&aopt);
+    srch_gates_free(&gs);
+    free(history), free(perm), free(lab);
+    nn_graph_free(g);
+    nn_dataset_free(&d);
+    return rc;
+}
+
+/* Stages 2 and 3 as `datafree train` runs with generated configs. */
+static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *stage, const cJSON *model, const char *dir,
+                       const char *what)
+{
+    char path[1300], model_json[1300], threads[16];
+    snprintf(model_json, sizeof model_json, "%s/model.json", dir);
+    if (nn_file_exists(model_json)) return 0;
+    nn_err e = {0};
+    if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "model", cJSON_Duplicate(model, 1));
+    cJSON_AddItemToObject(c, "data", cJSON_Duplicate(cfg->data_j, 1));
+    const cJSON *x;
+    cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
+    cJSON *o = cJSON_AddObjectToObject(c, "output");
+    cJSON_AddStringToObject(o, "dir", dir);
+    char *txt = cJSON_Print(c);
+    cJSON_Delete(c);
+    snprintf(path, sizeof path, "%s/stage.json", dir);
+    const int w = nn_write_file_atomic(path, txt, strlen(txt), &e);
+    free(txt);
+    if (w) return run_error(e.msg), -1;
+    if (!ra->json) printf("== %s: %s\n", what, dir);
+    char ckpt[1300];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
+    char *argv[8] = {"train", path};
+    int argc = 2;
+    if (nn_file_exists(ckpt)) argv[argc++] = "--resume";
+    if (ra->threads) {
+        snprintf(threads, sizeof threads, "%d", ra->threads);
+        argv[argc++] = "--threads", argv[argc++] = threads;
+    }
+    if (ra->json) argv[argc++] = "--json";
+    return run_train(argc, argv) ? -1 : 0;
+}
+
+int run_nasb(int argc, char **argv)
+{
+    if (run_has_help(argc, argv)) {
+        fputs(nasb_help, stdout);
+        return 0;
+    }
+    run_args ra;
+    int rc = run_parse_run_args("nasb", argc, argv, &ra);
+    if (rc) return rc;
+    nn_err e = {0};
+    cJSON *root = nn_json_load(ra.config, &e);
+    if (!root) return run_error(e.msg);
+    nasb_cfg cfg;
+    char m[1600], dir[1300];
+    if (parse(root, ra.config, &cfg, &e)) {
+        snprintf(m, sizeof m, "%s: %s", ra.config, e.msg);
+        cJSON_Delete(root);
+        return run_error(m);
+    }
+    if (run_start_dir(cfg.out, root, &e)) {
+        cJSON_Delete(root);
+        return run_error(e.msg);
+    }
+    rc = 1;
+    const int nv = cfg.model ? 1 : cfg.nvar;
+    if (!cfg.model) {
+        snprintf(dir, sizeof dir, "%s/search", cfg.out);
+        const int s = search_stage(&cfg, &ra, dir);
+        if (s) {
+            rc = s > 0 ? 0 : 1;
+            goto out;
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        char sub[1300], geno[1300], pre[1300], fin[1300];
+        if (cfg.model)
+            snprintf(sub, sizeof sub, "%s", cfg.out);
+        else
+            snprintf(sub, sizeof sub, "%s/v%d", cfg.out, cfg.variants[v]);
+        snprintf(geno, sizeof geno, "%s/search/genotype_v%d.json", cfg.out, cfg.variants[v]);
+        snprintf(pre, sizeof pre, "%s/pretrain", sub);
+        snprintf(fin, sizeof fin, "%s/finetune", sub);
+        cJSON *mp = cfg.model ? cJSON_Duplicate(cfg.model, 1) : cJSON_CreateObject();
+        if (!cfg.model) {
+            cJSON_AddStringToObject(mp, "zoo", "nasb_resnet20");
+            cJSON_AddStringToObject(mp, "genotype", geno);
+        }
+        cJSON *mf = cJSON_Duplicate(mp, 1);
+        cJSON_AddStringToObject(mp, "precision", "float");
+        char pm[1400];
+        snprintf(pm, sizeof pm, "%s/model.json", pre);
+        cJSON_AddStringToObject(mf, "init_from", pm);
+        const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, "pretrain (full precision)") ||
+                        train_stage(&cfg, &ra, cfg.finetune, mf, fin, "finetune (binary)");
+        cJSON_Delete(mp);
+        cJSON_Delete(mf);
+        if (bad) goto out;
+    }
+    if (ra.json) printf("{\"dir\":\"%s\"}\n", cfg.out);
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
