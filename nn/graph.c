@@ -1,6 +1,7 @@
 /* Graph IR: building, shape inference, parameters, forward execution. The
  * JSON and safetensors forms are in graph_io.c. */
 #include "graph.h"
+#include "ops/bin_kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -629,6 +630,55 @@ static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor
     return 1 + relu;
 }
 
+/* A binary conv: s * conv(x, sign(W)) (nn_sign_weight), or with packed the
+ * same numbers by XNOR-popcount on bit-packed signs (x must be signs, as a
+ * sign node makes them; groups 1): the sum of +-1 products is an integer
+ * either way, times s once. */
+static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tensor *x, int packed)
+{
+    nn_tensor *w = P(g, n, 0);
+    const int O = w->shape[0], C = x->shape[1], k = n->kernel;
+    float *s = nn_arena_floats(&c->arena, (size_t)O);
+    nn_tensor *sc = nn_new(c, 1, &w->shape[0]), *z = nn_new(c, 1, &w->shape[0]);
+    if (!packed || n->groups != 1 || n->bias || c->grad_enabled) {
+        nn_tensor *sw = nn_sign_weight(c, w, n->wbin == 2, s);
+        memcpy(sc->data, s, (size_t)O * sizeof(float));
+        memset(z->data, 0, (size_t)O * sizeof(float));
+        nn_tensor *y = nn_conv2d(c, x, sw, n->bias ? P(g, n, 1) : NULL,
+                                 (nn_conv_attr){.stride = n->stride, .pad = n->pad, .dilation = n->dilation,
+                                                .groups = n->groups});
+        return nn_channel_affine(c, y, sc, z);
+    }
+    {
+        double acc = 0;
+        const int nch = n->wbin == 2 ? O : 1;
+        const size_t per = w->numel / (size_t)nch;
+        for (int ch = 0; ch < nch; ch++) {
+            acc = 0;
+            for (size_t i = (size_t)ch * per; i < (size_t)(ch + 1) * per; i++) acc += fabsf(w->data[i]);
+            s[ch] = (float)(acc / (double)per);
+        }
+        for (int o2 = nch; o2 < O; o2++) s[o2] = s[0];
+    }
+    const int H = x->shape[2], W = x->shape[3], OH = n->shape[1], OW = n->shape[2], pad = n->pad;
+    const int Cw = df_bin_words(C);
+    uint64_t *wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)O * Cw * k * k);
+    int32_t *corr = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * k * k);
+    df_bin_pack_weights(w->data, O, C, k, wp, corr);
+    nn_tensor *y = nn_new4(c, x->shape[0], O, OH, OW);
+    const size_t pl = df_bin_plane(H, W, pad);
+    uint64_t *xp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)Cw * pl);
+    int32_t *dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * OH * OW);
+    for (int b = 0; b < x->shape[0]; b++) {
+        df_bin_pack(x->data + (size_t)b * C * H * W, C, H, W, pad, xp);
+        df_bin_conv(xp, C, H, W, pad, wp, corr, O, k, n->stride, n->dilation, OH, OW, 0, dot);
+        float *yb = y->data + (size_t)b * O * OH * OW;
+        for (int o2 = 0; o2 < O; o2++)
+            for (int p = 0; p < OH * OW; p++) yb[(size_t)o2 * OH * OW + p] = (float)dot[(size_t)o2 * OH * OW + p] * s[o2] + 0.0f;
+    }
+    return y;
+}
+
 void nn_graph_mark_active(const nn_graph *g, int (*on)(void *user, int node, int k), void *user, unsigned char *active)
 {
     memset(active, 0, (size_t)g->n);
@@ -669,6 +719,11 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             break;
         case NN_OP_CONV: {
             nn_conv_attr ca = {.stride = n->stride, .pad = n->pad, .dilation = n->dilation, .groups = n->groups};
+            if (n->wbin) { /* conv of the signs, then times s: integer sums, one rounding (= bit-packed) */
+                y = binary_conv(g, c, n, a, o && o->binary_packed);
+                conv_stats = NULL; /* its BN computes its own statistics (the scale comes after the conv) */
+                break;
+            }
             if (fuse && feeds_bn(g, i) && !c->training && !c->grad_enabled) {
                 skip = conv_bn_folded(g, c, i, a, &y);
                 break;

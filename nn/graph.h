@@ -174,6 +174,7 @@ typedef struct nn_fwd_opts {
     /* optional, length g->n: only nodes with active[i] run (the rest are NULL;
      * a mix node takes them as zero). nn_graph_mark_active computes it. */
     const unsigned char *active;
+    int binary_packed; /* inference: binary convs by XNOR-popcount on packed signs (same numbers) */
 } nn_fwd_opts;
 nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_opts *o);
 /* The nodes the output needs when mix node m uses only the candidates k with

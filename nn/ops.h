@@ -31,6 +31,12 @@ nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr 
  * activations sign(x) (+1 at 0), backward ApproxSign (approx = 1) or the
  * clipped STE (approx = 0). */
 nn_tensor *nn_binarize_weight(nn_ctx *c, nn_tensor *w, int per_channel);
+/* sign(W) with the scales s (per output channel: O values, equal per layer)
+ * into scale, and the identity backward: a conv of the signs scaled by s
+ * afterwards has the same gradients as the conv of s * sign(W) (the scaled
+ * STE above) and integer sums before the one multiplication by s, the
+ * arithmetic of bit-packed inference. */
+nn_tensor *nn_sign_weight(nn_ctx *c, nn_tensor *w, int per_channel, float *scale);
 nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x, int approx);
 /* x [N, in] (or any shape flattened per sample), w [out, in], b [out] or NULL */
 nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "compress/bin_kernels.h"
+#include "nn/ops/bin_kernels.h"
 #include "nn/graph.h"
 #include "nn/zoo.h"
 #include "testutil.h"

@@ -590,6 +590,13 @@ static void test_nasb_pipeline(void **s)
         print_error("the finetuned NASB network reached only %.3f on 500 test images\n", acc);
         fail();
     }
+    /* bit-packed inference (XNOR-popcount, strided and dilated convs among
+     * them) gives the float simulation's logits exactly */
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_nasb/v1/finetune/model.json --data %s --limit 500 --binary --json",
+                           tu_bin(), data),
+                     0);
+    assert_true(tu_out_number("logits_identical") == 1.0);
+    assert_true(fabs(tu_out_number("binary_accuracy") - acc) < 1e-9);
 }
 
 int main(void)

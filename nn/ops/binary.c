@@ -28,6 +28,31 @@ static void binw_backward(nn_ctx *c, nn_node *node)
         for (size_t i = (size_t)ch * per; i < (size_t)(ch + 1) * per; i++) g[i] += s->scale[ch] * y->grad[i];
 }
 
+static void unit_backward(nn_ctx *c, nn_node *node)
+{
+    nn_tensor *w = node->in[0], *y = node->out;
+    float *g = nn_grad(c, w);
+    for (size_t i = 0; i < w->numel; i++) g[i] += y->grad[i];
+}
+
+nn_tensor *nn_sign_weight(nn_ctx *c, nn_tensor *w, int per_channel, float *scale)
+{
+    const int nch = per_channel ? w->shape[0] : 1, O = w->shape[0];
+    const size_t per = w->numel / (size_t)nch;
+    nn_tensor *y = nn_zeros_like(c, w);
+    for (int ch = 0; ch < nch; ch++) {
+        double s = 0;
+        for (size_t i = (size_t)ch * per; i < (size_t)(ch + 1) * per; i++) {
+            s += fabsf(w->data[i]);
+            y->data[i] = sgn(w->data[i]);
+        }
+        scale[ch] = (float)(s / (double)per);
+    }
+    for (int o = nch; o < O; o++) scale[o] = scale[0];
+    nn_record(c, "sign_weight", unit_backward, y, 1, &w);
+    return y;
+}
+
 nn_tensor *nn_binarize_weight(nn_ctx *c, nn_tensor *w, int per_channel)
 {
     const int nch = per_channel ? w->shape[0] : 1;

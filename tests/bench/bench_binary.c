@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compress/bin_kernels.h"
+#include "nn/ops/bin_kernels.h"
 #include "nn/evaluate.h"
 #include "nn/ops.h"
 
