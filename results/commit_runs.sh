@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# Stages the table's run folders for a commit: the small files of every run,
-# and the checkpoint of unfinished ones (so a later session resumes them).
-# Models are committed separately (results/models/).
+# Stages the results tables' run folders for a commit: the small files of
+# every run (any folder under results/runs/ with a metrics.jsonl), and the
+# checkpoint of unfinished ones, so that a later session resumes them.
+# Checkpoints over 20 MB (NASB supernets) are left out: those stages rerun.
+# Models of finished rows are committed separately (results/models/: the
+# median seed's).
 cd "$(dirname "$0")/.."
-for d in results/runs/dfq/*/; do
-  for f in config.json metrics.jsonl result.json table.md grid.png; do
-    [ -f "$d$f" ] && git add -f "$d$f"
+find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read -r f; do
+  d=$(dirname "$f")/
+  for x in config.json stage.json metrics.jsonl progress.jsonl result.json integer.json table.md grid.png \
+           genotype.json genotype_v1.json genotype_v2.json genotype_v4.json genotype_v5.json alpha.jsonl alpha.svg; do
+    [ -f "$d$x" ] && git add -f "$d$x"
   done
+  for x in "$d"*.dot "$d"*.svg; do [ -f "$x" ] && git add -f "$x"; done
   done=0
   [ -f "$d/result.json" ] && done=1
+  [ -f "$d/model.json" ] && done=1                          # a finished training run
+  ls "$d"genotype_v*.json >/dev/null 2>&1 && done=1         # a finished NASB search
   # a finished reconstruction: its dataset is the input of the ZeroQ rows
   if [ -f "$d/dataset.safetensors" ]; then git add -f "$d/dataset.safetensors"; done=1; fi
-  if [ $done = 0 ] && [ -f "$d/ckpt.safetensors" ]; then git add -f "$d/ckpt.safetensors"; fi
-  if [ $done = 1 ]; then git rm -q --cached --ignore-unmatch "$d/ckpt.safetensors"; fi
+  if [ $done = 1 ]; then
+    git rm -q --cached --ignore-unmatch "$d/ckpt.safetensors"
+  elif [ -f "$d/ckpt.safetensors" ] && [ "$(stat -c %s "$d/ckpt.safetensors")" -lt 20000000 ]; then
+    git add -f "$d/ckpt.safetensors"
+  fi
 done
 git add results/dfq_resnet20_fmnist.md
+for t in results/addernet_fmnist.md results/nasb_fmnist.md; do [ -f "$t" ] && git add "$t"; done
+for f in results/models/addernet_*; do [ -f "$f" ] && git add -f "$f"; done
+exit 0
