@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "compress/kd.h"
 #include "nn/data.h"
 #include "nn/evaluate.h"
 #include "nn/io.h"
@@ -48,19 +49,25 @@ static const char *nasb_help =
     "{zoo} (a baseline instead of the search), search {epochs, batch_size,\n"
     "val_fraction, seed, weights {lr, momentum, weight_decay}, arch {lr, beta1,\n"
     "beta2, weight_decay}}, variants [1, 4, ...], pretrain and finetune {train,\n"
-    "optim, schedule} (as in datafree train), output {dir}. See configs/nasb/.\n";
+    "optim, schedule} (as in datafree train), source {type generator, generator,\n"
+    "teacher, batches_per_epoch, kd} (data-free NASB: every stage's batches from a\n"
+    "generator reconstructed from the teacher, GDFQ's KD loss; the search's proxy\n"
+    "split is then generated too), output {dir}. See configs/nasb/.\n";
 
 typedef struct {
     const char *data, *out;
     int train_limit, epochs, batch, seed, variants[4], nvar;
     float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
     int nmean, nstd;
-    const cJSON *root, *data_j, *pretrain, *finetune, *model;
+    const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
+    const char *gen_path, *teacher_path; /* source generator: data-free NASB */
+    cmp_kd kd;
 } nasb_cfg;
 
 static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
 {
-    static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", NULL};
+    static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", "source",
+                                       NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
     static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
@@ -115,6 +122,19 @@ static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
     }
     if (c->epochs < 1 || c->batch < 2 || !(c->val_fraction > 0.0f && c->val_fraction < 1.0f))
         return nn_fail(e, "%s: $.search: epochs >= 1, batch_size >= 2, val_fraction in (0, 1)", file);
+    c->kd.temperature = 20.0f, c->kd.alpha = 1.0f;
+    c->source = cJSON_GetObjectItem(root, "source");
+    if (c->source) { /* checked in full by the train stages; the search needs its files */
+        const char *type = NULL;
+        const cJSON *k = cJSON_GetObjectItem(c->source, "kd");
+        if (nn_json_str(c->source, "$.source", "type", 1, &type, e)) return NN_ERR;
+        if (!strcmp(type, "generator") &&
+            (nn_json_str(c->source, "$.source", "generator", 1, &c->gen_path, e) ||
+             nn_json_str(c->source, "$.source", "teacher", 1, &c->teacher_path, e) ||
+             (k && (nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
+                    nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e)))))
+            return NN_ERR;
+    }
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
     if (!c->pretrain || !c->finetune) return nn_fail(e, "%s: $.pretrain and $.finetune are required", file);
@@ -155,7 +175,20 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     nn_dataset d;
     if (nn_dataset_load(cfg->data, "train", &d, &e)) return run_error(e.msg), -1;
     if (cfg->train_limit > 0) nn_dataset_truncate(&d, cfg->train_limit);
-    nn_graph *g = nasb_build(d.c, d.h, d.w, d.num_classes, 1, NULL, &e);
+    nn_graph *g = nasb_build(d.c, d.h, d.w, d.num_classes, 1, NULL, &e), *gen = NULL, *teacher = NULL;
+    if (g && cfg->gen_path) { /* data-free: images and targets from the generator and its teacher */
+        gen = nn_graph_load(cfg->gen_path, &e);
+        teacher = gen ? run_load_model(cfg->teacher_path, &e) : NULL;
+        if (!teacher) {
+            run_error(e.msg);
+            nn_graph_free(gen);
+            nn_graph_free(g);
+            nn_dataset_free(&d);
+            return -1;
+        }
+        nn_graph_set_trainable(gen, 0);
+        nn_graph_set_trainable(teacher, 0);
+    }
     int rc = -1, start = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
     float *history = NULL;
     srch_gates gs = {0};
@@ -234,12 +267,27 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                 ctx.grad_enabled = 1;
                 nn_graph_set_trainable_group(g, NN_GROUP_WEIGHTS, !ph);
                 nn_graph_set_trainable_group(g, NN_GROUP_ARCH, ph);
-                nn_tensor *x = nn_new4(&ctx, cfg->batch, d.c, d.h, d.w);
-                nn_dataset_batch(&d, perm + (ph ? nt : 0) + st * cfg->batch, cfg->batch, g->mean, g->std, aug, &r, x->data,
-                                 lab);
+                nn_tensor *x, *tl = NULL;
+                if (gen) { /* G(z, y) and the teacher's logits, without a tape */
+                    ctx.training = 0;
+                    ctx.grad_enabled = 0;
+                    nn_tensor *z = nn_new2(&ctx, cfg->batch, gen->in_shape[0]);
+                    for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&r);
+                    for (int i = 0; i < cfg->batch; i++) lab[i] = (int)(nn_rng_u64(&r) % (uint64_t)d.num_classes);
+                    nn_fwd_opts go = {.labels = lab};
+                    x = nn_graph_forward(gen, &ctx, z, &go);
+                    tl = nn_graph_forward(teacher, &ctx, x, NULL);
+                    ctx.training = 1;
+                    ctx.grad_enabled = 1;
+                } else {
+                    x = nn_new4(&ctx, cfg->batch, d.c, d.h, d.w);
+                    nn_dataset_batch(&d, perm + (ph ? nt : 0) + st * cfg->batch, cfg->batch, g->mean, g->std, aug, &r,
+                                     x->data, lab);
+                }
                 srch_gates_sample(&gs, g, ph ? 2 : 1, &r);
                 nn_fwd_opts fo = {.mix_weights = srch_gates_weights, .mix_user = &gs, .active = gs.active};
-                nn_tensor *y = nn_graph_forward(g, &ctx, x, &fo), *loss = nn_cross_entropy(&ctx, y, lab, 0.0f);
+                nn_tensor *y = nn_graph_forward(g, &ctx, x, &fo);
+                nn_tensor *loss = tl ? cmp_kd_loss(&ctx, y, tl, lab, cfg->kd) : nn_cross_entropy(&ctx, y, lab, 0.0f);
                 if (!isfinite(loss->data[0])) {
                     run_progress_done(&prog);
                     snprintf(m, sizeof m, "nasb: search loss is %g at epoch %d (lower $.search.weights.lr)", loss->data[0],
@@ -355,6 +403,8 @@ out:
     srch_gates_free(&gs);
     free(history), free(perm), free(lab);
     nn_graph_free(g);
+    nn_graph_free(gen);
+    nn_graph_free(teacher);
     nn_dataset_free(&d);
     return rc;
 }
@@ -373,6 +423,7 @@ static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *sta
     cJSON_AddItemToObject(c, "data", cJSON_Duplicate(cfg->data_j, 1));
     const cJSON *x;
     cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
+    if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
     cJSON *o = cJSON_AddObjectToObject(c, "output");
     cJSON_AddStringToObject(o, "dir", dir);
     char *txt = cJSON_Print(c);

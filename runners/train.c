@@ -11,6 +11,7 @@
 #include "nn/json.h"
 #include "nn/ops.h"
 #include "nn/optim.h"
+#include "compress/kd.h"
 
 typedef struct train_cfg {
     const cJSON *model;
@@ -28,11 +29,18 @@ typedef struct train_cfg {
     float warmup_epochs, min_lr, gamma;
     int milestones[8], nmil;
     const char *out_dir, *export_path;
+    /* source generator: batches G(z, y) from a reconstructed generator, the
+     * loss KD against the teacher's logits (data-free training) */
+    const char *gen_path, *teacher_path;
+    int gen_batches;
+    cmp_kd kd;
 } train_cfg;
 
 static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *e)
 {
-    static const char *const top[] = {"model", "data", "train", "optim", "schedule", "output", NULL};
+    static const char *const top[] = {"model", "data", "train", "optim", "schedule", "output", "source", NULL};
+    static const char *const ksrc[] = {"type", "generator", "teacher", "batches_per_epoch", "kd", NULL};
+    static const char *const kkd[] = {"temperature", "alpha", NULL};
     static const char *const kdata[] = {"path", "mean", "std", "augment", "train_limit", "test_limit", NULL};
     static const char *const kaug[] = {"crop_pad", "hflip", NULL};
     static const char *const ktrain[] = {"epochs", "batch_size", "eval_batch_size", "threads", "seed",
@@ -122,6 +130,27 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
             return nn_fail(e, "$.schedule.type: '%s' is not one of cosine, multistep, constant", st);
         if (c->skind == NN_SCHED_MULTISTEP && !c->nmil)
             return nn_fail(e, "$.schedule.milestones: required for a multistep schedule (epochs)");
+    }
+    const cJSON *src = nn_json_obj(j, "$", "source", 0, e, &failed);
+    if (failed) return NN_ERR;
+    c->kd.temperature = 20.0f, c->kd.alpha = 1.0f, c->gen_batches = 100;
+    if (src) {
+        const char *type = "real";
+        if (nn_json_check_keys(src, "$.source", ksrc, e) || nn_json_str(src, "$.source", "type", 1, &type, e))
+            return NN_ERR;
+        if (strcmp(type, "real") && strcmp(type, "generator"))
+            return nn_fail(e, "$.source.type: '%s' is not one of real, generator", type);
+        if (!strcmp(type, "generator")) {
+            const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
+            if (failed || nn_json_str(src, "$.source", "generator", 1, &c->gen_path, e) ||
+                nn_json_str(src, "$.source", "teacher", 1, &c->teacher_path, e) ||
+                nn_json_int(src, "$.source", "batches_per_epoch", 0, &c->gen_batches, e) ||
+                (k && (nn_json_check_keys(k, "$.source.kd", kkd, e) ||
+                       nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
+                       nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
+                return NN_ERR;
+            if (c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
+        }
     }
     const cJSON *out = nn_json_obj(j, "$", "output", 1, e, &failed);
     if (failed) return NN_ERR;
@@ -216,7 +245,10 @@ static const char *train_help =
     "threads, seed, label_smoothing, grad_clip}, optim {type sgd|adam|adamw, lr,\n"
     "momentum, nesterov, weight_decay, decay_all, beta1, beta2}, schedule {type\n"
     "cosine|multistep|constant, warmup_epochs, min_lr, milestones, gamma},\n"
-    "output {dir, export}. See configs/ for examples.\n";
+    "source {type real|generator, generator (generator.json of datafree reconstruct\n"
+    "or quantize), teacher, batches_per_epoch, kd {temperature, alpha}} (generator:\n"
+    "data-free training on G(z, y) with GDFQ's student loss against the teacher;\n"
+    "the real test split is only evaluated), output {dir, export}. See configs/.\n";
 
 int run_train(int argc, char **argv)
 {
@@ -244,7 +276,7 @@ int run_train(int argc, char **argv)
 
     int rc = 1;
     nn_dataset train = {0}, test = {0};
-    nn_graph *g = NULL;
+    nn_graph *g = NULL, *gen = NULL, *teacher = NULL;
     nn_optim opt = {0};
     nn_ctx ctx;
     int have_ctx = 0;
@@ -272,6 +304,21 @@ int run_train(int argc, char **argv)
         run_error(e.msg);
         goto out;
     }
+    if (cfg.gen_path) { /* data-free: the generator and the teacher it was reconstructed from */
+        gen = nn_graph_load(cfg.gen_path, &e);
+        teacher = gen ? run_load_model(cfg.teacher_path, &e) : NULL;
+        if (!teacher) {
+            run_error(e.msg);
+            goto out;
+        }
+        if (nn_check_data_fits(teacher, &train, &e) || gen->nodes[gen->output].ndim != 3 ||
+            memcmp(gen->nodes[gen->output].shape, g->in_shape, 3 * sizeof(int))) {
+            run_error(e.msg[0] ? e.msg : "$.source.generator: its images do not have the model's input shape");
+            goto out;
+        }
+        nn_graph_set_trainable(gen, 0);
+        nn_graph_set_trainable(teacher, 0);
+    }
     nn_optim_init(&opt, cfg.okind, g);
     opt.momentum = cfg.momentum;
     opt.nesterov = cfg.nesterov;
@@ -280,7 +327,7 @@ int run_train(int argc, char **argv)
     opt.beta1 = cfg.beta1;
     opt.beta2 = cfg.beta2;
 
-    const long steps_per_epoch = (train.n + cfg.batch - 1) / cfg.batch;
+    const long steps_per_epoch = gen ? cfg.gen_batches : (train.n + cfg.batch - 1) / cfg.batch;
     nn_sched sched = {.kind = cfg.skind,
                       .lr = cfg.lr,
                       .min_lr = cfg.min_lr,
@@ -325,7 +372,12 @@ int run_train(int argc, char **argv)
     }
     nn_ctx_init(&ctx, cfg.threads, 64 << 20);
     have_ctx = 1;
-    if (!json)
+    if (!json && gen)
+        printf("train %s data-free: batches from the generator %s, KD from %s (T %g, alpha %g); %d test images, "
+               "%d epochs x %ld steps, batch %d, %d threads, %zu params\n",
+               g->name, cfg.gen_path, cfg.teacher_path, cfg.kd.temperature, cfg.kd.alpha, test.n, cfg.epochs,
+               steps_per_epoch, cfg.batch, nn_threads(&ctx), nn_graph_num_trainable(g));
+    else if (!json)
         printf("train %s on %s: %d train / %d test images, %d epochs x %ld steps, batch %d, %d threads, %zu params\n",
                g->name, train.desc, train.n, test.n, cfg.epochs, steps_per_epoch, cfg.batch, nn_threads(&ctx),
                nn_graph_num_trainable(g));
@@ -347,9 +399,50 @@ int run_train(int argc, char **argv)
         long correct = 0, seen = 0;
         float lr = 0.0f;
         for (long s = 0; s < steps_per_epoch; s++, step++) {
-            int off = (int)(s * cfg.batch), n = train.n - off < cfg.batch ? train.n - off : cfg.batch;
+            int off = (int)(s * cfg.batch), n = gen ? cfg.batch : train.n - off < cfg.batch ? train.n - off : cfg.batch;
             nn_ctx_reset(&ctx);
-            nn_tensor *x = nn_new4(&ctx, n, train.c, train.h, train.w);
+            nn_tensor *x = NULL, *tlog = NULL;
+            if (gen) { /* G(z, y) for sampled labels, and the teacher's logits on it, without a tape */
+                ctx.training = 0;
+                ctx.grad_enabled = 0;
+                nn_tensor *z = nn_new2(&ctx, n, gen->in_shape[0]);
+                for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&rng);
+                for (int i = 0; i < n; i++) labels[i] = (int)(nn_rng_u64(&rng) % (uint64_t)g->num_classes);
+                nn_fwd_opts go = {.labels = labels};
+                x = nn_graph_forward(gen, &ctx, z, &go);
+                tlog = nn_graph_forward(teacher, &ctx, x, NULL);
+                ctx.training = 1;
+                ctx.grad_enabled = 1;
+                nn_tensor *logits = nn_graph_forward(g, &ctx, x, NULL);
+                nn_tensor *loss = cmp_kd_loss(&ctx, logits, tlog, labels, cfg.kd);
+                if (!isfinite(loss->data[0])) {
+                    fprintf(stderr, "\ndatafree: loss is %f at epoch %d step %ld: training diverged (lower $.optim.lr)\n",
+                            loss->data[0], epoch + 1, s + 1);
+                    goto out_loop;
+                }
+                nn_graph_zero_grad(g);
+                nn_backward(&ctx, loss);
+                if (cfg.clip > 0.0f) nn_grad_clip(g, cfg.clip);
+                lr = nn_sched_lr(&sched, step);
+                nn_optim_step(&opt, g, lr);
+                loss_sum += loss->data[0] * n;
+                const int K = logits->shape[1];
+                for (int i = 0; i < n; i++) {
+                    const float *r = logits->data + (size_t)i * K;
+                    int b = 0;
+                    for (int k = 1; k < K; k++)
+                        if (r[k] > r[b]) b = k;
+                    correct += b == labels[i];
+                }
+                seen += n;
+                double el = nn_now() - t0, ips = seen / (el > 0 ? el : 1e-9);
+                double eta = (double)((cfg.epochs - epoch) * steps_per_epoch - s - 1) * n / ips;
+                run_progress_line(&prog, "epoch %d/%d step %ld/%ld KD loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %.0fm%02.0fs",
+                                  epoch + 1, cfg.epochs, s + 1, steps_per_epoch, loss_sum / seen,
+                                  100.0 * correct / seen, lr, ips, floor(eta / 60), fmod(eta, 60));
+                continue;
+            }
+            x = nn_new4(&ctx, n, train.c, train.h, train.w);
             nn_dataset_batch(&train, perm + off, n, g->mean, g->std, &cfg.aug, &rng, x->data, labels);
             ctx.training = 1;
             ctx.grad_enabled = 1;
@@ -450,6 +543,8 @@ out:
     if (have_ctx) nn_ctx_free(&ctx);
     nn_optim_free(&opt);
     nn_graph_free(g);
+    nn_graph_free(gen);
+    nn_graph_free(teacher);
     nn_dataset_free(&train);
     nn_dataset_free(&test);
     cJSON_Delete(root);

@@ -233,7 +233,7 @@ static void check_integer_export(const char *model, const char *data)
     if (!tu_sh("command -v nvcc >/dev/null 2>&1"))
         assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/cuda && make -s"), 0);
     /* HLS C simulation (g++): the same int32 logits */
-    assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/hls && make -s && ./csim /tmp/datafree_dfq_500-images "
+    assert_int_equal(tu_sh("cd /tmp/datafree_dfq_exp/hls && make -s && ./infer /tmp/datafree_dfq_500-images "
                            "/tmp/datafree_dfq_500-labels --logits /tmp/datafree_dfq_hls.bin"),
                      0);
     if (tu_sh("cmp /tmp/datafree_dfq_hls.bin /tmp/datafree_dfq_int.bin")) {
@@ -241,6 +241,12 @@ static void check_integer_export(const char *model, const char *data)
         fail();
     }
     assert_true(nn_file_exists("/tmp/datafree_dfq_exp/hls/estimate.json"));
+    static const char *const readmes[] = {"c", "cuda", "hls", "onnx-qdq", "qonnx"};
+    for (int t = 0; t < 5; t++) { /* every target says how to build and run it */
+        char p[200];
+        snprintf(p, sizeof p, "/tmp/datafree_dfq_exp/%s/README.md", readmes[t]);
+        assert_true(nn_file_exists(p));
+    }
     /* the QDQ export: onnx.checker (Debian's python3-onnx) and ONNX Runtime's
      * top-1 agreement with the interpreter, where they are installed */
     if (!tu_sh("/usr/bin/python3 -c 'import onnx' 2>/dev/null"))
@@ -334,6 +340,30 @@ static void test_end_to_end(void **s)
     assert_true(tu_out_number("teacher_agreement") > 0.5); /* the generator learned the classes */
     assert_true(nn_file_exists("/tmp/datafree_dfq_gen/grid.png"));
     assert_true(nn_file_exists("/tmp/datafree_dfq_gen/generator.json"));
+    /* data-free training: a fresh student sees only G(z, y) and the teacher's logits */
+    snprintf(cfg, sizeof cfg,
+             "{\"model\":{\"graph\":{\"input\":[1,28,28],\"num_classes\":10,\"nodes\":["
+             "{\"name\":\"c1\",\"op\":\"conv2d\",\"out_channels\":16,\"kernel\":3,\"padding\":1},"
+             "{\"name\":\"b1\",\"op\":\"batchnorm\"},{\"name\":\"r1\",\"op\":\"relu\"},"
+             "{\"name\":\"p1\",\"op\":\"maxpool2d\",\"kernel\":2},"
+             "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":32,\"kernel\":3,\"padding\":1},"
+             "{\"name\":\"b2\",\"op\":\"batchnorm\"},{\"name\":\"r2\",\"op\":\"relu\"},"
+             "{\"name\":\"gap\",\"op\":\"global_avgpool\"},{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":10}]}},"
+             "\"data\":{\"path\":\"%s\",\"mean\":[0.286],\"std\":[0.353],\"test_limit\":1000},"
+             "\"source\":{\"type\":\"generator\",\"generator\":\"/tmp/datafree_dfq_gen/generator.json\","
+             "\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"batches_per_epoch\":40},"
+             "\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1,\"threads\":2},"
+             "\"optim\":{\"type\":\"adam\",\"lr\":0.003},\"output\":{\"dir\":\"/tmp/datafree_dfq_dfstudent\"}}",
+             data);
+    tu_write_text("/tmp/datafree_dfq_dfstudent.json", cfg);
+    assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_dfstudent.json --json", tu_bin()), 0);
+    const double dfs = tu_out_number("test_accuracy");
+    /* chance is 0.1; the student never saw a real training image, and this
+     * tiny generator (3 short epochs) takes it to about 0.4 */
+    if (dfs < 0.25) {
+        print_error("data-free student reached only %.4f (teacher %.4f)\n", dfs, teacher);
+        fail();
+    }
     snprintf(cfg, sizeof cfg,
              "{%s\"source\":{\"type\":\"distill\",\"iterations\":60,\"lr\":0.25},\"samples\":128,"
              "\"schedule\":{\"epochs\":1,\"batch_size\":64},\"output\":{\"dir\":\"/tmp/datafree_dfq_zq\"}}",

@@ -19,7 +19,7 @@ for m in results/models/gdfq_w4a4_s1.json results/models/real_w8a8.json; do
   "$tmp/x/c/infer" "$DATA/t10k-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" --threads 2 --logits "$tmp/c.bin"
   if cmp -s "$tmp/c.bin" "$tmp/int.bin"; then echo "exported C: int32 logits identical to the interpreter's"; else echo "exported C: DIFFERS"; fi
   if [ "${HLS:-1}" = 1 ]; then  # C simulation of the HLS code: slow (HLS=0 skips it)
-    "$tmp/x/hls/csim" "$DATA/t10k-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" --logits "$tmp/h.bin"
+    "$tmp/x/hls/infer" "$DATA/t10k-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" --logits "$tmp/h.bin"
     if cmp -s "$tmp/h.bin" "$tmp/int.bin"; then echo "HLS C simulation: identical"; else echo "HLS C simulation: DIFFERS"; fi
   fi
   if [ -d tests/ort/node_modules/onnxruntime-node ]; then
