@@ -145,6 +145,12 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
         value *v = &val[i], *a = n->op == NN_OP_INPUT ? NULL : &val[n->in[0]];
         const int C = n->shape[0], H = n->ndim == 3 ? n->shape[1] : 1, W = n->ndim == 3 ? n->shape[2] : 1;
         v->c = C, v->h = H, v->w = W;
+        if (n->qbits > 8 && (n->op == NN_OP_CONV || n->op == NN_OP_LINEAR || n->op == NN_OP_ADDER_CONV ||
+                             n->op == NN_OP_FAKE_QUANT)) { /* int8 codes, int16 weight lanes, int32 sums */
+            nn_fail(e, "node '%s': %d-bit %s (the integer path takes up to 8 bits)", n->name, n->qbits,
+                    n->op == NN_OP_FAKE_QUANT ? "activations" : "weights");
+            goto out;
+        }
         if (a && a->relu && n->op != NN_OP_FAKE_QUANT) {
             nn_fail(e, "node '%s': a ReLU output must go straight into a fake_quant to have an integer form", n->name);
             goto out;

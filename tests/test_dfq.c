@@ -12,6 +12,7 @@
 #include "generators/gdfq.h"
 #include "generators/recon.h"
 #include "nn/io.h"
+#include "nn/json.h"
 #include "nn/data.h"
 #include "testutil.h"
 
@@ -434,6 +435,29 @@ static void test_end_to_end(void **s)
     assert_non_null(strstr(TU_OUT, "float weights"));
     assert_non_null(strstr(TU_OUT, "'c1'")); /* the node is named */
     assert_false(nn_file_exists("/tmp/datafree_dfq_exp_bad/c"));
+    /* a bit width no target expresses: 12-bit activations, refused by node name, nothing written */
+    {
+        nn_err e2 = {0};
+        cJSON *m = nn_json_load("/tmp/datafree_dfq_w4/model.json", &e2), *nd;
+        assert_non_null(m);
+        cJSON_ArrayForEach(nd, cJSON_GetObjectItem(m, "nodes"))
+        {
+            const cJSON *op = cJSON_GetObjectItem(nd, "op");
+            if (op && !strcmp(op->valuestring, "fake_quant")) {
+                cJSON_ReplaceItemInObject(nd, "bits", cJSON_CreateNumber(12));
+                break;
+            }
+        }
+        char *txt = cJSON_Print(m);
+        tu_write_text("/tmp/datafree_dfq_w12.json", txt);
+        free(txt);
+        cJSON_Delete(m);
+        assert_int_equal(tu_sh("cp /tmp/datafree_dfq_w4/model.safetensors /tmp/datafree_dfq_w12.safetensors"), 0);
+    }
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_dfq_w12.json --target onnx-qdq --out /tmp/datafree_dfq_exp_bad",
+                           tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "12-bit"));
+    assert_false(nn_file_exists("/tmp/datafree_dfq_exp_bad/onnx-qdq"));
     assert_int_equal(tu_sh("%s export --model /tmp/datafree_dfq_w4/model.json --target c,fpga --out /tmp/datafree_dfq_exp_bad",
                            tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "unknown target 'fpga'"));

@@ -221,5 +221,19 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const cmp_export_opts
                             "# the same code on the CPU: kernels as loops over the grid (no GPU or CUDA needed)\n"
                             "emu: model.cu main.cu\n\t$(CXX) -O2 -x c++ -o infer-emu model.cu main.cu\n\nclean:\n\trm -f infer infer-emu\n";
     snprintf(path, sizeof path, "%s/Makefile", dir);
-    return nn_write_file_atomic(path, mk, strlen(mk), e);
+    if (nn_write_file_atomic(path, mk, strlen(mk), e)) return NN_ERR;
+    char readme[1600];
+    k = snprintf(readme, sizeof readme,
+                 "# %s, exported by `datafree export --target cuda`\n\n"
+                 "`model.cu`: one kernel per op kind (one thread per output value of every image in\n"
+                 "the batch) and `int df_model_infer_batch(const uint8_t *pixels, int n, int32_t *logits)`\n"
+                 "(host buffers: n images of %dx%dx%d uint8, n x %d int32 logits in units of 2^-16),\n"
+                 "the integers of datafree's reference interpreter (`datafree eval --integer`).\n\n"
+                 "    make          # nvcc -> ./infer\n"
+                 "    ./infer t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz [--batch B] [--logits FILE]\n\n"
+                 "prints `{\"accuracy\": ..., \"images_per_s\": ...}`. Without a GPU, `make emu` builds\n"
+                 "the same source with g++ (kernels as loops over the grid) as `./infer-emu`.\n",
+                 g->name, g->in_c, g->in_h, g->in_w, g->num_classes);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    return nn_write_file_atomic(path, readme, (size_t)k, e);
 }

@@ -11,7 +11,9 @@
  *               integer types of fixed widths; adder layers as -sum |x - w|
  *   hls_stream.h  the shim: a FIFO on std::deque (unbounded in C simulation)
  *   tb.cpp      C-simulation testbench: IDX images in, int32 logits out
- *               (`./csim IMAGES LABELS [--logits FILE]`), JSON on stdout
+ *               (`make` builds `./infer IMAGES LABELS [--logits FILE]`, also
+ *               as `./csim`), JSON with accuracy and images/s on stdout
+ *   README.md   how to build, simulate and synthesize
  *   estimate.json  on-chip memory (ROM and line buffers, bits), multipliers
  *               and adder units, frame interval and latency in cycles, per
  *               layer and in total, at the reuse factor of the export options
@@ -318,8 +320,8 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const cmp_export_opts 
     /* the testbench */
     char tb[4096];
     int k = snprintf(tb, sizeof tb,
-        "// C-simulation testbench: ./csim IMAGES LABELS [--logits FILE] (IDX, raw or .gz via gzip -dc)\n"
-        "#include <cstdint>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n#include <string>\n#include <vector>\n#include \"hls_stream.h\"\n\n"
+        "// C-simulation testbench: ./infer IMAGES LABELS [--logits FILE] (IDX, raw or .gz via gzip -dc)\n"
+        "#include <chrono>\n#include <cstdint>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n#include <string>\n#include <vector>\n#include \"hls_stream.h\"\n\n"
         "void df_model_top(hls::stream<uint8_t> &in, hls::stream<int32_t> &out);\n\n"
         "static std::vector<unsigned char> slurp(const char *p)\n{\n    size_t n = strlen(p);\n    bool gz = n > 3 && !strcmp(p + n - 3, \".gz\");\n"
         "    std::string cmd = std::string(\"gzip -dc '\") + p + \"'\";\n"
@@ -335,6 +337,7 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const cmp_export_opts 
         "    const int n = (int)be32(&im[4]), C = %d, H = %d, W = %d, K = %d;\n"
         "    if ((int)be32(&im[8]) != H || (int)be32(&im[12]) != W) { fprintf(stderr, \"csim: image size differs from the model's\\n\"); return 1; }\n"
         "    std::vector<int> logits((size_t)n * K);\n    long correct = 0;\n"
+        "    const auto t0 = std::chrono::steady_clock::now();\n"
         "    for (int i = 0; i < n; i++) {\n        hls::stream<uint8_t> in;\n        hls::stream<int32_t> out;\n"
         "        const unsigned char *px = &im[16 + (size_t)i * C * H * W];\n"
         "        for (int p = 0; p < H * W; p++)\n            for (int c = 0; c < C; c++) in.write(px[(size_t)c * H * W + p]);\n"
@@ -342,12 +345,15 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const cmp_export_opts 
         "        for (int k = 0; k < K; k++) { logits[(size_t)i * K + k] = out.read(); if (logits[(size_t)i * K + k] > logits[(size_t)i * K + b]) b = k; }\n"
         "        correct += b == lb[8 + i];\n    }\n"
         "    if (lp) { FILE *f = fopen(lp, \"wb\"); if (!f || fwrite(logits.data(), 4, logits.size(), f) != logits.size()) return 1; fclose(f); }\n"
-        "    printf(\"{\\\"accuracy\\\":%%.5f,\\\"n\\\":%%d}\\n\", (double)correct / n, n);\n    return 0;\n}\n",
+        "    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n"
+        "    printf(\"{\\\"accuracy\\\":%%.5f,\\\"n\\\":%%d,\\\"seconds\\\":%%.3f,\\\"images_per_s\\\":%%.1f}\\n\", (double)correct / n, n, s, n / s);\n    return 0;\n}\n",
         g->in_c, g->in_h, g->in_w, g->num_classes);
     snprintf(path, sizeof path, "%s/tb.cpp", dir);
     if (nn_write_file_atomic(path, tb, (size_t)k, e)) return NN_ERR;
-    static const char *mk = "CXX ?= g++\nCXXFLAGS ?= -O2\n\ncsim: model.cpp tb.cpp hls_stream.h\n"
-                            "\t$(CXX) $(CXXFLAGS) -Wno-unknown-pragmas -o csim model.cpp tb.cpp\n\nclean:\n\trm -f csim\n";
+    /* ./infer is the C simulation (the testbench); ./csim the same program under its HLS name */
+    static const char *mk = "CXX ?= g++\nCXXFLAGS ?= -O2\n\nall: infer csim\n\ninfer: model.cpp tb.cpp hls_stream.h\n"
+                            "\t$(CXX) $(CXXFLAGS) -Wno-unknown-pragmas -o infer model.cpp tb.cpp\n\n"
+                            "csim: infer\n\tcp infer csim\n\nclean:\n\trm -f infer csim\n";
     snprintf(path, sizeof path, "%s/Makefile", dir);
     if (nn_write_file_atomic(path, mk, strlen(mk), e)) return NN_ERR;
     cJSON *j = cJSON_CreateObject();
@@ -372,6 +378,25 @@ int cmp_export_hls(const nn_graph *q, const int_graph *g, const cmp_export_opts 
     char *txt = cJSON_Print(j);
     cJSON_Delete(j);
     const int k2 = (int)strlen(txt);
+    char readme[1800];
+    const int kr = snprintf(readme, sizeof readme,
+        "# %s, exported by `datafree export --target hls`\n\n"
+        "Vitis-HLS-style C++: `df_model_top(hls::stream<uint8_t> &in, hls::stream<int32_t> &out)` in\n"
+        "`model.cpp`, one DATAFLOW process per layer over FIFOs, line buffers, weights in ROM\n"
+        "arrays, `#pragma HLS PIPELINE II=%d` (the reuse factor) on the output-channel loops.\n"
+        "Synthesis: add `model.cpp` to a Vitis HLS project with `df_model_top` as the top\n"
+        "function (the real `hls_stream.h` replaces the shim here). C simulation with g++:\n\n"
+        "    make\n    ./infer t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz [--logits FILE]\n\n"
+        "prints `{\"accuracy\": ..., \"images_per_s\": ...}` (`./csim` is the same program); the int32\n"
+        "logits are those of datafree's reference interpreter. `estimate.json`: ROM and line-buffer\n"
+        "bits, BRAM18K, multipliers and adder units, frame interval and latency in cycles, per\n"
+        "layer: a formula at this reuse factor, not a synthesis report.\n",
+        g->name, o->hls_reuse > 0 ? o->hls_reuse : 1);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    if (nn_write_file_atomic(path, readme, (size_t)kr, e)) {
+        free(txt);
+        return NN_ERR;
+    }
     snprintf(path, sizeof path, "%s/estimate.json", dir);
     const int wrc = nn_write_file_atomic(path, txt, (size_t)k2, e);
     free(txt);
