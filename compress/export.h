@@ -26,6 +26,13 @@ int cmp_export_cuda(const nn_graph *q, const int_graph *g, const cmp_export_opts
 /* QONNX (model.onnx with Quant nodes, README.md): for FINN and hls4ml. */
 int cmp_export_qonnx(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e);
 
+/* Binary networks (sign activations, binary convs): the c target without
+ * an IntGraph (g NULL in cmp_export): bit-packed convs, float elsewhere. */
+int cmp_graph_is_binary(const nn_graph *g);
+int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e);
+/* main.c (./infer) and the Makefile of the c target, shared by both forms. */
+int cmp_write_c_main(const char *dir, nn_err *e);
+
 /* Targets by name ("c", "cuda", "hls", "onnx-qdq", "qonnx"); out/<target>/ for each. Unknown names
  * are refused before anything is written. */
 int cmp_export(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *const *targets, int n,

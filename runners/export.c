@@ -63,14 +63,15 @@ int run_export(int argc, char **argv)
     nn_err e = {0};
     nn_graph *g = run_load_model(model, &e);
     if (!g) return run_error(e.msg);
-    int_graph *ig = cmp_lower(g, &e);
-    int rc = !ig || cmp_export(g, ig, &eo, names, n, out, &e);
+    const int binary = cmp_graph_is_binary(g); /* bit-packed C, no integer lowering */
+    int_graph *ig = binary ? NULL : cmp_lower(g, &e);
+    int rc = (!binary && !ig) || cmp_export(g, ig, &eo, names, n, out, &e);
     if (rc) {
         char m[1300];
         snprintf(m, sizeof m, "%s: %s", model, e.msg);
         run_error(m);
     } else if (json) {
-        printf("{\"model\":\"%s\",\"out\":\"%s\",\"targets\":\"%s\",\"int_nodes\":%d}\n", model, out, target, ig->n);
+        printf("{\"model\":\"%s\",\"out\":\"%s\",\"targets\":\"%s\",\"int_nodes\":%d}\n", model, out, target, ig ? ig->n : 0);
     } else {
         for (int i = 0; i < n; i++) printf("wrote %s/%s/\n", out, names[i]);
     }

@@ -597,6 +597,25 @@ static void test_nasb_pipeline(void **s)
                      0);
     assert_true(tu_out_number("logits_identical") == 1.0);
     assert_true(fabs(tu_out_number("binary_accuracy") - acc) < 1e-9);
+    /* the C export of the binary network: the same kernels, built and run; other targets refused */
+    tu_write_idx_subset(data, 500, "/tmp/datafree_nasb_500-images", "/tmp/datafree_nasb_500-labels");
+    tu_sh("rm -rf /tmp/datafree_nasb_exp");
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_nasb/v1/finetune/model.json --target c --out /tmp/datafree_nasb_exp",
+                           tu_bin()),
+                     0);
+    assert_int_equal(tu_sh("cd /tmp/datafree_nasb_exp/c && make -s && ./infer /tmp/datafree_nasb_500-images "
+                           "/tmp/datafree_nasb_500-labels"),
+                     0);
+    const double ca = tu_out_number("accuracy");
+    if (fabs(ca - acc) > 0.004) { /* float sums in another order may flip a near tie, not more */
+        print_error("exported binary C %.4f vs datafree eval %.4f\n", ca, acc);
+        fail();
+    }
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_nasb/v1/finetune/model.json --target onnx-qdq --out "
+                           "/tmp/datafree_nasb_exp2",
+                           tu_bin()),
+                     1);
+    assert_non_null(strstr(TU_OUT, "target c only"));
 }
 
 int main(void)

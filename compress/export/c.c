@@ -180,19 +180,25 @@ static const char *main_c =
     "    printf(\"{\\\"accuracy\\\":%.5f,\\\"n\\\":%d,\\\"seconds\\\":%.3f,\\\"images_per_s\\\":%.1f,\\\"threads\\\":%d}\\n\",\n"
     "           (double)correct / n, n, s, n / s, threads);\n    return 0;\n}\n";
 
-int cmp_export_c(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
+int cmp_write_c_main(const char *dir, nn_err *e)
 {
-    (void)q, (void)o;
-    if (g->n > 1024) return nn_fail(e, "export c: %d integer nodes (at most 1024)", g->n);
-    if (write_model_c(g, dir, e)) return NN_ERR;
     char path[1200];
     snprintf(path, sizeof path, "%s/main.c", dir);
     if (nn_write_file_atomic(path, main_c, strlen(main_c), e)) return NN_ERR;
     static const char *mk = "CC ?= cc\nCFLAGS ?= -O3 -march=native\n\ninfer: main.c model.c model.h\n"
-                            "\t$(CC) $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -o infer main.c model.c -lpthread\n\n"
+                            "\t$(CC) $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -o infer main.c model.c -lpthread -lm\n\n"
                             "clean:\n\trm -f infer\n";
     snprintf(path, sizeof path, "%s/Makefile", dir);
-    if (nn_write_file_atomic(path, mk, strlen(mk), e)) return NN_ERR;
+    return nn_write_file_atomic(path, mk, strlen(mk), e);
+}
+
+int cmp_export_c(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, const char *dir, nn_err *e)
+{
+    (void)o;
+    if (!g) return cmp_export_c_binary(q, dir, e); /* a binary network: no integer lowering */
+    if (g->n > 1024) return nn_fail(e, "export c: %d integer nodes (at most 1024)", g->n);
+    if (write_model_c(g, dir, e) || cmp_write_c_main(dir, e)) return NN_ERR;
+    char path[1200];
     char readme[1600];
     int k = snprintf(readme, sizeof readme,
                      "# %s, exported by `datafree export --target c`\n\n"

@@ -32,6 +32,9 @@ int cmp_export(const nn_graph *q, const int_graph *g, const cmp_export_opts *o, 
             if (!strcmp(names[i], targets[t].name)) which[i] = t;
         if (which[i] < 0) return nn_fail(e, "export: unknown target '%s' (known: c, cuda, hls, onnx-qdq, qonnx)", names[i]);
     }
+    for (int i = 0; i < n && !g; i++) /* a binary network has no IntGraph: only its c form */
+        if (strcmp(names[i], "c"))
+            return nn_fail(e, "export: a binary network exports to target c only (bit-packed), not '%s'", names[i]);
     if (nn_mkdirs(out, e)) return NN_ERR;
     for (int i = 0; i < n; i++) {
         char tmp[1200], dst[1200];
