@@ -630,6 +630,36 @@ static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor
     return 1 + relu;
 }
 
+typedef struct {
+    const nn_tensor *x;
+    const nn_gnode *n;
+    uint64_t *wp;
+    int32_t *corr;
+    const float *s;
+    nn_tensor *y;
+    uint64_t *xp;
+    int32_t *dot;
+    int O, C, H, W, OH, OW, pad;
+} bconv_job;
+
+static void bconv_run(void *arg, int ith, int nth)
+{
+    bconv_job *j = arg;
+    const size_t P = (size_t)j->OH * j->OW;
+    uint64_t *xp = j->xp + (size_t)ith * df_bin_words(j->C) * df_bin_plane(j->H, j->W, j->pad);
+    int32_t *dot = j->dot + (size_t)ith * j->O * P;
+    size_t lo, hi;
+    nn_split((size_t)j->x->shape[0], ith, nth, &lo, &hi);
+    for (size_t b = lo; b < hi; b++) {
+        df_bin_pack(j->x->data + b * j->C * j->H * j->W, j->C, j->H, j->W, j->pad, xp);
+        df_bin_conv(xp, j->C, j->H, j->W, j->pad, j->wp, j->corr, j->O, j->n->kernel, j->n->stride, j->n->dilation, j->OH,
+                    j->OW, 0, dot);
+        float *yb = j->y->data + b * j->O * P;
+        for (int o = 0; o < j->O; o++)
+            for (size_t p = 0; p < P; p++) yb[(size_t)o * P + p] = (float)dot[(size_t)o * P + p] * j->s[o] + 0.0f;
+    }
+}
+
 /* A binary conv: s * conv(x, sign(W)) (nn_sign_weight), or with packed the
  * same numbers by XNOR-popcount on bit-packed signs (x must be signs, as a
  * sign node makes them; groups 1): the sum of +-1 products is an integer
@@ -661,22 +691,16 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
         for (int o2 = nch; o2 < O; o2++) s[o2] = s[0];
     }
     const int H = x->shape[2], W = x->shape[3], OH = n->shape[1], OW = n->shape[2], pad = n->pad;
-    const int Cw = df_bin_words(C);
-    uint64_t *wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)O * Cw * k * k);
-    int32_t *corr = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * k * k);
-    df_bin_pack_weights(w->data, O, C, k, wp, corr);
-    nn_tensor *y = nn_new4(c, x->shape[0], O, OH, OW);
-    const size_t pl = df_bin_plane(H, W, pad);
-    uint64_t *xp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)Cw * pl);
-    int32_t *dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * OH * OW);
-    for (int b = 0; b < x->shape[0]; b++) {
-        df_bin_pack(x->data + (size_t)b * C * H * W, C, H, W, pad, xp);
-        df_bin_conv(xp, C, H, W, pad, wp, corr, O, k, n->stride, n->dilation, OH, OW, 0, dot);
-        float *yb = y->data + (size_t)b * O * OH * OW;
-        for (int o2 = 0; o2 < O; o2++)
-            for (int p = 0; p < OH * OW; p++) yb[(size_t)o2 * OH * OW + p] = (float)dot[(size_t)o2 * OH * OW + p] * s[o2] + 0.0f;
-    }
-    return y;
+    const int Cw = df_bin_words(C), nth = nn_threads(c);
+    bconv_job j = {x, n, NULL, NULL, s, NULL, NULL, NULL, O, C, H, W, OH, OW, pad};
+    j.wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)O * Cw * k * k);
+    j.corr = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * k * k);
+    df_bin_pack_weights(w->data, O, C, k, j.wp, j.corr);
+    j.y = nn_new4(c, x->shape[0], O, OH, OW);
+    j.xp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)nth * Cw * df_bin_plane(H, W, pad));
+    j.dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)nth * O * OH * OW);
+    nn_pool_run(c->pool, bconv_run, &j); /* images split across the workers */
+    return j.y;
 }
 
 void nn_graph_mark_active(const nn_graph *g, int (*on)(void *user, int node, int k), void *user, unsigned char *active)
