@@ -214,7 +214,11 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             int16_t *wq = nn_xmalloc(wt->numel * sizeof(int16_t)), *wi = wq;
             double *dw = dvec(&pool, C, 0);
             quant_weight(n, wt, wq, dw);
-            if (n->op == NN_OP_CONV) { /* the kernels' tap order: (kh, kw, channel pair, channel in pair) */
+            /* a 1x1 conv on a 1x1 map of a linear value (AdderNet's classifier after the
+             * pooling) is a linear layer: the same [O][IN] weights */
+            const int as_linear = n->op == NN_OP_CONV && a->kind == V_LIN && n->kernel == 1 && a->h == 1 &&
+                                  a->w == 1 && n->groups == 1 && n->stride == 1 && n->pad == 0;
+            if (n->op == NN_OP_CONV && !as_linear) { /* the kernels' tap order: (kh, kw, channel pair, channel in pair) */
                 const int cg = wt->shape[1], k = n->kernel, Cp = (cg + 1) / 2, Kp = 2 * Cp * k * k;
                 wi = nn_xcalloc((size_t)C * Kp, sizeof(int16_t));
                 for (int o = 0; o < C; o++)
@@ -227,7 +231,7 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             }
             int_node cn = {.c = C, .h = H, .w = W, .in = -1, .wt = wi};
             snprintf(cn.name, sizeof cn.name, "%s", n->name);
-            if (n->op == NN_OP_CONV) {
+            if (n->op == NN_OP_CONV && !as_linear) {
                 cn.op = INT_CONV, cn.k = n->kernel, cn.stride = n->stride, cn.pad = n->pad, cn.dil = n->dilation,
                 cn.groups = n->groups;
             } else {
@@ -272,7 +276,7 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
                     v->mult[v->nt++] = dvec(&pool, C, 0);
                     for (int c = 0; c < C; c++) v->mult[v->nt - 1][c] = dw[c] * b;
                 }
-            } else if (a->kind == V_LIN && n->op == NN_OP_LINEAR && a->nt == 1) {
+            } else if (a->kind == V_LIN && (n->op == NN_OP_LINEAR || as_linear) && a->nt == 1) {
                 /* e.g. the GAP sum: x_i = t_i * mult_i + cst_i with one mult for all i */
                 for (int c = 1; c < a->c; c++)
                     if (fabs(a->mult[0][c] - a->mult[0][0]) > 1e-12 * fabs(a->mult[0][0])) {
@@ -389,6 +393,13 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             v->kind = V_CODE, v->t = t, v->zp = zp, v->d = 1.0 / (double)s;
             break;
         }
+        case NN_OP_AVGPOOL:
+            if (!(H == 1 && W == 1 && n->pad == 0 && n->kernel >= a->h && n->kernel >= a->w && a->h == a->w &&
+                  n->kernel == a->h)) {
+                nn_fail(e, "node '%s': average pooling over windows has no integer form yet (a global one does)", n->name);
+                goto out;
+            }
+            __attribute__((fallthrough)); /* one window over the whole map: a global average */
         case NN_OP_GAP: {
             if (a->kind != V_CODE) {
                 nn_fail(e, "node '%s': global average pooling of an unquantized tensor", n->name);
@@ -417,7 +428,8 @@ int_graph *cmp_lower(const nn_graph *q, nn_err *e)
             break;
         }
         case NN_OP_FLATTEN:
-            if (a->kind != V_CODE) {
+            /* a code, or a linear value on a 1x1 map (its channels are already the flat order) */
+            if (a->kind != V_CODE && !(a->kind == V_LIN && a->h == 1 && a->w == 1)) {
                 nn_fail(e, "node '%s': flatten of an unquantized tensor", n->name);
                 goto out;
             }

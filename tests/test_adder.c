@@ -271,6 +271,40 @@ static void test_int_adder(void **s)
     assert_non_null(strstr(TU_OUT, "'a2'"));
     assert_non_null(strstr(TU_OUT, "power-of-two"));
     assert_false(nn_file_exists("/tmp/datafree_iadd_bad/c"));
+    /* the zoo's AddResNet-20 (global average pooling, a 1x1-conv + BN classifier) lowers
+     * too, and its exported C gives the interpreter's logits. 47 steps, so that the BN
+     * running statistics have caught up with the adder outputs (after a handful the
+     * post-BN ReLUs are all zero, their power-of-two range degenerate, and the lowering
+     * refuses them: |x - w| on grids 2^29 apart leaves int16) */
+    snprintf(cfg, sizeof cfg,
+             "{\"model\":{\"zoo\":\"addresnet20\"},\"data\":{\"path\":\"%s\",\"mean\":[0.286],\"std\":[0.353],"
+             "\"train_limit\":3008,\"test_limit\":100},\"train\":{\"epochs\":1,\"batch_size\":64,\"seed\":1,\"threads\":2},"
+             "\"optim\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9},\"output\":{\"dir\":\"/tmp/datafree_iadd_z\"}}",
+             data);
+    tu_write_text("/tmp/datafree_iadd_z.json", cfg);
+    assert_int_equal(tu_sh("%s train /tmp/datafree_iadd_z.json", tu_bin()), 0);
+    snprintf(cfg, sizeof cfg,
+             "{\"teacher\":\"/tmp/datafree_iadd_z/model.json\",\"data\":{\"path\":\"%s\",\"test_limit\":100,"
+             "\"train_limit\":512},\"threads\":2,\"quant\":{\"wbits\":8,\"abits\":8,\"pot\":true},"
+             "\"source\":{\"type\":\"real\"},\"schedule\":{\"epochs\":1,\"iters_per_epoch\":4,\"batch_size\":32,"
+             "\"calib_epochs\":1,\"fine_tune\":false},\"output\":{\"dir\":\"/tmp/datafree_iadd_zq\"}}",
+             data);
+    tu_write_text("/tmp/datafree_iadd_zq.json", cfg);
+    assert_int_equal(tu_sh("%s quantize /tmp/datafree_iadd_zq.json", tu_bin()), 0);
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_iadd_zq/model.json --data %s --limit 100 --integer --logits "
+                           "/tmp/datafree_iadd_zint.bin",
+                           tu_bin(), data),
+                     0);
+    tu_write_idx_subset(data, 100, "/tmp/datafree_iadd_100-images", "/tmp/datafree_iadd_100-labels");
+    assert_int_equal(tu_sh("rm -rf /tmp/datafree_iadd_zexp && %s export --model /tmp/datafree_iadd_zq/model.json --target c "
+                           "--out /tmp/datafree_iadd_zexp && cd /tmp/datafree_iadd_zexp/c && make -s && ./infer "
+                           "/tmp/datafree_iadd_100-images /tmp/datafree_iadd_100-labels --logits /tmp/datafree_iadd_zc.bin",
+                           tu_bin()),
+                     0);
+    if (tu_sh("cmp /tmp/datafree_iadd_zc.bin /tmp/datafree_iadd_zint.bin")) {
+        print_error("AddResNet-20: the exported C differs from the interpreter: %s\n", TU_OUT);
+        fail();
+    }
 }
 
 int main(void)
