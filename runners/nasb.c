@@ -64,7 +64,7 @@ typedef struct {
     cmp_kd kd;
 } nasb_cfg;
 
-static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
+static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
 {
     static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", "source",
                                        NULL};
@@ -109,19 +109,19 @@ static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
     const cJSON *v = cJSON_GetObjectItem(root, "variants");
     if (v) {
         if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 4)
-            return nn_fail(e, "%s: $.variants: an array of 1 to 4 of 1, 2, 4, 5", file);
+            return nn_fail(e, "$.variants: an array of 1 to 4 of 1, 2, 4, 5");
         c->nvar = 0;
         const cJSON *x;
         cJSON_ArrayForEach(x, v)
         {
             const int k = cJSON_IsNumber(x) ? x->valueint : -1;
             if (k != 1 && k != 2 && k != 4 && k != 5)
-                return nn_fail(e, "%s: $.variants[%d]: %d is not a derivation variant (1, 2, 4, 5)", file, c->nvar, k);
+                return nn_fail(e, "$.variants[%d]: %d is not a derivation variant (1, 2, 4, 5)", c->nvar, k);
             c->variants[c->nvar++] = k;
         }
     }
     if (c->epochs < 1 || c->batch < 2 || !(c->val_fraction > 0.0f && c->val_fraction < 1.0f))
-        return nn_fail(e, "%s: $.search: epochs >= 1, batch_size >= 2, val_fraction in (0, 1)", file);
+        return nn_fail(e, "$.search: epochs >= 1, batch_size >= 2, val_fraction in (0, 1)");
     c->kd.temperature = 20.0f, c->kd.alpha = 1.0f;
     c->source = cJSON_GetObjectItem(root, "source");
     if (c->source) { /* checked in full by the train stages; the search needs its files */
@@ -137,7 +137,7 @@ static int parse(const cJSON *root, const char *file, nasb_cfg *c, nn_err *e)
     }
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
-    if (!c->pretrain || !c->finetune) return nn_fail(e, "%s: $.pretrain and $.finetune are required", file);
+    if (!c->pretrain || !c->finetune) return nn_fail(e, "$.pretrain and $.finetune are required");
     return NN_OK;
 }
 
@@ -460,7 +460,7 @@ int run_nasb(int argc, char **argv)
     if (!root) return run_error(e.msg);
     nasb_cfg cfg;
     char m[1600], dir[1300];
-    if (parse(root, ra.config, &cfg, &e)) {
+    if (parse(root, &cfg, &e)) {
         snprintf(m, sizeof m, "%s: %s", ra.config, e.msg);
         cJSON_Delete(root);
         return run_error(m);

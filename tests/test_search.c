@@ -562,6 +562,16 @@ static void test_nasb_pipeline(void **s)
              data);
     tu_write_text("/tmp/datafree_nasb.json", cfg);
     tu_sh("rm -rf /tmp/datafree_nasb");
+    /* config errors name the JSON path; nothing runs */
+    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"variants\":[3],\"pretrain\":{},"
+                                                 "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.variants[0]"));
+    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"serch\":{},\"pretrain\":{},"
+                                                 "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "serch"));
+    assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));
     assert_false(nn_file_exists("/tmp/datafree_nasb/search/genotype_v1.json"));
