@@ -17,7 +17,7 @@ static const struct {
     {"quantize", run_quantize, "data-free (or real-data) quantization with KD fine-tuning, or naive PTQ"},
     {"nasb", run_nasb, "NASB: search binary cells, pretrain and finetune the binary network (or a baseline)"},
     {"run", run_pipeline, "a pipeline config: search -> quantize -> export, resumable by stage"},
-    {"export", run_export, "a quantized model as deployable code: C (integers), QDQ ONNX, QONNX"},
+    {"export", run_export, "a quantized (or binary) model as deployable code: C, CUDA, HLS C++, QDQ ONNX, QONNX"},
     {"convert", run_convert, "model.json <-> ONNX; a CNN into its AdderNet counterpart"},
     {"bench", run_bench, "training-step and inference images/s of a model"},
 };
