@@ -103,6 +103,25 @@ static inline void df_im2col_words(const int32_t *xw, int Cw, int H, int W, int 
         }
 }
 
+/* Group input x (cg channels) as int16 pairs ((x - zp) << xsh; an odd last
+ * channel pairs with 0) at scratch, and their im2col after it (padding 0):
+ * the pair layout shared by the conv and adder kernels. */
+static inline void df_im2col_pairs(const int32_t *x, int cg, int H, int W, int zp, int xsh, int k, int stride, int pad,
+                                   int dil, int OH, int OW, int32_t *scratch)
+{
+    const int Cp = (cg + 1) / 2, HW = H * W;
+    int16_t *xp = (int16_t *)scratch;
+    for (int cp = 0; cp < Cp; cp++) {
+        const int32_t *x0 = x + (size_t)(2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
+        int16_t *d = xp + (size_t)cp * HW * 2;
+        for (int i = 0; i < HW; i++) {
+            d[2 * i] = (int16_t)((x0[i] - zp) * (1 << xsh));
+            d[2 * i + 1] = (int16_t)(x1 ? (x1[i] - zp) * (1 << xsh) : 0);
+        }
+    }
+    df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, scratch + (size_t)Cp * HW);
+}
+
 #ifdef DF_HAVE_VNNI
 /* R (<= 8, a constant after inlining) output rows x 32 pixels per tile, in
  * 2R zmm accumulators; masked loads and stores cover the pixel tail. A word
@@ -287,18 +306,9 @@ static inline void df_conv(const int32_t *x, int C, int H, int W, int zp, const 
 #else
     (void)wq;
 #endif
-    int16_t *xp = (int16_t *)scratch;         /* [Cp][H][W][2]: x - zp, channels in pairs */
-    int32_t *colw = scratch + (size_t)Cp * HW; /* [Cp * k * k][P] pairs, as int32 words */
+    const int32_t *colw = scratch + (size_t)Cp * HW; /* [Cp * k * k][P] pairs, as int32 words */
     for (int g = 0; g < groups; g++) {
-        for (int cp = 0; cp < Cp; cp++) {
-            const int32_t *x0 = x + (size_t)(g * cg + 2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
-            int16_t *d = xp + (size_t)cp * HW * 2;
-            for (int i = 0; i < HW; i++) {
-                d[2 * i] = (int16_t)(x0[i] - zp);
-                d[2 * i + 1] = (int16_t)(x1 ? x1[i] - zp : 0);
-            }
-        }
-        df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, colw);
+        df_im2col_pairs(x + (size_t)g * cg * HW, cg, H, W, zp, 0, k, stride, pad, dil, OH, OW, scratch);
         df_gemm_pairs(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
     }
 }
@@ -369,18 +379,9 @@ static inline void df_adder(const int32_t *x, int C, int H, int W, int zp, int x
 {
     const int cg = C / groups, og = O / groups, Cp = df_conv_pairs(C, groups), Kp = df_conv_taps(C, groups, k);
     const int P = OH * OW, HW = H * W;
-    int16_t *xp = (int16_t *)scratch;
-    int32_t *colw = scratch + (size_t)Cp * HW;
+    const int32_t *colw = scratch + (size_t)Cp * HW;
     for (int g = 0; g < groups; g++) {
-        for (int cp = 0; cp < Cp; cp++) {
-            const int32_t *x0 = x + (size_t)(g * cg + 2 * cp) * HW, *x1 = 2 * cp + 1 < cg ? x0 + HW : NULL;
-            int16_t *d = xp + (size_t)cp * HW * 2;
-            for (int i = 0; i < HW; i++) {
-                d[2 * i] = (int16_t)((x0[i] - zp) * (1 << xsh));
-                d[2 * i + 1] = (int16_t)(x1 ? (x1[i] - zp) * (1 << xsh) : 0);
-            }
-        }
-        df_im2col_words(scratch, Cp, H, W, k, stride, pad, dil, OH, OW, 0, colw);
+        df_im2col_pairs(x + (size_t)g * cg * HW, cg, H, W, zp, xsh, k, stride, pad, dil, OH, OW, scratch);
         df_gemm_l1(w + (size_t)g * og * Kp, og, Kp, (const int16_t *)colw, P, y + (size_t)g * og * P);
     }
 }

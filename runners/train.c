@@ -401,7 +401,7 @@ int run_train(int argc, char **argv)
         for (long s = 0; s < steps_per_epoch; s++, step++) {
             int off = (int)(s * cfg.batch), n = gen ? cfg.batch : train.n - off < cfg.batch ? train.n - off : cfg.batch;
             nn_ctx_reset(&ctx);
-            nn_tensor *x = NULL, *tlog = NULL;
+            nn_tensor *x, *tlog = NULL;
             if (gen) { /* G(z, y) for sampled labels, and the teacher's logits on it, without a tape */
                 ctx.training = 0;
                 ctx.grad_enabled = 0;
@@ -411,43 +411,16 @@ int run_train(int argc, char **argv)
                 nn_fwd_opts go = {.labels = labels};
                 x = nn_graph_forward(gen, &ctx, z, &go);
                 tlog = nn_graph_forward(teacher, &ctx, x, NULL);
-                ctx.training = 1;
-                ctx.grad_enabled = 1;
-                nn_tensor *logits = nn_graph_forward(g, &ctx, x, NULL);
-                nn_tensor *loss = cmp_kd_loss(&ctx, logits, tlog, labels, cfg.kd);
-                if (!isfinite(loss->data[0])) {
-                    fprintf(stderr, "\ndatafree: loss is %f at epoch %d step %ld: training diverged (lower $.optim.lr)\n",
-                            loss->data[0], epoch + 1, s + 1);
-                    goto out_loop;
-                }
-                nn_graph_zero_grad(g);
-                nn_backward(&ctx, loss);
-                if (cfg.clip > 0.0f) nn_grad_clip(g, cfg.clip);
-                lr = nn_sched_lr(&sched, step);
-                nn_optim_step(&opt, g, lr);
-                loss_sum += loss->data[0] * n;
-                const int K = logits->shape[1];
-                for (int i = 0; i < n; i++) {
-                    const float *r = logits->data + (size_t)i * K;
-                    int b = 0;
-                    for (int k = 1; k < K; k++)
-                        if (r[k] > r[b]) b = k;
-                    correct += b == labels[i];
-                }
-                seen += n;
-                double el = nn_now() - t0, ips = seen / (el > 0 ? el : 1e-9);
-                double eta = (double)((cfg.epochs - epoch) * steps_per_epoch - s - 1) * n / ips;
-                run_progress_line(&prog, "epoch %d/%d step %ld/%ld KD loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %.0fm%02.0fs",
-                                  epoch + 1, cfg.epochs, s + 1, steps_per_epoch, loss_sum / seen,
-                                  100.0 * correct / seen, lr, ips, floor(eta / 60), fmod(eta, 60));
-                continue;
+            } else {
+                x = nn_new4(&ctx, n, train.c, train.h, train.w);
+                nn_dataset_batch(&train, perm + off, n, g->mean, g->std, &cfg.aug, &rng, x->data, labels);
             }
-            x = nn_new4(&ctx, n, train.c, train.h, train.w);
-            nn_dataset_batch(&train, perm + off, n, g->mean, g->std, &cfg.aug, &rng, x->data, labels);
             ctx.training = 1;
             ctx.grad_enabled = 1;
             nn_tensor *logits = nn_graph_forward(g, &ctx, x, NULL);
-            nn_tensor *loss = nn_cross_entropy(&ctx, logits, labels, cfg.smoothing);
+            /* data-free: GDFQ's student loss against the teacher; else CE on the labels */
+            nn_tensor *loss = tlog ? cmp_kd_loss(&ctx, logits, tlog, labels, cfg.kd)
+                                   : nn_cross_entropy(&ctx, logits, labels, cfg.smoothing);
             if (!isfinite(loss->data[0])) {
                 fprintf(stderr, "\ndatafree: loss is %f at epoch %d step %ld: training diverged (lower $.optim.lr, "
                                 "or set $.train.grad_clip)\n", loss->data[0], epoch + 1, s + 1);
@@ -475,7 +448,8 @@ int run_train(int argc, char **argv)
             }
             seen += n;
             double el = nn_now() - t0, ips = seen / (el > 0 ? el : 1e-9);
-            double eta = (double)((cfg.epochs - epoch - 1) * train.n + (train.n - seen)) / ips;
+            const double eta = (nn_now() - t0) / (double)(s + 1) *
+                               (double)((cfg.epochs - epoch - 1) * steps_per_epoch + steps_per_epoch - s - 1);
             run_progress_line(&prog, "epoch %d/%d step %ld/%ld loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %.0fm%02.0fs",
                               epoch + 1, cfg.epochs, s + 1, steps_per_epoch, loss_sum / seen, 100.0 * correct / seen,
                               lr, ips, floor(eta / 60), fmod(eta, 60));
