@@ -244,6 +244,23 @@ nn_graph *gen_ar_derived(const gen_ar_space *s, const srch_genotype *gt, uint64_
     return build(s, choice, seed, NULL, e);
 }
 
+void gen_ar_op_macs(const gen_ar_space *s, const nn_graph *supernet, double *cost, double *fixed)
+{
+    /* edge_op names every node of a candidate "e<from>_<to>_<op>_..." */
+    double cand = 0;
+    for (int i = 0, o = 0; i < s->ne; o += s->edges[i++].nops)
+        for (int j = 0; j < s->edges[i].nops; j++) {
+            char pfx[48];
+            const int l = snprintf(pfx, sizeof pfx, "e%d_%d_%.10s_", s->edges[i].from, s->edges[i].to, s->edges[i].ops[j]);
+            double c = 0;
+            for (int v = 0; v < supernet->n; v++)
+                if (!strncmp(supernet->nodes[v].name, pfx, (size_t)l)) c += nn_graph_node_macs(supernet, v);
+            cost[o + j] = c;
+            cand += c;
+        }
+    *fixed = nn_graph_macs(supernet) - cand;
+}
+
 static void node_label(int v, char *out, size_t n)
 {
     if (v == 0)

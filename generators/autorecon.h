@@ -48,6 +48,11 @@ nn_graph *gen_ar_supernet(const gen_ar_space *s, uint64_t seed, int *mix_node, n
  * uses pruned. The genotype must fit the space (errors name the edge). */
 nn_graph *gen_ar_derived(const gen_ar_space *s, const srch_genotype *gt, uint64_t seed, nn_err *e);
 
+/* MACs per image of every edge's candidates (alpha's layout: cost[o + j] for
+ * edge i's op j), read off the supernet's nodes, and of what every
+ * architecture computes (stem, head): the input of srch_cost_* (search/cost.h). */
+void gen_ar_op_macs(const gen_ar_space *s, const nn_graph *supernet, double *cost, double *fixed);
+
 /* The genotype as a Graphviz DOT picture (nodes, kept edges with their ops). */
 int gen_ar_write_dot(const gen_ar_space *s, const srch_genotype *gt, const char *path, nn_err *e);
 

@@ -16,11 +16,13 @@
 
 #include "cli.h"
 #include "generators/autorecon.h"
+#include "generators/gdfq.h"
 #include "generators/recon.h"
 #include "nn/evaluate.h"
 #include "nn/io.h"
 #include "nn/json.h"
 #include "nn/optim.h"
+#include "search/cost.h"
 #include "search/derive.h"
 #include "search/gumbel.h"
 #include "search/plot.h"
@@ -35,6 +37,11 @@ typedef struct search_cfg {
     float tau0, tau1;
     float w_lr, w_b1, w_b2, a_lr, a_b1, a_b2, a_wd, bns_beta;
     int seed, threads;
+    /* search.cost: a MACs budget (budget_gdfq: the GDFQ generator's MACs at
+     * the same width), the hinge penalty's weight in the arch loss */
+    int budget_gdfq;
+    double budget;
+    float cost_weight;
 } search_cfg;
 
 static int pick(const char *v, const char *path, const char *const *names, int n, int *out, nn_err *e)
@@ -52,7 +59,8 @@ static int parse_config(const cJSON *j, search_cfg *c, nn_err *e)
     static const char *const top[] = {"teacher", "space", "search", "seed", "threads", "output", NULL};
     static const char *const kspace[] = {"scale", "latent", NULL};
     static const char *const ksearch[] = {"epochs", "weight_batches", "arch_batches", "batch_size", "alternate",
-                                          "gumbel", "weights", "arch", "bns_beta", NULL};
+                                          "gumbel", "weights", "arch", "bns_beta", "cost", NULL};
+    static const char *const kcost[] = {"budget", "weight", NULL};
     static const char *const kgum[] = {"form", "noise", "schedule", "tau_start", "tau_end", NULL};
     static const char *const kopt[] = {"lr", "beta1", "beta2", "weight_decay", NULL};
     static const char *const kout[] = {"dir", NULL};
@@ -61,7 +69,7 @@ static int parse_config(const cJSON *j, search_cfg *c, nn_err *e)
     *c = (search_cfg){.scale = 0.5f, .latent = 100, .epochs = 10, .t1 = 40, .v1 = 20, .batch = 32,
                       .gs = {SRCH_GUMBEL_SEED, 5.0f, 0}, .tau_kind = SRCH_TAU_EXP, .tau0 = 5.0f, .tau1 = 0.1f,
                       .w_lr = 1e-3f, .w_b1 = 0.5f, .w_b2 = 0.999f, .a_lr = 3e-3f, .a_b1 = 0.5f, .a_b2 = 0.999f,
-                      .a_wd = 1e-4f, .bns_beta = 0.1f, .seed = 1};
+                      .a_wd = 1e-4f, .bns_beta = 0.1f, .seed = 1, .cost_weight = 1.0f};
     int failed, v;
     const char *s;
     if (!cJSON_IsObject(j)) return nn_fail(e, "the config must be a JSON object");
@@ -109,6 +117,21 @@ static int parse_config(const cJSON *j, search_cfg *c, nn_err *e)
             return NN_ERR;
         if (s) c->tau_kind = v == 0 ? SRCH_TAU_CONST : v == 1 ? SRCH_TAU_EXP : SRCH_TAU_LINEAR;
         if (!(c->tau0 > 0.0f) || !(c->tau1 > 0.0f)) return nn_fail(e, "$.search.gumbel: temperatures must be > 0");
+    }
+    const cJSON *co = nn_json_obj(se, "$.search", "cost", 0, e, &failed);
+    if (failed) return NN_ERR;
+    if (co) {
+        const cJSON *b = cJSON_GetObjectItem(co, "budget");
+        if (nn_json_check_keys(co, "$.search.cost", kcost, e) ||
+            nn_json_float(co, "$.search.cost", "weight", 0, &c->cost_weight, e))
+            return NN_ERR;
+        if (cJSON_IsString(b) && !strcmp(b->valuestring, "gdfq"))
+            c->budget_gdfq = 1;
+        else if (cJSON_IsNumber(b) && b->valuedouble > 0)
+            c->budget = b->valuedouble;
+        else
+            return nn_fail(e, "$.search.cost.budget: needs \"gdfq\" or a number of MACs per image > 0");
+        if (!(c->cost_weight >= 0.0f)) return nn_fail(e, "$.search.cost.weight: needs a number >= 0");
     }
     const char *opath[2] = {"$.search.weights", "$.search.arch"};
     float *ov[2][4] = {{&c->w_lr, &c->w_b1, &c->w_b2, NULL}, {&c->a_lr, &c->a_b1, &c->a_b2, &c->a_wd}};
@@ -162,7 +185,10 @@ static const char *search_help =
     "is trained against the teacher's BN statistics and labels (L_G = CE +\n"
     "beta L_BNS) with Gumbel-softmax edge weights; per epoch, weight batches then\n"
     "arch batches (alternate: block), or one of each in turn (step). Every edge\n"
-    "then takes its argmax op. Writes to output.dir: genotype.json (the input of\n"
+    "then takes its argmax op. With search.cost, a MACs budget: the arch loss\n"
+    "adds weight * max(0, E[MACs] / budget - 1) (E under softmax(alpha)), and\n"
+    "derivation moves argmax edges to cheaper ops until the generator fits the\n"
+    "budget (\"gdfq\": GDFQ's generator at the same width). Writes to output.dir: genotype.json (the input of\n"
     "a quantize config's generator {type: autorecon, genotype}), alpha.svg,\n"
     "generator.dot (+ generator.svg when Graphviz is installed), metrics.jsonl\n"
     "(losses and alpha per edge every epoch), ckpt.safetensors, result.json.\n\n"
@@ -174,7 +200,8 @@ static const char *search_help =
     "search {epochs, weight_batches, arch_batches, batch_size, alternate\n"
     "block|step, gumbel {form seed|standard, noise example|batch, schedule\n"
     "exponential|linear|constant, tau_start, tau_end}, weights {lr, beta1,\n"
-    "beta2}, arch {lr, beta1, beta2, weight_decay}, bns_beta}, seed, threads,\n"
+    "beta2}, arch {lr, beta1, beta2, weight_decay}, bns_beta, cost {budget\n"
+    "gdfq|MACs, weight (default 1)}}, seed, threads,\n"
     "output {dir}. See configs/autorecon/ for examples.\n";
 
 int run_search(int argc, char **argv)
@@ -198,7 +225,8 @@ int run_search(int argc, char **argv)
     }
     if (ra.threads) cfg.threads = ra.threads;
     int rc = 1, have_ctx = 0, mix[GEN_AR_EDGES], *labels = NULL, total_ops = 0;
-    float *history = NULL;
+    float *history = NULL, *pgrad = NULL;
+    double *opcost = NULL, fixed = 0, budget = cfg.budget;
     nn_graph *teacher = NULL, *gen = NULL;
     nn_optim wopt = {0}, aopt = {0};
     nn_ctx ctx;
@@ -218,6 +246,20 @@ int run_search(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < sp.ne; i++) total_ops += sp.edges[i].nops;
+    opcost = nn_xmalloc((size_t)total_ops * sizeof(double));
+    pgrad = nn_xmalloc((size_t)total_ops * sizeof(float));
+    gen_ar_op_macs(&sp, gen, opcost, &fixed);
+    if (cfg.budget_gdfq) {
+        nn_graph *gd = gen_gdfq_build(sp.c, sp.h, sp.w, sp.num_classes, sp.latent, (int)lroundf(128.0f * cfg.scale), 0, 1,
+                                      &e);
+        if (!gd) {
+            snprintf(m, sizeof m, "$.search.cost.budget: %s", e.msg);
+            run_error(m);
+            goto out;
+        }
+        budget = nn_graph_macs(gd);
+        nn_graph_free(gd);
+    }
     nn_optim_init(&wopt, NN_ADAM, gen);
     wopt.group = NN_GROUP_WEIGHTS, wopt.beta1 = cfg.w_b1, wopt.beta2 = cfg.w_b2;
     nn_optim_init(&aopt, NN_ADAM, gen);
@@ -265,6 +307,10 @@ int run_search(int argc, char **argv)
                cfg.scale, (double)(gen->train_len - (size_t)total_ops) / 1e6, nn_graph_macs(gen) / 1e6, sp.ne,
                teacher->name, cfg.epochs, cfg.t1, cfg.v1, cfg.batch, cfg.gs.form == SRCH_GUMBEL_SEED ? "the seed's" : "standard",
                cfg.gs.per_batch ? "batch" : "example", nn_threads(&ctx));
+    if (!ra.json && budget > 0)
+        printf("search: MACs budget %.1f M/image%s (penalty weight %g); the cheapest generator %.1f M, every op %.1f M\n",
+               budget / 1e6, cfg.budget_gdfq ? " (GDFQ's generator at this width)" : "", (double)cfg.cost_weight,
+               fixed / 1e6, (nn_graph_macs(gen)) / 1e6);
     run_progress prog;
     run_progress_init(&prog, ra.json);
     int epochs_run = 0, last = start;
@@ -277,7 +323,7 @@ int run_search(int argc, char **argv)
         const float decay = cfg.epochs > 1 ? powf(cfg.tau1 / cfg.tau0, 1.0f / (float)(cfg.epochs - 1)) : 1.0f;
         mix_state ms = {cfg.gs, &rng};
         ms.gs.tau = srch_tau(cfg.tau_kind, cfg.tau0, cfg.tau1, decay, epoch, cfg.epochs);
-        double t0 = nn_now(), sum[2][2] = {{0}}; /* [weight|arch][ce|bns] */
+        double t0 = nn_now(), sum[2][2] = {{0}}, pen_sum = 0; /* [weight|arch][ce|bns] */
         int cnt[2] = {0}, steps = cfg.per_step ? (cfg.t1 > cfg.v1 ? cfg.t1 : cfg.v1) : cfg.t1 + cfg.v1;
         for (int st = 0; st < steps; st++) {
             for (int ph = 0; ph < 2; ph++) { /* 0: weights, 1: arch */
@@ -304,6 +350,15 @@ int run_search(int argc, char **argv)
                 }
                 nn_graph_zero_grad(gen);
                 nn_backward(&ctx, ro.loss);
+                if (ph && budget > 0 && cfg.cost_weight > 0) { /* the budget's hinge, added to alpha's gradient */
+                    gather_alpha(gen, &sp, mix, alpha);
+                    memset(pgrad, 0, (size_t)total_ops * sizeof(float));
+                    pen_sum += srch_cost_penalty(sp.edges, sp.ne, alpha, opcost, fixed, budget, cfg.cost_weight, pgrad);
+                    for (int i = 0, o = 0; i < sp.ne; o += sp.edges[i++].nops) {
+                        nn_tensor *a = &gen->params[gen->nodes[mix[i]].param[0]].t;
+                        for (int q = 0; q < sp.edges[i].nops; q++) a->grad[q] += pgrad[o + q];
+                    }
+                }
                 if (ph)
                     nn_optim_step(&aopt, gen, cfg.a_lr);
                 else
@@ -333,6 +388,8 @@ int run_search(int argc, char **argv)
         cJSON_AddNumberToObject(jl, "w_bns", cnt[0] ? sum[0][1] / cnt[0] : 0);
         cJSON_AddNumberToObject(jl, "a_ce", cnt[1] ? sum[1][0] / cnt[1] : 0);
         cJSON_AddNumberToObject(jl, "a_bns", cnt[1] ? sum[1][1] / cnt[1] : 0);
+        cJSON_AddNumberToObject(jl, "expected_macs", srch_cost_expected(sp.edges, sp.ne, alpha, opcost, fixed));
+        if (budget > 0) cJSON_AddNumberToObject(jl, "budget_penalty", cnt[1] ? pen_sum / cnt[1] : 0);
         cJSON_AddNumberToObject(jl, "epoch_seconds", secs);
         cJSON_AddItemToObject(jl, "alpha", cJSON_CreateFloatArray(alpha, total_ops));
         char *ls = cJSON_PrintUnformatted(jl);
@@ -340,9 +397,10 @@ int run_search(int argc, char **argv)
         free(ls);
         cJSON_Delete(jl);
         if (!ra.json)
-            printf("epoch %d/%d  tau %.3f  weights: ce %.3f bns %.4f  arch: ce %.3f bns %.4f  %.0fs\n", epoch + 1,
-                   cfg.epochs, ms.gs.tau, cnt[0] ? sum[0][0] / cnt[0] : 0, cnt[0] ? sum[0][1] / cnt[0] : 0,
-                   cnt[1] ? sum[1][0] / cnt[1] : 0, cnt[1] ? sum[1][1] / cnt[1] : 0, secs);
+            printf("epoch %d/%d  tau %.3f  weights: ce %.3f bns %.4f  arch: ce %.3f bns %.4f  E[MACs] %.1f M  %.0fs\n",
+                   epoch + 1, cfg.epochs, ms.gs.tau, cnt[0] ? sum[0][0] / cnt[0] : 0, cnt[0] ? sum[0][1] / cnt[0] : 0,
+                   cnt[1] ? sum[1][0] / cnt[1] : 0, cnt[1] ? sum[1][1] / cnt[1] : 0,
+                   srch_cost_expected(sp.edges, sp.ne, alpha, opcost, fixed) / 1e6, secs);
         epochs_run++;
         last = epoch + 1;
     }
@@ -358,7 +416,8 @@ int run_search(int argc, char **argv)
     {
         gather_alpha(gen, &sp, mix, alpha);
         srch_genotype gt;
-        if (srch_derive(sp.edges, sp.ne, alpha, SRCH_DERIVE_ARGMAX, 0, &gt, &e)) {
+        if (budget > 0 ? srch_derive_budget(sp.edges, sp.ne, alpha, opcost, fixed, budget, &gt, &e)
+                       : srch_derive(sp.edges, sp.ne, alpha, SRCH_DERIVE_ARGMAX, 0, &gt, &e)) {
             run_error(e.msg);
             goto out_loop;
         }
@@ -403,6 +462,7 @@ int run_search(int argc, char **argv)
         cJSON_AddNumberToObject(r, "edges_kept", gt.n);
         cJSON_AddNumberToObject(r, "generator_params", dparams);
         cJSON_AddNumberToObject(r, "generator_macs", dmacs);
+        if (budget > 0) cJSON_AddNumberToObject(r, "budget_macs", budget);
         cJSON_AddNumberToObject(r, "scale", cfg.scale);
         cJSON_AddNumberToObject(r, "epochs", cfg.epochs);
         cJSON_AddNumberToObject(r, "run_seconds", run_seconds);
@@ -421,8 +481,10 @@ int run_search(int argc, char **argv)
             goto out_loop;
         }
         if (!ra.json) {
-            printf("derived generator: %d of %d edges kept, %.2f M parameters, %.0f M MACs/image; search %.1f min\n",
-                   gt.n, sp.ne, dparams / 1e6, dmacs / 1e6, run_seconds / 60);
+            printf("derived generator: %d of %d edges kept, %.2f M parameters, %.1f M MACs/image", gt.n, sp.ne,
+                   dparams / 1e6, dmacs / 1e6);
+            if (budget > 0) printf(" (budget %.1f M)", budget / 1e6);
+            printf("; search %.1f min\n", run_seconds / 60);
             for (int i = 0; i < gt.n; i++) printf("  %2d -> %2d  %s\n", gt.e[i].from, gt.e[i].to, gt.e[i].op);
             printf("wrote %s/genotype.json, alpha.svg, generator.dot%s\n", cfg.out_dir, have_svg ? ", generator.svg" : "");
         }
@@ -433,6 +495,8 @@ out_loop:
 out:
     free(labels);
     free(history);
+    free(opcost);
+    free(pgrad);
     if (have_ctx && ctx.prof) nn_profile_print(&ctx, stderr);
     if (have_ctx) nn_ctx_free(&ctx);
     nn_optim_free(&wopt);

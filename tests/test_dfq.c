@@ -467,7 +467,7 @@ static void test_end_to_end(void **s)
     snprintf(cfg, sizeof cfg,
              "{\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"data\":{\"path\":\"%s\",\"test_limit\":1000},"
              "\"stages\":{\"search\":{\"space\":{\"scale\":0.0625,\"latent\":32},\"search\":{\"epochs\":2,"
-             "\"weight_batches\":4,\"arch_batches\":2,\"batch_size\":16},\"threads\":2},"
+             "\"weight_batches\":4,\"arch_batches\":2,\"batch_size\":16,\"cost\":{\"budget\":\"gdfq\"}},\"threads\":2},"
              "\"quantize\":{\"quant\":{\"wbits\":4,\"abits\":4},\"source\":{\"type\":\"generator\"},"
              "\"generator\":{\"scale\":0.125,\"latent\":32,\"lr\":0.01},\"threads\":2,"
              "\"schedule\":{\"epochs\":4,\"iters_per_epoch\":25,\"batch_size\":32,\"calib_epochs\":2,\"warmup_epochs\":2},"
@@ -483,6 +483,20 @@ static void test_end_to_end(void **s)
     assert_int_equal(tu_sh("grep -c '\"type\":.*\"autorecon\"' /tmp/datafree_dfq_pipe/quantize/result.json"), 0);
     assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/genotype.json"));
     assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/alpha.svg"));
+    /* the MACs budget (GDFQ's generator at the search's width) holds */
+    {
+        nn_err e2;
+        cJSON *sr = nn_json_load("/tmp/datafree_dfq_pipe/search/result.json", &e2);
+        assert_non_null(sr);
+        const double gm = cJSON_GetObjectItem(sr, "generator_macs")->valuedouble;
+        const cJSON *bm = cJSON_GetObjectItem(sr, "budget_macs");
+        assert_non_null(bm);
+        if (!(gm > 0 && gm <= bm->valuedouble)) {
+            print_error("searched generator %.0f MACs over the budget %.0f\n", gm, bm->valuedouble);
+            fail();
+        }
+        cJSON_Delete(sr);
+    }
     assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/search/generator.dot"));
     assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe.json", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "== search: done already"));

@@ -9,6 +9,7 @@
 #include "generators/autorecon.h"
 #include "nn/graph.h"
 #include "nn/optim.h"
+#include "search/cost.h"
 #include "search/derive.h"
 #include "search/gates.h"
 #include "search/nasb.h"
@@ -175,6 +176,58 @@ static void test_derive(void **s)
     free(svg);
 }
 
+/* The MACs budget on the hand-made edges: conv3x3 costs 10 on 0->2 and 30 on
+ * 1->3 (1 elsewhere), identity 0, none 0, fixed 5. The expected cost against
+ * a hand computation, the hinge penalty's gradient against central
+ * differences of the penalty, and budgeted derivation: argmax costs 45; the
+ * cheapest move per alpha given up is 1->3 to identity (0.2 per 30), then
+ * 0->2 (0.7 per 10); a budget under the fixed cost is refused. */
+static void test_cost_budget(void **s)
+{
+    (void)s;
+    double cost[18];
+    for (int i = 0; i < 6; i++) cost[3 * i] = i == 1 ? 10 : i == 4 ? 30 : 1, cost[3 * i + 1] = 0, cost[3 * i + 2] = 0;
+    double want = 5;
+    for (int i = 0; i < 6; i++) {
+        const double z = exp(ALPHA[3 * i]) + exp(ALPHA[3 * i + 1]) + exp(ALPHA[3 * i + 2]);
+        want += exp(ALPHA[3 * i]) / z * cost[3 * i];
+    }
+    const double E = srch_cost_expected(EDGES, 6, ALPHA, cost, 5);
+    assert_true(fabs(E - want) < 1e-9);
+    float grad[18] = {0}, a[18];
+    assert_true(srch_cost_penalty(EDGES, 6, ALPHA, cost, 5, E + 1, 2.0, grad) == 0.0);
+    for (int q = 0; q < 18; q++) assert_true(grad[q] == 0.0f);
+    const double budget = 8, pen = srch_cost_penalty(EDGES, 6, ALPHA, cost, 5, budget, 2.0, grad);
+    assert_true(fabs(pen - 2.0 * (E / budget - 1)) < 1e-9);
+    for (int q = 0; q < 18; q++) {
+        memcpy(a, ALPHA, sizeof a);
+        float dummy[18] = {0};
+        a[q] += 1e-3f;
+        const double up = srch_cost_penalty(EDGES, 6, a, cost, 5, budget, 2.0, dummy);
+        a[q] -= 2e-3f;
+        const double dn = srch_cost_penalty(EDGES, 6, a, cost, 5, budget, 2.0, dummy);
+        const double fd = (up - dn) / 2e-3;
+        if (fabs(fd - grad[q]) > 1e-3 * (1 + fabs(fd))) {
+            print_error("alpha %d: gradient %g, central difference %g\n", q, (double)grad[q], fd);
+            fail();
+        }
+    }
+    assert_true(grad[12] > 0 && grad[13] < 0); /* 1->3: away from the conv, towards identity */
+    nn_err e = {0};
+    srch_genotype g;
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 1000, &g, &e), NN_OK);
+    assert_true(fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 45) < 1e-9);
+    assert_true(has(&g, 0, 2, "conv3x3") && has(&g, 1, 3, "conv3x3"));
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 40, &g, &e), NN_OK);
+    assert_true(has(&g, 0, 2, "conv3x3") && has(&g, 1, 3, "identity") && g.n == 5);
+    assert_true(fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 15) < 1e-9);
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 14, &g, &e), NN_OK);
+    assert_true(has(&g, 0, 2, "identity") && has(&g, 1, 3, "identity"));
+    assert_true(fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 5) < 1e-9);
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 4, &g, &e), NN_ERR);
+    assert_non_null(strstr(e.msg, "over the budget"));
+}
+
 /* A tiny search: three candidate ops with constructed losses (op 1 is the
  * cheapest); alpha steps by the binary-gate estimator must make op 1 the
  * argmax, from an alpha that starts against it. Also the sampler's
@@ -310,6 +363,30 @@ static void test_autorecon_space(void **s)
     assert_int_equal(nmix, 0);
     assert_int_equal(nconv, convs);
     assert_int_equal(nbil, 4); /* 2 up edges in each of the 2 upsampling blocks */
+    /* the per-op MACs read off the supernet: a derived generator costs
+     * exactly fixed + its ops, and a block-3 conv3x3 is 8 * 8 * 9 * 28 * 28 */
+    {
+        int mx[GEN_AR_EDGES];
+        nn_graph *sn = gen_ar_supernet(&sp, 3, mx, &e);
+        assert_non_null(sn);
+        double cost[GEN_AR_EDGES * 7], fixed;
+        gen_ar_op_macs(&sp, sn, cost, &fixed);
+        const double dm = nn_graph_macs(d), gm = srch_genotype_cost(sp.edges, sp.ne, cost, fixed, &gt);
+        if (fabs(dm - gm) > 0.5) {
+            print_error("derived generator %.0f MACs, genotype cost %.0f\n", dm, gm);
+            fail();
+        }
+        double all = fixed;
+        for (int q = 0; q < off; q++) all += cost[q];
+        assert_true(fabs(all - nn_graph_macs(sn)) < 0.5);
+        for (int i = 0, o = 0; i < sp.ne; o += sp.edges[i++].nops)
+            if (sp.edges[i].from == 9 && sp.edges[i].to == 11) {
+                assert_string_equal(sp.edges[i].ops[1], "conv3x3");
+                assert_true(fabs(cost[o + 1] - 8.0 * 8 * 9 * 28 * 28) < 0.5);
+                assert_true(cost[o + 5] == 0 && cost[o + 6] == 0); /* identity, none */
+            }
+        nn_graph_free(sn);
+    }
     /* it runs, and saves/loads as an ordinary model.json */
     assert_int_equal(nn_graph_save(d, "/tmp/datafree_ar_derived.json", &e), 0);
     nn_graph *d2 = nn_graph_load("/tmp/datafree_ar_derived.json", &e);
@@ -630,7 +707,7 @@ static void test_nasb_pipeline(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_gate_search),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_cost_budget), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
                                        cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_nasb_pipeline)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);

@@ -1,0 +1,32 @@
+/* A cost budget for a search (MACs per image, or any additive cost).
+ *
+ * cost[] has alpha's layout (edge i's nops values in order): the cost an op
+ * adds when its edge takes it; `fixed` is what every architecture pays (stem,
+ * head). The relaxed architecture's expected cost is
+ *   E = fixed + sum_e sum_j softmax(alpha_e)_j cost_ej,
+ * and the budget penalty w * max(0, E / budget - 1) (ProxylessNAS' expected
+ * latency, as a hinge: free below the budget). Derivation under a budget
+ * starts from argmax and, while the genotype costs more than the budget,
+ * moves one edge to a cheaper non-"none" op: the move that gives up the least
+ * alpha per unit of cost saved (a greedy knapsack). */
+#ifndef SRCH_COST_H
+#define SRCH_COST_H
+
+#include "derive.h"
+
+double srch_cost_expected(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed);
+
+/* The penalty's value; adds its gradient with respect to alpha to grad
+ * (alpha's layout). Zero (and no gradient) at or under the budget. */
+double srch_cost_penalty(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,
+                         double budget, double weight, float *grad);
+
+/* The cost of a genotype: fixed plus its edges' ops (an edge it lacks costs 0). */
+double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, double fixed, const srch_genotype *g);
+
+/* srch_derive(ARGMAX) then the greedy moves above until the genotype costs at
+ * most budget; an error if even the cheapest non-"none" ops exceed it. */
+int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,
+                       double budget, srch_genotype *g, nn_err *e);
+
+#endif
