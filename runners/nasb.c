@@ -35,8 +35,9 @@ static const char *nasb_help =
     "NASB: searches binary cells on a binary ResNet-20 (Bi-Real backbone, a NAS\n"
     "cell of 15 mixed edges x 10 ops per group, ProxylessNAS binary gates), derives\n"
     "one network per variant (1 NASB: one predecessor per node; 2: 4 ops for the\n"
-    "output node; 4: 4 ops per node, no identity; 5: 8 ops for the output node, 6\n"
-    "for the others), pretrains each in full precision and finetunes it binarized\n"
+    "output node; 3: variant 1's cells in two parallel branches, summed; 4: 4 ops\n"
+    "per node, no identity; 5: 8 ops for the output node, 6 for the others),\n"
+    "pretrains each in full precision and finetunes it binarized\n"
     "(Adam, weight decay 0). Run folder (output.dir): search/ (ckpt, metrics.jsonl,\n"
     "alpha.jsonl, alpha.svg, genotype_v<N>.json, cell<C>_v<N>.dot/.svg), then\n"
     "v<N>/pretrain/ and v<N>/finetune/ (train runs: model.json, metrics.jsonl).\n"
@@ -56,7 +57,7 @@ static const char *nasb_help =
 
 typedef struct {
     const char *data, *out;
-    int train_limit, epochs, batch, seed, variants[4], nvar;
+    int train_limit, epochs, batch, seed, variants[5], nvar;
     float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
     int nmean, nstd;
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
@@ -108,15 +109,15 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     }
     const cJSON *v = cJSON_GetObjectItem(root, "variants");
     if (v) {
-        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 4)
-            return nn_fail(e, "$.variants: an array of 1 to 4 of 1, 2, 4, 5");
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 5)
+            return nn_fail(e, "$.variants: an array of 1 to 5 of 1, 2, 3, 4, 5");
         c->nvar = 0;
         const cJSON *x;
         cJSON_ArrayForEach(x, v)
         {
             const int k = cJSON_IsNumber(x) ? x->valueint : -1;
-            if (k != 1 && k != 2 && k != 4 && k != 5)
-                return nn_fail(e, "$.variants[%d]: %d is not a derivation variant (1, 2, 4, 5)", c->nvar, k);
+            if (k < 1 || k > 5)
+                return nn_fail(e, "$.variants[%d]: %d is not a derivation variant (1 to 5)", c->nvar, k);
             c->variants[c->nvar++] = k;
         }
     }

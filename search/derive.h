@@ -31,8 +31,11 @@ typedef struct srch_choice {
 
 typedef struct srch_genotype {
     int n;
+    int branches; /* parallel copies of every cell, summed (NASB V3); 1 elsewhere */
     srch_choice e[SRCH_MAX_EDGES];
 } srch_genotype;
+
+#define SRCH_MAX_BRANCHES 4
 
 typedef enum { SRCH_DERIVE_ARGMAX, SRCH_DERIVE_TOPK, SRCH_DERIVE_ONE_PRED } srch_rule;
 
@@ -40,7 +43,8 @@ typedef enum { SRCH_DERIVE_ARGMAX, SRCH_DERIVE_TOPK, SRCH_DERIVE_ONE_PRED } srch
 int srch_derive(const srch_edge *edges, int ne, const float *alpha, srch_rule rule, int k, srch_genotype *g,
                 nn_err *e);
 
-/* {"format": "datafree.genotype", "edges": [{"from": 0, "to": 1, "op": "conv3x3"}, ...]} */
+/* {"format": "datafree.genotype", "edges": [{"from": 0, "to": 1, "op": "conv3x3"}, ...]}
+ * and "branches": B when B > 1 */
 cJSON *srch_genotype_to_json(const srch_genotype *g);
 int srch_genotype_from_json(const cJSON *j, const char *path, srch_genotype *g, nn_err *e);
 int srch_genotype_save(const srch_genotype *g, const char *file, nn_err *e);

@@ -64,6 +64,46 @@ static int edge_op(nn_graph *g, cell_state *cs, int i, int k, int C, int wbin, c
     return nn_zb_bconv_bn(g, name, sign_of(g, cs, i, cell), C, kk, 1, dil, wbin);
 }
 
+/* Nodes 1..5 of cell c from cs->node[0]; returns node 5. */
+static int build_cell(nn_graph *g, cell_state *cs, int c, int oc, int wbin, const srch_genotype *geno, const char *cell)
+{
+    char b[NN_NAME_LEN];
+    for (int j = 1; j < NASB_NODES; j++) {
+        snprintf(b, sizeof b, "%s.n%d.backbone", cell, j);
+        int nj = nn_zb_bireal_unit(g, b, cs->node[j - 1], sign_of(g, cs, j - 1, cell), oc, oc, 1);
+        for (int i = 0; i < j; i++) {
+            char en[NN_NAME_LEN];
+            snprintf(en, sizeof en, "%s.e%d_%d", cell, i, j);
+            int t = -1;
+            if (!geno) { /* the mixed edge: 9 computed candidates and zero */
+                nn_gnode m = nn_gnode_default(en, NN_OP_MIX, -1);
+                m.nin = 0;
+                for (int k = 0; k < NASB_NOPS - 1; k++) {
+                    char on[NN_NAME_LEN];
+                    snprintf(on, sizeof on, "%s.%s", en, nasb_ops[k]);
+                    m.in[m.nin++] = edge_op(g, cs, i, k, oc, wbin, on, cell);
+                }
+                m.candidates = NASB_NOPS;
+                t = nn_g_add_node(g, &m);
+                snprintf(b, sizeof b, "%s.sum", en);
+                nj = nn_g_add(g, b, nj, t);
+                continue;
+            }
+            for (int q = 0; q < geno->n; q++) { /* the genotype's ops on this edge */
+                const srch_choice *s = &geno->e[q];
+                if (s->from != c * NASB_NODES + i || s->to != c * NASB_NODES + j) continue;
+                char on[NN_NAME_LEN];
+                snprintf(on, sizeof on, "%s.%s", en, s->op);
+                t = edge_op(g, cs, i, op_index(s->op), oc, wbin, on, cell);
+                snprintf(b, sizeof b, "%s.%s.sum", en, s->op);
+                nj = nn_g_add(g, b, nj, t);
+            }
+        }
+        cs->node[j] = nj;
+    }
+    return cs->node[NASB_NODES - 1];
+}
+
 nn_graph *nasb_build(int C, int H, int W, int classes, int wbin, const srch_genotype *geno, nn_err *e)
 {
     nn_graph *g = nn_graph_new(geno ? "nasb_resnet20" : "nasb_resnet20_supernet", C, H, W, classes);
@@ -79,47 +119,33 @@ nn_graph *nasb_build(int C, int H, int W, int classes, int wbin, const srch_geno
                 return NULL;
             }
         }
+    const int nb = geno && geno->branches > 1 ? geno->branches : 1;
     for (int c = 0; c < NASB_CELLS; c++) {
         const int oc = 16 << c;
-        cell_state cs;
-        memset(cs.sign, -1, sizeof cs.sign);
         snprintf(cell, sizeof cell, "cell%d", c + 1);
         snprintf(b, sizeof b, "%s.n0", cell);
-        cs.node[0] = nn_zb_bireal_unit(g, b, x, -1, ch, oc, c > 0 ? 2 : 1);
-        for (int j = 1; j < NASB_NODES; j++) {
-            snprintf(b, sizeof b, "%s.n%d.backbone", cell, j);
-            int nj = nn_zb_bireal_unit(g, b, cs.node[j - 1], sign_of(g, &cs, j - 1, cell), oc, oc, 1);
-            for (int i = 0; i < j; i++) {
-                char en[NN_NAME_LEN];
-                snprintf(en, sizeof en, "%s.e%d_%d", cell, i, j);
-                int t = -1;
-                if (!geno) { /* the mixed edge: 9 computed candidates and zero */
-                    nn_gnode m = nn_gnode_default(en, NN_OP_MIX, -1);
-                    m.nin = 0;
-                    for (int k = 0; k < NASB_NOPS - 1; k++) {
-                        char on[NN_NAME_LEN];
-                        snprintf(on, sizeof on, "%s.%s", en, nasb_ops[k]);
-                        m.in[m.nin++] = edge_op(g, &cs, i, k, oc, wbin, on, cell);
-                    }
-                    m.candidates = NASB_NOPS;
-                    t = nn_g_add_node(g, &m);
-                    snprintf(b, sizeof b, "%s.sum", en);
-                    nj = nn_g_add(g, b, nj, t);
-                    continue;
-                }
-                for (int q = 0; q < geno->n; q++) { /* the genotype's ops on this edge */
-                    const srch_choice *s = &geno->e[q];
-                    if (s->from != c * NASB_NODES + i || s->to != c * NASB_NODES + j) continue;
-                    char on[NN_NAME_LEN];
-                    snprintf(on, sizeof on, "%s.%s", en, s->op);
-                    t = edge_op(g, &cs, i, op_index(s->op), oc, wbin, on, cell);
-                    snprintf(b, sizeof b, "%s.%s.sum", en, s->op);
-                    nj = nn_g_add(g, b, nj, t);
-                }
+        const int n0 = nn_zb_bireal_unit(g, b, x, -1, ch, oc, c > 0 ? 2 : 1);
+        int out = -1, sign0 = -1;
+        for (int br = 0; br < nb; br++) { /* V3: parallel copies of nodes 1..5 from one node 0, summed */
+            char bcell[24];
+            if (br)
+                snprintf(bcell, sizeof bcell, "%s.b%d", cell, br + 1);
+            else
+                snprintf(bcell, sizeof bcell, "%s", cell);
+            cell_state cs;
+            memset(cs.sign, -1, sizeof cs.sign);
+            cs.node[0] = n0;
+            cs.sign[0] = sign0;
+            const int y = build_cell(g, &cs, c, oc, wbin, geno, bcell);
+            sign0 = cs.sign[0];
+            if (out < 0) {
+                out = y;
+            } else {
+                snprintf(b, sizeof b, "%s.branch_sum%d", cell, br);
+                out = nn_g_add(g, b, out, y);
             }
-            cs.node[j] = nj;
         }
-        x = cs.node[NASB_NODES - 1];
+        x = out;
         ch = oc;
     }
     nn_zb_head(g, x);
@@ -137,15 +163,15 @@ typedef struct {
 
 int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e)
 {
-    if (variant != 1 && variant != 2 && variant != 4 && variant != 5)
-        return nn_fail(e, "NASB derivation: variant %d (1 NASB, 2, 4 or 5)", variant);
+    if (variant < 1 || variant > 5) return nn_fail(e, "NASB derivation: variant %d (1 NASB, 2, 3, 4 or 5)", variant);
     srch_edge edges[NASB_CELLS * NASB_EDGES_PER_CELL];
     const int ne = nasb_edges(edges);
     g->n = 0;
+    g->branches = variant == 3 ? 2 : 1;
     for (int to = 0; to < NASB_CELLS * NASB_NODES; to++) {
         if (to % NASB_NODES == 0) continue; /* node 0 has no incoming edges */
         const int out = to % NASB_NODES == NASB_NODES - 1;
-        const int k = variant == 1 ? 1 : variant == 2 ? (out ? 4 : 1) : variant == 4 ? 4 : (out ? 8 : 6);
+        const int k = variant == 1 || variant == 3 ? 1 : variant == 2 ? (out ? 4 : 1) : variant == 4 ? 4 : (out ? 8 : 6);
         pair cand[NASB_NODES * NASB_NOPS];
         int nc = 0;
         for (int q = 0; q < ne; q++) {

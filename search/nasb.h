@@ -13,7 +13,8 @@
  *
  * nasb_build makes the supernet (genotype NULL: every edge a mix node over
  * the 10 candidates, alpha [1, 10] per edge) or a derived network (only the
- * genotype's (edge, op) pairs, summed into their nodes). */
+ * genotype's (edge, op) pairs, summed into their nodes; nodes 1..5 of every
+ * cell built genotype.branches times and summed). */
 #ifndef SRCH_NASB_H
 #define SRCH_NASB_H
 
@@ -37,7 +38,9 @@ nn_graph *nasb_build(int C, int H, int W, int classes, int wbin, const srch_geno
 
 /* Derivation (seed 003 §4.3): variant 1 NASB (one predecessor per node, one
  * op per edge, ops ranked by alpha, zero excluded); 2 V2 (the output node
- * keeps 4 ops); 4 V4 (every node keeps 4 ops, identity excluded); 5 V5 (8 ops
+ * keeps 4 ops); 3 V3 (variant 1's cells in two parallel binary branches, each
+ * with its own weights, from the group's first unit and summed at the
+ * group's end: genotype "branches": 2); 4 V4 (every node keeps 4 ops, identity excluded); 5 V5 (8 ops
  * for the output node, 6 for the others). A node's k ops are its k
  * strongest (edge, op) pairs by softmax weight. */
 int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e);

@@ -597,7 +597,52 @@ static void test_nasb(void **s)
     int v2 = 0;
     for (int q = 0; q < gt.n; q++) v2 += gt.e[q].to == 5 && !strcmp(gt.e[q].op, "bdil3x3") && gt.e[q].from == 0;
     assert_int_equal(v2, 1);
-    assert_int_equal(nasb_derive(alpha, 3, &gt, &e), NN_ERR);
+    assert_int_equal(nasb_derive(alpha, 6, &gt, &e), NN_ERR);
+    /* V3: variant 1's choices in two branches; the file keeps "branches"; the
+     * network has each cell's nodes 1..5 twice (sums, binary convs) from one
+     * node 0, and twice the binary parameters of those nodes */
+    assert_int_equal(nasb_derive(alpha, 3, &gt, &e), NN_OK);
+    assert_int_equal(gt.n, 15);
+    assert_int_equal(gt.branches, 2);
+    {
+        srch_genotype g1, g3;
+        assert_int_equal(nasb_derive(alpha, 1, &g1, &e), NN_OK);
+        assert_int_equal(g1.branches, 1);
+        for (int q = 0; q < gt.n; q++) assert_string_equal(gt.e[q].op, g1.e[q].op);
+        assert_int_equal(srch_genotype_save(&gt, "/tmp/datafree_nasb_v3.json", &e), NN_OK);
+        assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_v3.json", &g3, &e), NN_OK);
+        assert_int_equal(g3.branches, 2);
+        nn_graph *n1 = nasb_build(1, 28, 28, 10, 1, &g1, &e), *n3 = nasb_build(1, 28, 28, 10, 1, &g3, &e);
+        assert_non_null(n1);
+        assert_non_null(n3);
+        int s1 = 0, s3 = 0, c1 = 0, c3 = 0, bs = 0;
+        for (int i = 0; i < n1->n; i++) s1 += strstr(n1->nodes[i].name, ".sum") != NULL, c1 += n1->nodes[i].op == NN_OP_CONV;
+        for (int i = 0; i < n3->n; i++) {
+            s3 += strstr(n3->nodes[i].name, ".sum") != NULL, c3 += n3->nodes[i].op == NN_OP_CONV;
+            bs += strstr(n3->nodes[i].name, "branch_sum") != NULL;
+        }
+        assert_int_equal(s3, 2 * s1);
+        assert_int_equal(bs, 3);
+        /* every conv but the stem, node 0's and the downsampling shortcuts is copied */
+        int fixed = 0;
+        for (int i = 0; i < n1->n; i++)
+            fixed += n1->nodes[i].op == NN_OP_CONV && strncmp(n1->nodes[i].name, "cell", 4) ? 1 : 0;
+        for (int i = 0; i < n1->n; i++)
+            fixed += n1->nodes[i].op == NN_OP_CONV && strstr(n1->nodes[i].name, ".n0") ? 1 : 0;
+        assert_int_equal(c3 - c1, c1 - fixed);
+        nn_ctx_reset(&C);
+        C.training = 0;
+        C.grad_enabled = 0;
+        nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = (float)((i * 7919) % 17) / 8.0f - 1.0f;
+        nn_graph_init_params(n3, 2, NN_INIT_KAIMING);
+        nn_fwd_opts fo = {0};
+        nn_tensor *y = nn_graph_forward(n3, &C, x, &fo);
+        assert_int_equal(y->shape[1], 10);
+        for (size_t i = 0; i < y->numel; i++) assert_true(isfinite(y->data[i]));
+        nn_graph_free(n1);
+        nn_graph_free(n3);
+    }
     /* the derived NASB network, through a genotype file */
     assert_int_equal(nasb_derive(alpha, 1, &gt, &e), NN_OK);
     assert_int_equal(srch_genotype_save(&gt, "/tmp/datafree_nasb_geno.json", &e), NN_OK);
@@ -638,9 +683,9 @@ static void test_nasb_pipeline(void **s)
              "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0}},\"output\":{\"dir\":\"/tmp/datafree_nasb\"}}",
              data);
     tu_write_text("/tmp/datafree_nasb.json", cfg);
-    tu_sh("rm -rf /tmp/datafree_nasb");
+    tu_sh("rm -rf /tmp/datafree_nasb /tmp/datafree_nasb_bad");
     /* config errors name the JSON path; nothing runs */
-    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"variants\":[3],\"pretrain\":{},"
+    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"variants\":[6],\"pretrain\":{},"
                                                  "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "$.variants[0]"));
