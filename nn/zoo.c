@@ -118,6 +118,66 @@ static void addresnet20(nn_graph *g, int ds)
     nn_g_unary(g, "flatten", NN_OP_FLATTEN, x);
 }
 
+/* A conv or an adder layer (k x k, groups, pad k/2, no bias) + BN [+ ReLU]. */
+static int conv_or_adder_bn(nn_graph *g, const char *name, int in, int oc, int k, int stride, int groups, int relu,
+                            int adder)
+{
+    if (!adder) return conv_bn(g, name, in, oc, k, stride, groups, relu);
+    char b[NN_NAME_LEN];
+    nn_gnode a = nn_gnode_default("", NN_OP_ADDER_CONV, in);
+    snprintf(a.name, sizeof a.name, "%s.adder", name);
+    a.out_channels = oc, a.kernel = k, a.stride = stride, a.pad = k / 2, a.groups = groups, a.alr_eta = 0.2f;
+    int x = nn_g_add_node(g, &a);
+    snprintf(b, sizeof b, "%s.bn", name);
+    x = nn_g_bn(g, b, x);
+    if (relu) {
+        snprintf(b, sizeof b, "%s.relu", name);
+        x = nn_g_act(g, b, NN_OP_RELU, x);
+    }
+    return x;
+}
+
+/* The CIFAR MobileNetV2 of the DS-AdderNet seed's Table 4.2 (kuangliu's
+ * pytorch-cifar model; 2,296,922 parameters for 10 classes): a 3x3 stride-1
+ * stem to 32, blocks 1x1 expand (even at t = 1) -> BN -> ReLU -> 3x3
+ * depthwise -> BN -> ReLU -> 1x1 project -> BN, shortcut only at stride 1
+ * (a 1x1 conv + BN when the widths differ), 1x1 320 -> 1280 + BN + ReLU,
+ * global average pooling, a linear classifier with bias; ReLU, not ReLU6.
+ * adder: Add-MobileNetV2, every depthwise and pointwise kernel an adder
+ * layer ("without further changes": the same parameters); the stem and the
+ * classifier stay ordinary, as in AdderNet's ResNets (the seed does not say). */
+static void mobilenetv2_cifar(nn_graph *g, int adder)
+{
+    static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2},
+                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+    int x = conv_bn(g, "stem", 0, 32, 3, 1, 1, 1), ch = 32, blk = 0;
+    char b[NN_NAME_LEN];
+    for (int s = 0; s < 7; s++)
+        for (int i = 0; i < cfg[s][2]; i++, blk++) {
+            const int hid = ch * cfg[s][0], oc = cfg[s][1], stride = i == 0 ? cfg[s][3] : 1;
+            snprintf(b, sizeof b, "block%d.expand", blk);
+            int y = conv_or_adder_bn(g, b, x, hid, 1, 1, 1, 1, adder);
+            snprintf(b, sizeof b, "block%d.dw", blk);
+            y = conv_or_adder_bn(g, b, y, hid, 3, stride, hid, 1, adder);
+            snprintf(b, sizeof b, "block%d.project", blk);
+            y = conv_or_adder_bn(g, b, y, oc, 1, 1, 1, 0, adder);
+            if (stride == 1) {
+                int sc = x;
+                if (ch != oc) {
+                    snprintf(b, sizeof b, "block%d.shortcut", blk);
+                    sc = conv_or_adder_bn(g, b, x, oc, 1, 1, 1, 0, adder);
+                }
+                snprintf(b, sizeof b, "block%d.add", blk);
+                y = nn_g_add(g, b, y, sc);
+            }
+            x = y;
+            ch = oc;
+        }
+    x = conv_or_adder_bn(g, "head", x, 1280, 1, 1, 1, 1, adder);
+    x = nn_g_unary(g, "pool", NN_OP_GAP, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
 /* VGG-small with BN: 2 convs per stage at widths 32-64-128, max pooling
  * after each stage, one linear classifier on the flattened features. */
 static void vgg_small(nn_graph *g)
@@ -216,7 +276,8 @@ static void densenet_bc(nn_graph *g)
 
 const char *nn_zoo_names(void)
 {
-    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, densenet_bc, addresnet20, ds_addresnet20, "
+    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, mobilenetv2_cifar, densenet_bc, addresnet20, "
+           "ds_addresnet20, add_mobilenetv2, "
            "bireal_resnet20, xnor_resnet20";
 }
 
@@ -239,6 +300,10 @@ nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, u
         mobilenetv2(g);
     else if (!strcmp(name, "densenet_bc"))
         densenet_bc(g);
+    else if (!strcmp(name, "mobilenetv2_cifar"))
+        mobilenetv2_cifar(g, 0);
+    else if (!strcmp(name, "add_mobilenetv2"))
+        mobilenetv2_cifar(g, 1);
     else if (!strcmp(name, "addresnet20"))
         addresnet20(g, 0);
     else if (!strcmp(name, "ds_addresnet20"))

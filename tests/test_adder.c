@@ -105,9 +105,11 @@ static void test_adder_zoo_counts(void **s)
         int classes;
         size_t want;
     } t[] = {{"addresnet20", 10, 272484}, {"addresnet20", 100, 278424},
-             {"ds_addresnet20", 10, 61732}, {"ds_addresnet20", 100, 67672}};
+             {"ds_addresnet20", 10, 61732}, {"ds_addresnet20", 100, 67672},
+             {"add_mobilenetv2", 10, 2296922}, {"add_mobilenetv2", 100, 2412212},
+             {"mobilenetv2_cifar", 10, 2296922}};
     nn_err e = {0};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 7; i++) {
         nn_graph *g = nn_zoo_build(t[i].name, 3, 32, 32, t[i].classes, 1, &e);
         assert_non_null(g);
         if (nn_graph_num_trainable(g) != t[i].want) {
@@ -115,8 +117,26 @@ static void test_adder_zoo_counts(void **s)
                         nn_graph_num_trainable(g), t[i].want);
             fail();
         }
-        assert_true(nn_graph_adds(g) > 0);
+        if (strcmp(t[i].name, "mobilenetv2_cifar")) {
+            assert_true(nn_graph_adds(g) > 0);
+        } else {
+            assert_true(nn_graph_adds(g) == 0);
+        }
         nn_graph_free(g);
+    }
+    /* Add-MobileNetV2 computes what its CNN twin multiplies: adds = 2 x the
+     * CNN's MACs of the converted layers (the seed's counting), and its only
+     * multiplications are the stem's and the classifier's */
+    {
+        nn_graph *a = nn_zoo_build("add_mobilenetv2", 3, 32, 32, 10, 1, &e),
+                 *c = nn_zoo_build("mobilenetv2_cifar", 3, 32, 32, 10, 1, &e);
+        assert_non_null(a);
+        assert_non_null(c);
+        const double kept = nn_graph_node_macs(c, nn_graph_find(c, "stem.conv")) + nn_graph_node_macs(c, nn_graph_find(c, "fc"));
+        assert_true(fabs(nn_graph_macs(a) - kept) < 0.5);
+        assert_true(fabs(nn_graph_adds(a) - 2 * (nn_graph_macs(c) - kept)) < 0.5);
+        nn_graph_free(a);
+        nn_graph_free(c);
     }
     /* it trains as a graph: one forward/backward on 28x28 Fashion-MNIST shapes */
     nn_graph *g = nn_zoo_build("ds_addresnet20", 1, 28, 28, 10, 1, &e);
