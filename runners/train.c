@@ -140,6 +140,17 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
             return NN_ERR;
         if (strcmp(type, "real") && strcmp(type, "generator"))
             return nn_fail(e, "$.source.type: '%s' is not one of real, generator", type);
+        if (!strcmp(type, "real")) { /* optional: KD from a teacher on the real batches */
+            const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
+            if (failed || nn_json_str(src, "$.source", "teacher", 0, &c->teacher_path, e) ||
+                (k && (nn_json_check_keys(k, "$.source.kd", kkd, e) ||
+                       nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
+                       nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
+                return NN_ERR;
+            if (k && !c->teacher_path) return nn_fail(e, "$.source.kd: needs $.source.teacher");
+            if (cJSON_GetObjectItem(src, "generator") || cJSON_GetObjectItem(src, "batches_per_epoch"))
+                return nn_fail(e, "$.source: generator and batches_per_epoch are for type generator");
+        }
         if (!strcmp(type, "generator")) {
             const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
             if (failed || nn_json_str(src, "$.source", "generator", 1, &c->gen_path, e) ||
@@ -248,7 +259,9 @@ static const char *train_help =
     "source {type real|generator, generator (generator.json of datafree reconstruct\n"
     "or quantize), teacher, batches_per_epoch, kd {temperature, alpha}} (generator:\n"
     "data-free training on G(z, y) with GDFQ's student loss against the teacher;\n"
-    "the real test split is only evaluated), output {dir, export}. See configs/.\n";
+    "the real test split is only evaluated; real with a teacher: the same loss on\n"
+    "the real batches, i.e. KD, e.g. an adder network from its CNN), output {dir,\n"
+    "export}. See configs/.\n";
 
 int run_train(int argc, char **argv)
 {
@@ -318,6 +331,21 @@ int run_train(int argc, char **argv)
         }
         nn_graph_set_trainable(gen, 0);
         nn_graph_set_trainable(teacher, 0);
+    } else if (cfg.teacher_path) { /* KD on real data: the teacher sees the student's batches as they are */
+        teacher = run_load_model(cfg.teacher_path, &e);
+        if (!teacher || nn_check_data_fits(teacher, &train, &e)) {
+            char m[1100];
+            snprintf(m, sizeof m, "$.source.teacher: %s", e.msg);
+            run_error(m);
+            goto out;
+        }
+        if (teacher->num_classes != g->num_classes || memcmp(teacher->mean, g->mean, sizeof g->mean) ||
+            memcmp(teacher->std, g->std, sizeof g->std)) {
+            run_error("$.source.teacher: its classes or preprocessing (mean, std) differ from the model's; KD needs "
+                      "both to see the same images");
+            goto out;
+        }
+        nn_graph_set_trainable(teacher, 0);
     }
     nn_optim_init(&opt, cfg.okind, g);
     opt.momentum = cfg.momentum;
@@ -377,6 +405,11 @@ int run_train(int argc, char **argv)
                "%d epochs x %ld steps, batch %d, %d threads, %zu params\n",
                g->name, cfg.gen_path, cfg.teacher_path, cfg.kd.temperature, cfg.kd.alpha, test.n, cfg.epochs,
                steps_per_epoch, cfg.batch, nn_threads(&ctx), nn_graph_num_trainable(g));
+    else if (!json && teacher)
+        printf("train %s on %s with KD from %s (T %g, alpha %g): %d train / %d test images, %d epochs x %ld steps, "
+               "batch %d, %d threads, %zu params\n",
+               g->name, train.desc, cfg.teacher_path, cfg.kd.temperature, cfg.kd.alpha, train.n, test.n, cfg.epochs,
+               steps_per_epoch, cfg.batch, nn_threads(&ctx), nn_graph_num_trainable(g));
     else if (!json)
         printf("train %s on %s: %d train / %d test images, %d epochs x %ld steps, batch %d, %d threads, %zu params\n",
                g->name, train.desc, train.n, test.n, cfg.epochs, steps_per_epoch, cfg.batch, nn_threads(&ctx),
@@ -414,11 +447,17 @@ int run_train(int argc, char **argv)
             } else {
                 x = nn_new4(&ctx, n, train.c, train.h, train.w);
                 nn_dataset_batch(&train, perm + off, n, g->mean, g->std, &cfg.aug, &rng, x->data, labels);
+                if (teacher) { /* KD on real data: the teacher's logits, without a tape */
+                    ctx.training = 0;
+                    ctx.grad_enabled = 0;
+                    tlog = nn_graph_forward(teacher, &ctx, x, NULL);
+                }
             }
             ctx.training = 1;
             ctx.grad_enabled = 1;
             nn_tensor *logits = nn_graph_forward(g, &ctx, x, NULL);
-            /* data-free: GDFQ's student loss against the teacher; else CE on the labels */
+            /* with a teacher (data-free, or KD on real data): GDFQ's student loss, CE on the
+             * labels + alpha T^2 KL to the teacher; else CE on the labels */
             nn_tensor *loss = tlog ? cmp_kd_loss(&ctx, logits, tlog, labels, cfg.kd)
                                    : nn_cross_entropy(&ctx, logits, labels, cfg.smoothing);
             if (!isfinite(loss->data[0])) {

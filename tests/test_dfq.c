@@ -365,6 +365,40 @@ static void test_end_to_end(void **s)
         print_error("data-free student reached only %.4f (teacher %.4f)\n", dfs, teacher);
         fail();
     }
+    /* KD on real data: the teacher's adder counterpart distilled from it (one
+     * short epoch); a teacher whose preprocessing differs is refused */
+    assert_int_equal(tu_sh("%s convert /tmp/datafree_dfq_teacher/model.json /tmp/datafree_dfq_adder.json --to-adder",
+                           tu_bin()), 0);
+    for (int kd = 0; kd < 3; kd++) {
+        snprintf(cfg, sizeof cfg,
+                 "{\"model\":{\"file\":\"/tmp/datafree_dfq_adder.json\"},"
+                 "\"data\":{\"path\":\"%s\",\"mean\":[%s],\"std\":[0.353],\"train_limit\":2000,\"test_limit\":1000},"
+                 "%s\"train\":{\"epochs\":1,\"batch_size\":32,\"seed\":1,\"threads\":2},"
+                 "\"optim\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9},\"output\":{\"dir\":\"/tmp/datafree_dfq_kd%d\"}}",
+                 data, kd == 2 ? "0.5" : "0.286",
+                 kd ? "\"source\":{\"type\":\"real\",\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\","
+                      "\"kd\":{\"temperature\":4,\"alpha\":1}}," : "",
+                 kd);
+        tu_write_text("/tmp/datafree_dfq_kd.json", cfg);
+        tu_sh("rm -rf /tmp/datafree_dfq_kd%d", kd);
+        if (kd == 2) {
+            assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_kd.json", tu_bin()), 1);
+            assert_non_null(strstr(TU_OUT, "$.source.teacher"));
+            assert_non_null(strstr(TU_OUT, "preprocessing"));
+            continue;
+        }
+        assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_kd.json --json", tu_bin()), 0);
+        if (tu_out_number("test_accuracy") < 0.5) {
+            print_error("adder student (KD %d): %.4f after one epoch\n", kd, tu_out_number("test_accuracy"));
+            fail();
+        }
+    }
+    /* the KD run's loss has the T^2 KL term the CE-only run lacks */
+    assert_int_equal(tu_sh("grep -o '\"train_loss\":[0-9.]*' /tmp/datafree_dfq_kd0/metrics.jsonl"), 0);
+    char l0[64];
+    snprintf(l0, sizeof l0, "%.60s", TU_OUT);
+    assert_int_equal(tu_sh("grep -o '\"train_loss\":[0-9.]*' /tmp/datafree_dfq_kd1/metrics.jsonl"), 0);
+    assert_true(strcmp(l0, TU_OUT) != 0);
     snprintf(cfg, sizeof cfg,
              "{%s\"source\":{\"type\":\"distill\",\"iterations\":60,\"lr\":0.25},\"samples\":128,"
              "\"schedule\":{\"epochs\":1,\"batch_size\":64},\"output\":{\"dir\":\"/tmp/datafree_dfq_zq\"}}",
