@@ -22,7 +22,7 @@ for s in resnet20 vgg_small; do
     [ -f "$dir/$f" ] && cp "$dir/$f" "results/autorecon/${f%.*}_$s.${f##*.}"
   done
 done
-order="ar_w3a3_s1 ar_w4a4_s1 ar_w3a3_s2 ar_w3a3_s3 ar_w4a4_s2 ar_w4a4_s3 ar_vgg_w4a4_s1 gdfq_vgg_w4a4_s1
+order="ar_w4a4_s1 ar_w3a3_s1 ar_w3a3_s2 ar_w3a3_s3 ar_w4a4_s2 ar_w4a4_s3 ar_vgg_w4a4_s1 gdfq_vgg_w4a4_s1
        ar_w4a4_scale0.5 gdfq_w4a4_scale0.5 ar_w4a4_scale2 gdfq_w4a4_scale2"
 for name in $order; do
   case "$name" in $pat) ;; *) continue ;; esac
