@@ -69,7 +69,7 @@ static int parse_config(const cJSON *j, search_cfg *c, nn_err *e)
     *c = (search_cfg){.scale = 0.5f, .latent = 100, .epochs = 10, .t1 = 40, .v1 = 20, .batch = 32,
                       .gs = {SRCH_GUMBEL_SEED, 5.0f, 0}, .tau_kind = SRCH_TAU_EXP, .tau0 = 5.0f, .tau1 = 0.1f,
                       .w_lr = 1e-3f, .w_b1 = 0.5f, .w_b2 = 0.999f, .a_lr = 3e-3f, .a_b1 = 0.5f, .a_b2 = 0.999f,
-                      .a_wd = 1e-4f, .bns_beta = 0.1f, .seed = 1, .cost_weight = 1.0f};
+                      .a_wd = 1e-4f, .bns_beta = 0.1f, .seed = 1, .cost_weight = 0.0f};
     int failed, v;
     const char *s;
     if (!cJSON_IsObject(j)) return nn_fail(e, "the config must be a JSON object");
@@ -201,7 +201,8 @@ static const char *search_help =
     "block|step, gumbel {form seed|standard, noise example|batch, schedule\n"
     "exponential|linear|constant, tau_start, tau_end}, weights {lr, beta1,\n"
     "beta2}, arch {lr, beta1, beta2, weight_decay}, bns_beta, cost {budget\n"
-    "gdfq|MACs, weight (default 1)}}, seed, threads,\n"
+    "gdfq|MACs, weight (default 0: the budget binds at derivation only)}}, seed,\n"
+    "threads,\n"
     "output {dir}. See configs/autorecon/ for examples.\n";
 
 int run_search(int argc, char **argv)
