@@ -53,34 +53,33 @@ static void resnet(nn_graph *g, int depth)
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
 
+/* Adder layer "<name>.<kind>" (k x k, pad k/2, groups) -> BN "<name>.<bn>"
+ * [-> ReLU "<name>.<relu>"]. */
+static int adder_seq(nn_graph *g, const char *name, const char *kind, const char *bn, const char *relu, int in, int oc,
+                     int k, int stride, int groups)
+{
+    char b[NN_NAME_LEN];
+    nn_gnode a = nn_gnode_default("", NN_OP_ADDER_CONV, in);
+    snprintf(a.name, sizeof a.name, "%s.%s", name, kind);
+    a.out_channels = oc, a.kernel = k, a.stride = stride, a.pad = k / 2, a.groups = groups, a.alr_eta = 0.2f;
+    int x = nn_g_add_node(g, &a);
+    snprintf(b, sizeof b, "%s.%s", name, bn);
+    x = nn_g_bn(g, b, x);
+    if (relu) {
+        snprintf(b, sizeof b, "%s.%s", name, relu);
+        x = nn_g_act(g, b, NN_OP_RELU, x);
+    }
+    return x;
+}
+
 /* An adder layer + BN [+ ReLU]; ds: as DS-AdderNet, a 3x3 layer with as many
  * outputs as inputs becomes dwAdder(3x3) -> BN -> ReLU -> pwAdder(1x1), then the BN. */
 static int adder_bn(nn_graph *g, const char *name, int in, int ic, int oc, int k, int stride, int relu, int ds)
 {
-    char b[NN_NAME_LEN];
-    int x = in;
-    if (ds && k == 3 && ic == oc && stride == 1) {
-        nn_gnode d = nn_gnode_default("", NN_OP_ADDER_CONV, x);
-        snprintf(d.name, sizeof d.name, "%s.dw", name);
-        d.out_channels = oc, d.kernel = 3, d.pad = 1, d.groups = oc, d.alr_eta = 0.2f;
-        x = nn_g_add_node(g, &d);
-        snprintf(b, sizeof b, "%s.dw_bn", name);
-        x = nn_g_bn(g, b, x);
-        snprintf(b, sizeof b, "%s.dw_relu", name);
-        x = nn_g_act(g, b, NN_OP_RELU, x);
-        k = 1;
-    }
-    nn_gnode a = nn_gnode_default("", NN_OP_ADDER_CONV, x);
-    snprintf(a.name, sizeof a.name, "%s.%s", name, x != in ? "pw" : "adder");
-    a.out_channels = oc, a.kernel = k, a.stride = stride, a.pad = k / 2, a.alr_eta = 0.2f;
-    x = nn_g_add_node(g, &a);
-    snprintf(b, sizeof b, "%s.bn", name);
-    x = nn_g_bn(g, b, x);
-    if (relu) {
-        snprintf(b, sizeof b, "%s.relu", name);
-        x = nn_g_act(g, b, NN_OP_RELU, x);
-    }
-    return x;
+    if (ds && k == 3 && ic == oc && stride == 1)
+        return adder_seq(g, name, "pw", "bn", relu ? "relu" : NULL,
+                         adder_seq(g, name, "dw", "dw_bn", "dw_relu", in, oc, 3, 1, oc), oc, 1, 1, 1);
+    return adder_seq(g, name, "adder", "bn", relu ? "relu" : NULL, in, oc, k, stride, 1);
 }
 
 /* AdderNet ResNet-20, the official code's structure: an ordinary 3x3 conv
@@ -122,19 +121,8 @@ static void addresnet20(nn_graph *g, int ds)
 static int conv_or_adder_bn(nn_graph *g, const char *name, int in, int oc, int k, int stride, int groups, int relu,
                             int adder)
 {
-    if (!adder) return conv_bn(g, name, in, oc, k, stride, groups, relu);
-    char b[NN_NAME_LEN];
-    nn_gnode a = nn_gnode_default("", NN_OP_ADDER_CONV, in);
-    snprintf(a.name, sizeof a.name, "%s.adder", name);
-    a.out_channels = oc, a.kernel = k, a.stride = stride, a.pad = k / 2, a.groups = groups, a.alr_eta = 0.2f;
-    int x = nn_g_add_node(g, &a);
-    snprintf(b, sizeof b, "%s.bn", name);
-    x = nn_g_bn(g, b, x);
-    if (relu) {
-        snprintf(b, sizeof b, "%s.relu", name);
-        x = nn_g_act(g, b, NN_OP_RELU, x);
-    }
-    return x;
+    return adder ? adder_seq(g, name, "adder", "bn", relu ? "relu" : NULL, in, oc, k, stride, groups)
+                 : conv_bn(g, name, in, oc, k, stride, groups, relu);
 }
 
 /* The CIFAR MobileNetV2 of the DS-AdderNet seed's Table 4.2 (kuangliu's
