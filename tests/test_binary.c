@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "compress/binarize.h"
 #include "nn/ops/bin_kernels.h"
 #include "nn/graph.h"
 #include "nn/zoo.h"
@@ -219,10 +220,103 @@ static void test_binary_zoo(void **s)
     }
 }
 
+/* CNN -> binary (compress/binarize.c) on the zoo's ResNet-20: which layers
+ * binarize under each option, signs read pre-ReLU tensors, every value is
+ * kept, and the bit-packed path gives the float simulation's logits. */
+static void test_cmp_binarize(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    nn_graph *g = nn_zoo_build("resnet20", 1, 28, 28, 10, 5, &e);
+    assert_non_null(g);
+    cmp_bin_opts o = cmp_bin_defaults();
+    int nb = 0;
+    nn_graph *b = cmp_binarize(g, &o, &nb, &e);
+    assert_non_null(b);
+    assert_int_equal(nb, 18);
+    int bin = 0, fp = 0, signs = 0;
+    for (int i = 0; i < b->n; i++) {
+        const nn_gnode *n = &b->nodes[i];
+        if (n->op == NN_OP_SIGN) {
+            signs++;
+            assert_int_not_equal(b->nodes[n->in[0]].op, NN_OP_RELU); /* sign(relu(x)) would be constant */
+            assert_int_equal(n->approx, 1);
+        }
+        if (n->op != NN_OP_CONV && n->op != NN_OP_LINEAR) continue;
+        if (n->wbin) {
+            bin++;
+            assert_int_equal(n->wbin, 1);
+            assert_int_equal(b->nodes[n->in[0]].op, NN_OP_SIGN);
+        } else {
+            fp++;
+        }
+    }
+    assert_int_equal(bin, 18);
+    assert_int_equal(fp, 4); /* stem, two downsampling shortcuts, fc */
+    assert_int_equal(signs, 18); /* one per distinct input */
+    assert_true(nn_graph_find(b, "fc") >= 0 && !b->nodes[nn_graph_find(b, "fc")].wbin);
+    for (int i = 0; i < b->np; i++) { /* every value kept */
+        const nn_param *q = nn_graph_param(g, b->params[i].name);
+        assert_non_null(q);
+        assert_memory_equal(q->t.data, b->params[i].t.data, q->t.numel * sizeof(float));
+    }
+    /* bit-packed inference = the float simulation, to the bit */
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 3, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = (float)((i * 31) % 13) / 6.0f - 1.0f;
+    nn_fwd_opts fo = {0}, po = {.binary_packed = 1};
+    nn_tensor *y0 = nn_graph_forward(b, &C, x, &fo), *y1 = nn_graph_forward(b, &C, x, &po);
+    assert_memory_equal(y0->data, y1->data, y0->numel * sizeof(float));
+    /* refused: binarizing twice */
+    assert_null(cmp_binarize(b, &o, &nb, &e));
+    assert_non_null(strstr(e.msg, "binary already"));
+    nn_graph_free(b);
+    /* the options */
+    o = (cmp_bin_opts){0, 0, 0, 0, 1, 1};
+    b = cmp_binarize(g, &o, &nb, &e);
+    assert_non_null(b);
+    assert_int_equal(nb, 22); /* 21 convs and the fc */
+    for (int i = 0; i < b->n; i++) {
+        if (b->nodes[i].op == NN_OP_SIGN) assert_int_equal(b->nodes[i].approx, 0);
+        if (b->nodes[i].op == NN_OP_CONV) assert_int_equal(b->nodes[i].wbin, 2);
+    }
+    nn_graph_free(b);
+    o = (cmp_bin_opts){0, 0, 0, 1, 0, 0};
+    b = cmp_binarize(g, &o, &nb, &e);
+    assert_non_null(b);
+    assert_int_equal(nb, 20);
+    nn_graph_free(b);
+    /* the command: datafree convert --to-binary, and a bad option naming itself */
+    assert_int_equal(nn_graph_save(g, "/tmp/datafree_bin_cnn.json", &e), 0);
+    assert_int_equal(tu_sh("%s convert /tmp/datafree_bin_cnn.json /tmp/datafree_bin_out.json --to-binary "
+                           "--weight-scale channel", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "binarized 18 layers"));
+    nn_graph *l = nn_graph_load("/tmp/datafree_bin_out.json", &e);
+    assert_non_null(l);
+    assert_int_equal(l->nodes[nn_graph_find(l, "layer1.0.a.conv")].wbin, 2);
+    nn_graph_free(l);
+    assert_int_equal(tu_sh("%s convert /tmp/datafree_bin_cnn.json /tmp/datafree_bin_out2.json --to-binary --keep first,dw",
+                           tu_bin()), 2);
+    assert_non_null(strstr(TU_OUT, "'dw'"));
+    nn_graph_free(g);
+    /* nothing left to binarize */
+    g = nn_graph_new("tiny", 1, 8, 8, 3);
+    int c = nn_g_conv(g, "c", 0, 4, 3, 1, 1, 1, 0);
+    c = nn_g_unary(g, "gap", NN_OP_GAP, c);
+    nn_g_linear(g, "fc", c, 3, 1);
+    assert_int_equal(nn_graph_finalize(g, &e), 0);
+    o = cmp_bin_defaults();
+    assert_null(cmp_binarize(g, &o, &nb, &e));
+    assert_non_null(strstr(e.msg, "no conv or linear left"));
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
                                        cmocka_unit_test(test_binary_graph),
-                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo)};
+                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_cmp_binarize)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
