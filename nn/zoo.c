@@ -53,6 +53,38 @@ static void resnet(nn_graph *g, int depth)
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
 
+/* torchvision's ResNet-18 (11,689,512 parameters at 1000 classes): conv7x7
+ * stride 2 -> BN -> ReLU -> maxpool 3x3 stride 2, 4 stages of 2 basic blocks
+ * (64-128-256-512, 1x1 stride-2 conv + BN shortcuts), GAP, FC; for inputs
+ * from 64x64 up (the binary baselines' ResNet-18 layout's real twin). */
+static void resnet18(nn_graph *g)
+{
+    int x = conv_bn(g, "stem", 0, 64, 7, 2, 1, 1), ch = 64;
+    x = nn_g_pool(g, "stem.pool", NN_OP_MAXPOOL, x, 3, 2, 1);
+    char name[32], b[NN_NAME_LEN];
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < 2; i++) {
+            const int oc = 64 << s, stride = s > 0 && i == 0 ? 2 : 1;
+            snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
+            snprintf(b, sizeof b, "%s.a", name);
+            int y = conv_bn(g, b, x, oc, 3, stride, 1, 1);
+            snprintf(b, sizeof b, "%s.b", name);
+            y = conv_bn(g, b, y, oc, 3, 1, 1, 0);
+            int sc = x;
+            if (stride != 1 || ch != oc) {
+                snprintf(b, sizeof b, "%s.down", name);
+                sc = conv_bn(g, b, x, oc, 1, stride, 1, 0);
+            }
+            snprintf(b, sizeof b, "%s.add", name);
+            x = nn_g_add(g, b, y, sc);
+            snprintf(b, sizeof b, "%s.relu", name);
+            x = nn_g_act(g, b, NN_OP_RELU, x);
+            ch = oc;
+        }
+    x = nn_g_unary(g, "pool", NN_OP_GAP, x);
+    nn_g_linear(g, "fc", x, g->num_classes, 1);
+}
+
 /* Adder layer "<name>.<kind>" (k x k, pad k/2, groups) -> BN "<name>.<bn>"
  * [-> ReLU "<name>.<relu>"]. */
 static int adder_seq(nn_graph *g, const char *name, const char *kind, const char *bn, const char *relu, int in, int oc,
@@ -264,9 +296,9 @@ static void densenet_bc(nn_graph *g)
 
 const char *nn_zoo_names(void)
 {
-    return "resnet20, resnet32, resnet56, vgg_small, mobilenetv2, mobilenetv2_cifar, densenet_bc, addresnet20, "
-           "ds_addresnet20, add_mobilenetv2, "
-           "bireal_resnet20, xnor_resnet20";
+    return "resnet20, resnet32, resnet56, resnet18, vgg_small, mobilenetv2, mobilenetv2_cifar, densenet_bc, "
+           "addresnet20, ds_addresnet20, add_mobilenetv2, bireal_resnet20, xnor_resnet20, bireal_resnet18, "
+           "xnor_resnet18";
 }
 
 nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, uint64_t seed, nn_err *e)
@@ -282,6 +314,8 @@ nn_graph *nn_zoo_build(const char *name, int c, int h, int w, int num_classes, u
         resnet(g, 32);
     else if (!strcmp(name, "resnet56"))
         resnet(g, 56);
+    else if (!strcmp(name, "resnet18"))
+        resnet18(g);
     else if (!strcmp(name, "vgg_small"))
         vgg_small(g);
     else if (!strcmp(name, "mobilenetv2"))

@@ -57,13 +57,31 @@ void nn_zb_head(nn_graph *g, int x)
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
 
-static void bireal_resnet20(nn_graph *g)
+/* ResNet layouts: 3 stages of 3 basic blocks from 16 channels on a 3x3 stem
+ * (ResNet-20, CIFAR-sized inputs), or 4 stages of 2 from 64 on ResNet-18's
+ * stem (conv7x7 stride 2 -> BN -> ReLU -> maxpool 3x3 stride 2, all full
+ * precision; larger inputs). */
+typedef struct {
+    int stages, blocks, width0;
+} zb_layout;
+static const zb_layout ZB_R20 = {3, 3, 16}, ZB_R18 = {4, 2, 64};
+
+static int zb_stem_for(nn_graph *g, const zb_layout *L)
 {
-    int x = nn_zb_stem(g), ch = 16;
+    if (L->width0 == 16) return nn_zb_stem(g);
+    int x = nn_g_conv(g, "stem.conv", 0, 64, 7, 2, 3, 1, 0);
+    x = nn_g_bn(g, "stem.bn", x);
+    x = nn_g_act(g, "stem.relu", NN_OP_RELU, x);
+    return nn_g_pool(g, "stem.pool", NN_OP_MAXPOOL, x, 3, 2, 1);
+}
+
+static void bireal_resnet(nn_graph *g, const zb_layout *L)
+{
+    int x = zb_stem_for(g, L), ch = L->width0;
     char name[32];
-    for (int s = 0; s < 3; s++)
-        for (int u = 0; u < 6; u++) { /* 3 basic blocks = 6 binary convs per stage */
-            const int oc = 16 << s, stride = s > 0 && u == 0 ? 2 : 1;
+    for (int s = 0; s < L->stages; s++)
+        for (int u = 0; u < 2 * L->blocks; u++) { /* a basic block = 2 binary convs, each its own unit */
+            const int oc = L->width0 << s, stride = s > 0 && u == 0 ? 2 : 1;
             snprintf(name, sizeof name, "layer%d.%d", s + 1, u);
             x = nn_zb_bireal_unit(g, name, x, -1, ch, oc, stride);
             ch = oc;
@@ -71,13 +89,13 @@ static void bireal_resnet20(nn_graph *g)
     nn_zb_head(g, x);
 }
 
-static void xnor_resnet20(nn_graph *g)
+static void xnor_resnet(nn_graph *g, const zb_layout *L)
 {
-    int x = nn_zb_stem(g), ch = 16;
+    int x = zb_stem_for(g, L), ch = L->width0;
     char name[32], b[NN_NAME_LEN];
-    for (int s = 0; s < 3; s++)
-        for (int i = 0; i < 3; i++) {
-            const int oc = 16 << s, stride = s > 0 && i == 0 ? 2 : 1;
+    for (int s = 0; s < L->stages; s++)
+        for (int i = 0; i < L->blocks; i++) {
+            const int oc = L->width0 << s, stride = s > 0 && i == 0 ? 2 : 1;
             snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
             snprintf(b, sizeof b, "%s.a.sign", name);
             int y = nn_zb_sign(g, b, x);
@@ -104,9 +122,13 @@ static void xnor_resnet20(nn_graph *g)
 int nn_zb_build(nn_graph *g, const char *name)
 {
     if (!strcmp(name, "bireal_resnet20"))
-        bireal_resnet20(g);
+        bireal_resnet(g, &ZB_R20);
     else if (!strcmp(name, "xnor_resnet20"))
-        xnor_resnet20(g);
+        xnor_resnet(g, &ZB_R20);
+    else if (!strcmp(name, "bireal_resnet18"))
+        bireal_resnet(g, &ZB_R18);
+    else if (!strcmp(name, "xnor_resnet18"))
+        xnor_resnet(g, &ZB_R18);
     else
         return 0;
     return 1;

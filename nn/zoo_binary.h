@@ -22,7 +22,9 @@ void nn_zb_head(nn_graph *g, int x);
 
 /* Zoo: "bireal_resnet20" (a real-valued shortcut around every binary conv)
  * and "xnor_resnet20" (ResNet-20's basic blocks, shortcut every two binary
- * convs, weight scales per output channel as XNOR-Net). */
+ * convs, weight scales per output channel as XNOR-Net); "bireal_resnet18"
+ * and "xnor_resnet18": the same on ResNet-18's layout (4 stages of 2 blocks
+ * from 64 channels, conv7x7/2 + maxpool stem) for larger inputs. */
 int nn_zb_build(nn_graph *g, const char *name);
 
 #endif

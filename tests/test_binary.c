@@ -313,10 +313,55 @@ static void test_cmp_binarize(void **s)
     nn_graph_free(g);
 }
 
+/* The ResNet-18 layout: the real twin has torchvision's 11,689,512
+ * parameters; Bi-Real ResNet-18's cost is the seed's Table 4.6 (33.6 Mbit,
+ * 1.63e8 Flops) within 1 %; both run at 64x64. */
+static void test_binary_resnet18(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    nn_graph *r = nn_zoo_build("resnet18", 3, 224, 224, 1000, 1, &e);
+    assert_non_null(r);
+    assert_int_equal(nn_graph_num_trainable(r), 11689512);
+    nn_graph_free(r);
+    const char *names[2] = {"bireal_resnet18", "xnor_resnet18"};
+    for (int m = 0; m < 2; m++) {
+        nn_graph *g = nn_zoo_build(names[m], 3, 224, 224, 1000, 1, &e);
+        assert_non_null(g);
+        assert_int_equal(nn_graph_num_trainable(g), 11689512);
+        int bin = 0;
+        for (int i = 0; i < g->n; i++) bin += g->nodes[i].op == NN_OP_CONV && g->nodes[i].wbin;
+        assert_int_equal(bin, 16);
+        double mem = 0, fl = 0, bm = 0;
+        for (int i = 0; i < g->n; i++) {
+            double a, b2, c;
+            nn_graph_node_cost(g, i, &a, &b2, &c);
+            mem += a, fl += b2, bm += c;
+        }
+        if (m == 0 && (fabs(mem / 33.6e6 - 1) > 0.01 || fabs(fl / 1.63e8 - 1) > 0.01)) {
+            print_error("Bi-Real ResNet-18: %.2f Mbit, %.3e Flops; the seed: 33.6 Mbit, 1.63e8\n", mem / 1e6, fl);
+            fail();
+        }
+        nn_graph_free(g);
+        g = nn_zoo_build(names[m], 3, 64, 64, 10, 1, &e);
+        assert_non_null(g);
+        nn_ctx_reset(&C);
+        C.training = 0;
+        C.grad_enabled = 0;
+        nn_tensor *x = nn_new4(&C, 1, 3, 64, 64);
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = (float)(i % 5) - 2.0f;
+        nn_tensor *y = nn_graph_forward(g, &C, x, NULL);
+        assert_int_equal(y->shape[1], 10);
+        for (size_t i = 0; i < y->numel; i++) assert_true(isfinite(y->data[i]));
+        nn_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
                                        cmocka_unit_test(test_binary_graph),
-                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_cmp_binarize)};
+                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_cmp_binarize),
+                                       cmocka_unit_test(test_binary_resnet18)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
