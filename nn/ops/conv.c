@@ -6,6 +6,7 @@
 #include "../blas.h"
 #include "../ops.h"
 #include "conv_direct.h"
+#include "moments.h"
 
 int nn_conv_out(int in, int k, int stride, int pad, int dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
 
@@ -145,17 +146,6 @@ typedef struct {
     float *fw, *bw;   /* weights packed for it */
 } conv_job;
 
-/* Merge a group of n values with mean mb and centred sum of squares m2b
- * into the accumulator (na, ma, m2a). */
-static void stats_merge(double *na, double *ma, double *m2a, double n, double mb, double m2b)
-{
-    double nt = *na + n, d = mb - *ma;
-    if (nt <= 0.0) return;
-    *ma += d * n / nt;
-    *m2a += m2b + d * d * *na * n / nt;
-    *na = nt;
-}
-
 static void conv_fwd_task(void *arg, int ith, int nth)
 {
     conv_job *j = arg;
@@ -195,14 +185,10 @@ static void conv_fwd_task(void *arg, int ith, int nth)
             /* per-channel running (count, mean, M2), merged plane by plane
              * (Chan et al.): centred sums, no E[x^2] - mean^2 cancellation */
             double *st = j->stats_part + (size_t)ith * 3 * g->OC;
-            for (int o = 0; o < g->OC; o++) {
-                const float *yo = yn + (size_t)o * P;
-                float s1 = 0.0f;
-                for (int i = 0; i < P; i++) s1 += yo[i];
-                const float mb = s1 / (float)P;
-                float m2 = 0.0f;
-                for (int i = 0; i < P; i++) m2 += (yo[i] - mb) * (yo[i] - mb);
-                stats_merge(&st[o], &st[g->OC + o], &st[2 * g->OC + o], (double)P, mb, m2);
+            for (int o = 0; o < g->OC; o++) { /* as nn_channel_moments_T (moments.h) */
+                float mb, m2;
+                nn_plane_moments(yn + (size_t)o * P, (size_t)P, &mb, &m2);
+                nn_moments_merge(&st[o], &st[g->OC + o], &st[2 * g->OC + o], (double)P, mb, m2);
             }
         }
     }
@@ -381,7 +367,7 @@ nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_con
             double n = 0.0, m = 0.0, m2 = 0.0;
             for (int t = 0; t < T; t++) { /* fixed order: deterministic */
                 const double *st = j->stats_part + (size_t)t * 3 * OC;
-                stats_merge(&n, &m, &m2, st[o], st[OC + o], st[2 * OC + o]);
+                nn_moments_merge(&n, &m, &m2, st[o], st[OC + o], st[2 * OC + o]);
             }
             a.stats[o] = m;
             a.stats[OC + o] = n > 0.0 ? m2 / n : 0.0;

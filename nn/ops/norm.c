@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "moments.h"
 
 typedef struct {
     nn_tensor *x, *y, *gamma, *beta;
@@ -14,6 +15,7 @@ typedef struct {
     nn_bn_attr a;
     int training;
     int assign; /* x's gradient is y's buffer: overwrite in place */
+    int T;      /* the pool's workers: how a conv epilogue would have grouped the images */
 } bn_job;
 
 static void bn_fwd_task(void *arg, int ith, int nth)
@@ -30,23 +32,8 @@ static void bn_fwd_task(void *arg, int ith, int nth)
             if (j->a.stats) { /* moments handed over by the producing conv (its epilogue) */
                 m = j->a.stats[ch];
                 v = j->a.stats[C + ch];
-            } else {
-                double s = 0.0;
-                for (int n = 0; n < N; n++) {
-                    const float *p = j->x->data + ((size_t)n * C + ch) * HW;
-                    float ps = 0.0f;
-                    for (size_t i = 0; i < HW; i++) ps += p[i];
-                    s += ps;
-                }
-                m = s / (double)M;
-                v = 0.0;
-                for (int n = 0; n < N; n++) {
-                    const float *p = j->x->data + ((size_t)n * C + ch) * HW;
-                    float pv = 0.0f, mf = (float)m;
-                    for (size_t i = 0; i < HW; i++) pv += (p[i] - mf) * (p[i] - mf);
-                    v += pv;
-                }
-                v /= (double)M;
+            } else { /* the conv epilogue's computation (moments.h): the same bits either way */
+                nn_channel_moments_T(j->x->data, N, C, HW, ch, j->T, &m, &v);
             }
             mean = (float)m;
             invstd = (float)(1.0 / sqrt(v + j->a.eps));
@@ -162,6 +149,7 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
     j->rv = running_var;
     j->a = a;
     j->training = c->training || !running_mean;
+    j->T = nn_threads(c);
     j->y = nn_new(c, x->ndim, x->shape);
     j->mean = nn_arena_floats(&c->arena, (size_t)C);
     j->invstd = nn_arena_floats(&c->arena, (size_t)C);
