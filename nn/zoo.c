@@ -22,16 +22,16 @@ static int conv_bn(nn_graph *g, const char *name, int in, int oc, int k, int str
     return x;
 }
 
-/* He et al. CIFAR ResNet (6n+2 layers), basic blocks, 1x1 conv + BN on
- * downsampling shortcuts (option B). */
-static void resnet(nn_graph *g, int depth)
+/* ResNet basic blocks "layer<s>.<i>": stages x blocks, widths w0 << s,
+ * stride 2 at each later stage's first block, 1x1 conv + BN on shortcuts
+ * that change stride or width (option B). Returns the last ReLU. */
+static int basic_blocks(nn_graph *g, int x, int ch, int stages, int blocks, int w0)
 {
-    int n = (depth - 2) / 6, x = conv_bn(g, "stem", 0, 16, 3, 1, 1, 1), ch = 16;
     char name[32], b[NN_NAME_LEN];
-    for (int s = 0; s < 3; s++) {
-        int oc = 16 << s;
-        for (int i = 0; i < n; i++) {
-            int stride = (s > 0 && i == 0) ? 2 : 1;
+    for (int s = 0; s < stages; s++) {
+        const int oc = w0 << s;
+        for (int i = 0; i < blocks; i++) {
+            const int stride = (s > 0 && i == 0) ? 2 : 1;
             snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
             snprintf(b, sizeof b, "%s.a", name);
             int y = conv_bn(g, b, x, oc, 3, stride, 1, 1);
@@ -49,6 +49,13 @@ static void resnet(nn_graph *g, int depth)
             ch = oc;
         }
     }
+    return x;
+}
+
+/* He et al. CIFAR ResNet (6n+2 layers): 3x3 stem, 3 stages from 16 channels. */
+static void resnet(nn_graph *g, int depth)
+{
+    int x = basic_blocks(g, conv_bn(g, "stem", 0, 16, 3, 1, 1, 1), 16, 3, (depth - 2) / 6, 16);
     x = nn_g_unary(g, "pool", NN_OP_GAP, x);
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
@@ -59,28 +66,8 @@ static void resnet(nn_graph *g, int depth)
  * from 64x64 up (the binary baselines' ResNet-18 layout's real twin). */
 static void resnet18(nn_graph *g)
 {
-    int x = conv_bn(g, "stem", 0, 64, 7, 2, 1, 1), ch = 64;
-    x = nn_g_pool(g, "stem.pool", NN_OP_MAXPOOL, x, 3, 2, 1);
-    char name[32], b[NN_NAME_LEN];
-    for (int s = 0; s < 4; s++)
-        for (int i = 0; i < 2; i++) {
-            const int oc = 64 << s, stride = s > 0 && i == 0 ? 2 : 1;
-            snprintf(name, sizeof name, "layer%d.%d", s + 1, i);
-            snprintf(b, sizeof b, "%s.a", name);
-            int y = conv_bn(g, b, x, oc, 3, stride, 1, 1);
-            snprintf(b, sizeof b, "%s.b", name);
-            y = conv_bn(g, b, y, oc, 3, 1, 1, 0);
-            int sc = x;
-            if (stride != 1 || ch != oc) {
-                snprintf(b, sizeof b, "%s.down", name);
-                sc = conv_bn(g, b, x, oc, 1, stride, 1, 0);
-            }
-            snprintf(b, sizeof b, "%s.add", name);
-            x = nn_g_add(g, b, y, sc);
-            snprintf(b, sizeof b, "%s.relu", name);
-            x = nn_g_act(g, b, NN_OP_RELU, x);
-            ch = oc;
-        }
+    int x = conv_bn(g, "stem", 0, 64, 7, 2, 1, 1);
+    x = basic_blocks(g, nn_g_pool(g, "stem.pool", NN_OP_MAXPOOL, x, 3, 2, 1), 64, 4, 2, 64);
     x = nn_g_unary(g, "pool", NN_OP_GAP, x);
     nn_g_linear(g, "fc", x, g->num_classes, 1);
 }
