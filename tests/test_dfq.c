@@ -546,6 +546,12 @@ static void test_end_to_end(void **s)
                   "\"output\":{\"dir\":\"/tmp/datafree_dfq_pipe_bad\"}}");
     assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe_bad.json", tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "$.stages.search.output"));
+    /* a search budget that is neither "gdfq" nor a number of MACs names its path */
+    tu_write_text("/tmp/datafree_dfq_search_bad.json",
+                  "{\"teacher\":\"x.json\",\"search\":{\"epochs\":1,\"cost\":{\"budget\":\"small\"}},"
+                  "\"output\":{\"dir\":\"/tmp/datafree_dfq_search_bad\"}}");
+    assert_int_equal(tu_sh("%s search /tmp/datafree_dfq_search_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.search.cost.budget"));
     /* bad input: a clear error naming the JSON path */
     tu_write_text("/tmp/datafree_dfq_bad.json", "{\"teacher\":\"x\",\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"magic\"},\"schedule\":{\"epochs\":1},"
                                                 "\"output\":{\"dir\":\"/tmp/datafree_dfq_bad\"}}");
