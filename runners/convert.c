@@ -93,28 +93,19 @@ int run_convert(int argc, char **argv)
         nn_graph_free(g);
         return run_usage_error("convert", "%s", e.msg);
     }
-    if (to_adder) {
-        nn_graph *a = cmp_to_adder(g, (float)atof(alr_s), 1, &e);
-        nn_graph_free(g);
-        if (!a) {
-            char m[1300];
-            snprintf(m, sizeof m, "%s: %s", in, e.msg);
-            return run_error(m);
-        }
-        g = a;
-    }
-    if (to_binary) {
+    if (to_adder || to_binary) { /* one transform: the new graph replaces the loaded one */
         int nb = 0;
-        nn_graph *b = cmp_binarize(g, &bo, &nb, &e);
+        nn_graph *t = to_adder ? cmp_to_adder(g, (float)atof(alr_s), 1, &e) : cmp_binarize(g, &bo, &nb, &e);
         nn_graph_free(g);
-        if (!b) {
+        if (!t) {
             char m[1300];
             snprintf(m, sizeof m, "%s: %s", in, e.msg);
             return run_error(m);
         }
-        g = b;
-        printf("binarized %d layers (weights s*sign(W), s per %s; sign activations, %s backward)\n", nb,
-               bo.per_channel ? "output channel" : "layer", bo.ste ? "clipped-STE" : "ApproxSign");
+        g = t;
+        if (to_binary)
+            printf("binarized %d layers (weights s*sign(W), s per %s; sign activations, %s backward)\n", nb,
+                   bo.per_channel ? "output channel" : "layer", bo.ste ? "clipped-STE" : "ApproxSign");
     }
     int rc = nn_onnx_is_path(out) ? nn_onnx_save(g, out, &e) : nn_graph_save(g, out, &e);
     if (rc) run_error(e.msg);

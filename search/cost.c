@@ -71,7 +71,8 @@ int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const
         for (int k = 0; k < g->n; k++) {
             int i = 0, o = 0;
             while (i < ne && !(edges[i].from == g->e[k].from && edges[i].to == g->e[k].to)) o += edges[i++].nops;
-            const int cur = chosen(&edges[i], g);
+            const int cur = i < ne ? chosen(&edges[i], g) : -1;
+            if (cur < 0) continue; /* not an edge of this space: nothing to move */
             for (int j = 0; j < edges[i].nops; j++) {
                 const double dc = cost[o + cur] - cost[o + j];
                 if (!(dc > 0) || !strcmp(edges[i].ops[j], "none")) continue;
