@@ -26,6 +26,9 @@ typedef struct nn_adder_attr {
     float alr_eta;
 } nn_adder_attr;
 nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr a);
+/* The adder kernel set in use: "avx512", "avx2" or "portable" (the best the CPU
+ * has; DATAFREE_ADDER_ISA=portable|avx2|avx512 asks for a lower one). */
+const char *nn_adder_isa_name(void);
 /* Binary networks (nn/ops/binary.c): weights s * sign(w) with s = mean |w|
  * per layer or per output channel, backward s * dy (scaled STE);
  * activations sign(x) (+1 at 0), backward ApproxSign (approx = 1) or the

@@ -86,14 +86,26 @@ static void check_geometry(geom g, float eta)
     tu_free(w);
 }
 
+/* Every kernel set the CPU has (a set it lacks falls back to the next one
+ * down), on geometries that reach each tile's edges: output rows not a
+ * multiple of 4, an odd number of taps, pixel tails of 1, 4, 10 and 12. */
 static void test_adder_formulas(void **s)
 {
     (void)s;
-    check_geometry((geom){2, 4, 7, 6, 6, 3, 1, 1, 1, 1}, 0.0f);  /* padded 3x3 */
-    check_geometry((geom){3, 4, 9, 9, 4, 3, 2, 1, 1, 2}, 0.0f);  /* stride 2, groups 2 */
-    check_geometry((geom){2, 3, 8, 8, 5, 3, 1, 2, 2, 1}, 0.0f);  /* dilation 2 */
-    check_geometry((geom){2, 4, 6, 6, 4, 3, 1, 1, 1, 4}, 0.2f);  /* depthwise, ALR on */
-    check_geometry((geom){2, 8, 5, 5, 3, 1, 2, 0, 1, 1}, 0.2f);  /* 1x1 stride 2 shortcut, ALR */
+    static const char *isas[] = {"portable", "avx2", "avx512"};
+    for (int i = 0; i < 3; i++) {
+        setenv("DATAFREE_ADDER_ISA", isas[i], 1);
+        printf("# adder kernels asked %s, running %s\n", isas[i], nn_adder_isa_name());
+        check_geometry((geom){2, 4, 7, 6, 6, 3, 1, 1, 1, 1}, 0.0f);  /* padded 3x3 */
+        check_geometry((geom){3, 4, 9, 9, 4, 3, 2, 1, 1, 2}, 0.0f);  /* stride 2, groups 2 */
+        check_geometry((geom){2, 3, 8, 8, 5, 3, 1, 2, 2, 1}, 0.0f);  /* dilation 2 */
+        check_geometry((geom){2, 4, 6, 6, 4, 3, 1, 1, 1, 4}, 0.2f);  /* depthwise, ALR on */
+        check_geometry((geom){2, 8, 5, 5, 3, 1, 2, 0, 1, 1}, 0.2f);  /* 1x1 stride 2 shortcut, ALR */
+        check_geometry((geom){2, 3, 9, 9, 8, 3, 1, 1, 1, 1}, 0.0f);  /* 27 taps, 81 pixels */
+        check_geometry((geom){2, 6, 4, 3, 12, 3, 1, 1, 1, 1}, 0.0f); /* 12 pixels */
+        check_geometry((geom){1, 5, 2, 2, 4, 1, 1, 0, 1, 1}, 0.0f);  /* 5 taps, 4 pixels */
+    }
+    unsetenv("DATAFREE_ADDER_ISA");
 }
 
 /* The seed's parameter counts (learnable only), on CIFAR shapes. */

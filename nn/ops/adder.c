@@ -8,27 +8,52 @@
  *            the official code does (eta 0.2 there); eta <= 0 turns it off.
  * Per image and group: im2col (padded taps 0, so |0 - F| comes out of the
  * same sum), then an "L1 GEMM" y[o][p] = -sum_k |col[k][p] - w[o][k]|
- * (as 2 sum min - sums: AVX-512 8 outputs x 32 pixels, AVX2 4 x 16 in
- * registers) for the forward, the clipped
+ * (as 2 sum min - sums: AVX-512 8 outputs x 32 pixels, AVX2 4 x 16 over
+ * packed strips, chosen at run time) for the forward, the clipped
  * counterpart for dcol (col2im'd into dX), and for dF the identity
  * sum_p G (col - w) = G col^T - w sum_p G: one sgemm. Batch-parallel on the
  * pool; each worker accumulates its own dF, summed at the end. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
-#ifdef __AVX2__
 #include <immintrin.h>
-#endif
 
 #include "../blas.h"
 #include "../ops.h"
 #include "im2col.h"
 
+/* Kernel sets, chosen per call: the best the CPU has (__builtin_cpu_supports),
+ * or DATAFREE_ADDER_ISA=portable|avx2|avx512 (tests and benchmarks compare
+ * them; a set the CPU lacks falls back to the next one down). */
+enum { ISA_PORTABLE, ISA_AVX2, ISA_AVX512 };
 
-#ifdef __AVX512F__
+static int adder_isa(void)
+{
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx512f") ? ISA_AVX512
+               : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? ISA_AVX2 : ISA_PORTABLE;
+    }
+    const char *e = getenv("DATAFREE_ADDER_ISA");
+    int want = have;
+    if (e) want = !strcmp(e, "portable") ? ISA_PORTABLE : !strcmp(e, "avx2") ? ISA_AVX2 : ISA_AVX512;
+    return want < have ? want : have;
+}
+
+const char *nn_adder_isa_name(void)
+{
+    static const char *names[] = {"portable", "avx2", "avx512"};
+    return names[adder_isa()];
+}
+
+#define TGT_AVX512 __attribute__((target("avx512f")))
+#define TGT_AVX2 __attribute__((target("avx2,fma")))
+
 /* M[o][p] = sum_k min(col[k][p], w[o][k]) for R (<= 8, constant after
  * inlining) rows x 32 pixels in 2R zmm accumulators; masked pixel tail. */
-static inline __attribute__((always_inline)) void min_rows(const float *w, int R, int K, const float *col, int P,
-                                                            float *m)
+TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const float *w, int R, int K, const float *col,
+                                                                          int P, float *m)
 {
     for (int p0 = 0; p0 < P; p0 += 32) {
         const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
@@ -53,66 +78,103 @@ static inline __attribute__((always_inline)) void min_rows(const float *w, int R
             }
     }
 }
-#endif
+
+TGT_AVX512 static int min_avx512(const float *w, int O, int K, const float *col, int P, float *m, float *pk)
+{
+    (void)pk;
+    int o0 = 0;
+    for (; o0 + 8 <= O; o0 += 8) min_rows512(w + (size_t)o0 * K, 8, K, col, P, m + (size_t)o0 * P);
+    for (; o0 < O; o0++) min_rows512(w + (size_t)o0 * K, 1, K, col, P, m + (size_t)o0 * P);
+    return O;
+}
+
+/* AVX2: 4 outputs x NV*8 pixels (NV = 2 or 1) in 4*NV ymm accumulators, over
+ * a packed strip (cs: K x 16, contiguous) and packed weights (wp: 4 outputs
+ * interleaved per tap), so both streams are sequential and the strip stays in
+ * L1 while every output group passes over it. */
+TGT_AVX2 static inline __attribute__((always_inline)) void min_tile2(const float *wp, int K, const float *cs, int NV,
+                                                                      float *out /* 4 x 16 */)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int k = 0; k < K; k++, cs += 16, wp += 4) {
+        const __m256 x0 = _mm256_loadu_ps(cs);
+        const __m256 v0 = _mm256_broadcast_ss(wp), v1 = _mm256_broadcast_ss(wp + 1), v2 = _mm256_broadcast_ss(wp + 2),
+                     v3 = _mm256_broadcast_ss(wp + 3);
+        a0 = _mm256_add_ps(a0, _mm256_min_ps(x0, v0));
+        a1 = _mm256_add_ps(a1, _mm256_min_ps(x0, v1));
+        a2 = _mm256_add_ps(a2, _mm256_min_ps(x0, v2));
+        a3 = _mm256_add_ps(a3, _mm256_min_ps(x0, v3));
+        if (NV == 2) {
+            const __m256 x1 = _mm256_loadu_ps(cs + 8);
+            b0 = _mm256_add_ps(b0, _mm256_min_ps(x1, v0));
+            b1 = _mm256_add_ps(b1, _mm256_min_ps(x1, v1));
+            b2 = _mm256_add_ps(b2, _mm256_min_ps(x1, v2));
+            b3 = _mm256_add_ps(b3, _mm256_min_ps(x1, v3));
+        }
+    }
+    _mm256_storeu_ps(out, a0), _mm256_storeu_ps(out + 16, a1), _mm256_storeu_ps(out + 32, a2);
+    _mm256_storeu_ps(out + 48, a3);
+    if (NV == 2) {
+        _mm256_storeu_ps(out + 8, b0), _mm256_storeu_ps(out + 24, b1), _mm256_storeu_ps(out + 40, b2);
+        _mm256_storeu_ps(out + 56, b3);
+    }
+}
+
+/* pk: 16 K + O K floats. Returns the rows done (a multiple of 4). */
+TGT_AVX2 static int min_avx2(const float *w, int O, int K, const float *col, int P, float *m, float *pk)
+{
+    const int O4 = O & ~3;
+    if (!O4) return 0;
+    float *cs = pk, *wp = pk + (size_t)16 * K;
+    for (int g = 0; g < O4 / 4; g++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < 4; j++) wp[((size_t)g * K + k) * 4 + j] = w[(size_t)(4 * g + j) * K + k];
+    float out[64];
+    for (int p0 = 0; p0 < P; p0 += 16) {
+        const int n = P - p0 < 16 ? P - p0 : 16, NV = n > 8 ? 2 : 1;
+        for (int k = 0; k < K; k++) { /* the strip, zero-padded to the tile */
+            const float *c = col + (size_t)k * P + p0;
+            float *d = cs + (size_t)k * 16;
+            if (n == 16) {
+                _mm256_storeu_ps(d, _mm256_loadu_ps(c));
+                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(c + 8));
+            } else {
+                for (int q = 0; q < n; q++) d[q] = c[q];
+                for (int q = n; q < 16; q++) d[q] = 0.0f;
+            }
+        }
+        for (int g = 0; g < O4 / 4; g++) {
+            float *y = m + (size_t)4 * g * P + p0;
+            if (n == 16) {
+                min_tile2(wp + (size_t)g * K * 4, K, cs, 2, out);
+                for (int j = 0; j < 4; j++) {
+                    _mm256_storeu_ps(y + (size_t)j * P, _mm256_loadu_ps(out + 16 * j));
+                    _mm256_storeu_ps(y + (size_t)j * P + 8, _mm256_loadu_ps(out + 16 * j + 8));
+                }
+            } else {
+                if (NV == 2) min_tile2(wp + (size_t)g * K * 4, K, cs, 2, out);
+                else min_tile2(wp + (size_t)g * K * 4, K, cs, 1, out);
+                for (int j = 0; j < 4; j++) memcpy(y + (size_t)j * P, out + 16 * j, (size_t)n * sizeof(float));
+            }
+        }
+    }
+    return O4;
+}
 
 /* y[o][p] = -sum_k |col[k][p] - w[o][k]|, by |a - b| = a + b - 2 min(a, b):
  * y = 2 sum_k min(col, w) - sum_k col[k][p] - sum_k w[o][k], so the inner
  * loop is a min and an add where the direct form needs a sub, an abs and an
- * add. sx: P floats of scratch. Exact for values on a power-of-two grid
- * (the quantized model's), within float rounding otherwise. */
-static void l1_fwd(const float *w, int O, int K, const float *col, int P, float *y, float *sx)
+ * add. sx: P floats of scratch, pk: the packing scratch (16 K + O K floats).
+ * Exact for values on a power-of-two grid (the quantized model's), within
+ * float rounding otherwise (each kernel set sums over k in the same order). */
+static void l1_fwd(int isa, const float *w, int O, int K, const float *col, int P, float *y, float *sx, float *pk)
 {
     for (int p = 0; p < P; p++) sx[p] = 0.0f;
     for (int k = 0; k < K; k++) {
         const float *c = col + (size_t)k * P;
         for (int p = 0; p < P; p++) sx[p] += c[p];
     }
-    int o0 = 0;
-#if defined(__AVX512F__)
-    for (; o0 + 8 <= O; o0 += 8) min_rows(w + (size_t)o0 * K, 8, K, col, P, y + (size_t)o0 * P);
-    for (; o0 < O; o0++) min_rows(w + (size_t)o0 * K, 1, K, col, P, y + (size_t)o0 * P);
-#elif defined(__AVX2__)
-    for (; o0 + 4 <= O; o0 += 4) {
-        const float *w0 = w + (size_t)o0 * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-        int p0 = 0;
-        for (; p0 + 16 <= P; p0 += 16) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            const float *c = col + p0;
-            for (int k = 0; k < K; k++, c += P) {
-                const __m256 x0 = _mm256_loadu_ps(c), x1 = _mm256_loadu_ps(c + 8);
-                __m256 v = _mm256_broadcast_ss(w0 + k);
-                a0 = _mm256_add_ps(a0, _mm256_min_ps(x0, v));
-                b0 = _mm256_add_ps(b0, _mm256_min_ps(x1, v));
-                v = _mm256_broadcast_ss(w1 + k);
-                a1 = _mm256_add_ps(a1, _mm256_min_ps(x0, v));
-                b1 = _mm256_add_ps(b1, _mm256_min_ps(x1, v));
-                v = _mm256_broadcast_ss(w2 + k);
-                a2 = _mm256_add_ps(a2, _mm256_min_ps(x0, v));
-                b2 = _mm256_add_ps(b2, _mm256_min_ps(x1, v));
-                v = _mm256_broadcast_ss(w3 + k);
-                a3 = _mm256_add_ps(a3, _mm256_min_ps(x0, v));
-                b3 = _mm256_add_ps(b3, _mm256_min_ps(x1, v));
-            }
-            float *y0 = y + (size_t)o0 * P + p0;
-            _mm256_storeu_ps(y0, a0);
-            _mm256_storeu_ps(y0 + 8, b0);
-            _mm256_storeu_ps(y0 + P, a1);
-            _mm256_storeu_ps(y0 + P + 8, b1);
-            _mm256_storeu_ps(y0 + 2 * P, a2);
-            _mm256_storeu_ps(y0 + 2 * P + 8, b2);
-            _mm256_storeu_ps(y0 + 3 * P, a3);
-            _mm256_storeu_ps(y0 + 3 * P + 8, b3);
-        }
-        for (int j = 0; j < 4; j++) { /* pixel tail */
-            float *yr = y + (size_t)(o0 + j) * P;
-            for (int p = p0; p < P; p++) yr[p] = 0.0f;
-            for (int k = 0; k < K; k++) {
-                const float wv = w[(size_t)(o0 + j) * K + k], *c = col + (size_t)k * P;
-                for (int p = p0; p < P; p++) yr[p] += fminf(c[p], wv);
-            }
-        }
-    }
-#endif
+    int o0 = isa == ISA_AVX512 ? min_avx512(w, O, K, col, P, y, pk) : isa == ISA_AVX2 ? min_avx2(w, O, K, col, P, y, pk) : 0;
     for (; o0 < O; o0++) { /* portable (and depthwise) path: the compiler vectorizes over p */
         float *yr = y + (size_t)o0 * P;
         for (int p = 0; p < P; p++) yr[p] = 0.0f;
@@ -129,12 +191,12 @@ static void l1_fwd(const float *w, int O, int K, const float *col, int P, float 
     }
 }
 
-#ifdef __AVX512F__
 /* R (<= 4) taps x 32 pixels of dcol, by clamp(w - x, -1, 1) = min(max(w, x - 1), x + 1) - x:
  * a max, a min and an fma per output channel; the "- x" part is x * sum_o G
  * (gs), taken once at the end. */
-static inline __attribute__((always_inline)) void clip_rows(const float *w, const float *G, int O, int K, int R,
-                                                             const float *col, int P, const float *gs, float *dcol)
+TGT_AVX512 static inline __attribute__((always_inline)) void clip_rows512(const float *w, const float *G, int O, int K,
+                                                                           int R, const float *col, int P,
+                                                                           const float *gs, float *dcol)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int p0 = 0; p0 < P; p0 += 32) {
@@ -169,65 +231,106 @@ static inline __attribute__((always_inline)) void clip_rows(const float *w, cons
             }
     }
 }
-#endif
 
-/* dcol[k][p] = sum_o G[o][p] * clamp(w[o][k] - col[k][p], -1, 1); gs: P floats */
-static void l1_bwd_col(const float *w, const float *G, int O, int K, const float *col, int P, float *dcol, float *gs)
+TGT_AVX512 static int clip_avx512(const float *w, const float *G, int O, int K, const float *col, int P, float *dcol,
+                                  const float *gs, float *pk)
 {
+    (void)pk;
     int k0 = 0;
-#if defined(__AVX512F__)
-    for (int p = 0; p < P; p++) gs[p] = 0.0f;
-    for (int o = 0; o < O; o++)
-        for (int p = 0; p < P; p++) gs[p] += G[(size_t)o * P + p];
-    for (; k0 + 4 <= K; k0 += 4) clip_rows(w + k0, G, O, K, 4, col + (size_t)k0 * P, P, gs, dcol + (size_t)k0 * P);
-    for (; k0 < K; k0++) clip_rows(w + k0, G, O, K, 1, col + (size_t)k0 * P, P, gs, dcol + (size_t)k0 * P);
-#elif defined(__AVX2__)
-    const __m256 one = _mm256_set1_ps(1.0f), mone = _mm256_set1_ps(-1.0f);
-    for (; k0 + 2 <= K; k0 += 2) {
-        int p0 = 0;
-        for (; p0 + 16 <= P; p0 += 16) {
-            const float *c0 = col + (size_t)k0 * P + p0, *c1 = c0 + P;
-            const __m256 x00 = _mm256_loadu_ps(c0), x01 = _mm256_loadu_ps(c0 + 8), x10 = _mm256_loadu_ps(c1),
-                         x11 = _mm256_loadu_ps(c1 + 8);
-            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-            for (int o = 0; o < O; o++) {
-                const float *g = G + (size_t)o * P + p0;
-                const __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8);
-                const __m256 v0 = _mm256_broadcast_ss(w + (size_t)o * K + k0), v1 = _mm256_broadcast_ss(w + (size_t)o * K + k0 + 1);
-                a00 = _mm256_fmadd_ps(g0, _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(v0, x00), mone), one), a00);
-                a01 = _mm256_fmadd_ps(g1, _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(v0, x01), mone), one), a01);
-                a10 = _mm256_fmadd_ps(g0, _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(v1, x10), mone), one), a10);
-                a11 = _mm256_fmadd_ps(g1, _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(v1, x11), mone), one), a11);
-            }
-            float *d0 = dcol + (size_t)k0 * P + p0;
-            _mm256_storeu_ps(d0, a00);
-            _mm256_storeu_ps(d0 + 8, a01);
-            _mm256_storeu_ps(d0 + P, a10);
-            _mm256_storeu_ps(d0 + P + 8, a11);
+    for (; k0 + 4 <= K; k0 += 4) clip_rows512(w + k0, G, O, K, 4, col + (size_t)k0 * P, P, gs, dcol + (size_t)k0 * P);
+    for (; k0 < K; k0++) clip_rows512(w + k0, G, O, K, 1, col + (size_t)k0 * P, P, gs, dcol + (size_t)k0 * P);
+    return K;
+}
+
+/* AVX2: 2 taps x NV*8 pixels; the taps' x - 1 and x + 1 held in registers
+ * (8 ymm), 4 accumulators; G's strip packed (O x 16) and w packed tap-pair
+ * major (wt: [K/2][O][2]) so the o loop reads both sequentially. */
+TGT_AVX2 static inline __attribute__((always_inline)) void clip_tile2(const float *wt, const float *gp, int O,
+                                                                       const float *c0, const float *c1, int NV,
+                                                                       float *out /* 2 x 16 */)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 x00 = _mm256_loadu_ps(c0), x10 = _mm256_loadu_ps(c1);
+    const __m256 x01 = NV == 2 ? _mm256_loadu_ps(c0 + 8) : x00, x11 = NV == 2 ? _mm256_loadu_ps(c1 + 8) : x10;
+    const __m256 l00 = _mm256_sub_ps(x00, one), h00 = _mm256_add_ps(x00, one), l01 = _mm256_sub_ps(x01, one),
+                 h01 = _mm256_add_ps(x01, one), l10 = _mm256_sub_ps(x10, one), h10 = _mm256_add_ps(x10, one),
+                 l11 = _mm256_sub_ps(x11, one), h11 = _mm256_add_ps(x11, one);
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    for (int o = 0; o < O; o++, gp += 16, wt += 2) {
+        const __m256 g0 = _mm256_loadu_ps(gp), v0 = _mm256_broadcast_ss(wt), v1 = _mm256_broadcast_ss(wt + 1);
+        a00 = _mm256_fmadd_ps(g0, _mm256_min_ps(_mm256_max_ps(v0, l00), h00), a00);
+        a10 = _mm256_fmadd_ps(g0, _mm256_min_ps(_mm256_max_ps(v1, l10), h10), a10);
+        if (NV == 2) {
+            const __m256 g1 = _mm256_loadu_ps(gp + 8);
+            a01 = _mm256_fmadd_ps(g1, _mm256_min_ps(_mm256_max_ps(v0, l01), h01), a01);
+            a11 = _mm256_fmadd_ps(g1, _mm256_min_ps(_mm256_max_ps(v1, l11), h11), a11);
         }
-        for (int kk = k0; kk < k0 + 2; kk++) { /* pixel tail */
-            float *d = dcol + (size_t)kk * P;
-            const float *c = col + (size_t)kk * P;
-            for (int p = p0; p < P; p++) d[p] = 0.0f;
-            for (int o = 0; o < O; o++) {
-                const float wv = w[(size_t)o * K + kk], *g = G + (size_t)o * P;
-                for (int p = p0; p < P; p++) {
-                    const float t = wv - c[p];
-                    d[p] += g[p] * (t < -1.0f ? -1.0f : t > 1.0f ? 1.0f : t);
-                }
+    }
+    _mm256_storeu_ps(out, a00), _mm256_storeu_ps(out + 16, a10);
+    if (NV == 2) _mm256_storeu_ps(out + 8, a01), _mm256_storeu_ps(out + 24, a11);
+}
+
+/* pk: 16 O + O K + 32 floats. Returns the taps done (a multiple of 2). */
+TGT_AVX2 static int clip_avx2(const float *w, const float *G, int O, int K, const float *col, int P, float *dcol,
+                              const float *gs, float *pk)
+{
+    const int K2 = K & ~1;
+    if (!K2) return 0;
+    float *gp = pk, *wt = pk + (size_t)16 * O, *cz = wt + (size_t)O * K;
+    for (int t = 0; t < K2 / 2; t++)
+        for (int o = 0; o < O; o++) {
+            wt[((size_t)t * O + o) * 2] = w[(size_t)o * K + 2 * t];
+            wt[((size_t)t * O + o) * 2 + 1] = w[(size_t)o * K + 2 * t + 1];
+        }
+    float out[32];
+    for (int p0 = 0; p0 < P; p0 += 16) {
+        const int n = P - p0 < 16 ? P - p0 : 16, NV = n > 8 ? 2 : 1;
+        for (int o = 0; o < O; o++) {
+            const float *g = G + (size_t)o * P + p0;
+            float *d = gp + (size_t)o * 16;
+            for (int q = 0; q < 16; q++) d[q] = q < n ? g[q] : 0.0f;
+        }
+        for (int t = 0; t < K2 / 2; t++) {
+            const float *c0 = col + (size_t)2 * t * P + p0, *c1 = c0 + P;
+            if (n < 16) { /* a zero-padded copy of the two taps' pixels */
+                for (int q = 0; q < 16; q++) cz[q] = q < n ? c0[q] : 0.0f, cz[16 + q] = q < n ? c1[q] : 0.0f;
+                c0 = cz, c1 = cz + 16;
+            }
+            if (NV == 2) clip_tile2(wt + (size_t)t * O * 2, gp, O, c0, c1, 2, out);
+            else clip_tile2(wt + (size_t)t * O * 2, gp, O, c0, c1, 1, out);
+            for (int r = 0; r < 2; r++) { /* the "- x sum_o G" part */
+                const float *c = r ? c1 : c0;
+                float *d = dcol + (size_t)(2 * t + r) * P + p0;
+                for (int q = 0; q < n; q++) d[q] = out[16 * r + q] - c[q] * gs[p0 + q];
             }
         }
     }
-#endif
+    return K2;
+}
+
+/* dcol[k][p] = sum_o G[o][p] * clamp(w[o][k] - col[k][p], -1, 1); gs: P
+ * floats (sum_o G), pk: the packing scratch (16 O + O K + 32 floats) */
+static void l1_bwd_col(int isa, const float *w, const float *G, int O, int K, const float *col, int P, float *dcol,
+                       float *gs, float *pk)
+{
+    int k0 = 0;
+    if (isa != ISA_PORTABLE) {
+        for (int p = 0; p < P; p++) gs[p] = 0.0f;
+        for (int o = 0; o < O; o++)
+            for (int p = 0; p < P; p++) gs[p] += G[(size_t)o * P + p];
+        k0 = isa == ISA_AVX512 ? clip_avx512(w, G, O, K, col, P, dcol, gs, pk) : clip_avx2(w, G, O, K, col, P, dcol, gs, pk);
+    }
     for (; k0 < K; k0++) {
         float *d = dcol + (size_t)k0 * P;
         const float *c = col + (size_t)k0 * P;
         for (int p = 0; p < P; p++) d[p] = 0.0f;
         for (int o = 0; o < O; o++) {
             const float wv = w[(size_t)o * K + k0], *g = G + (size_t)o * P;
-            for (int p = 0; p < P; p++) {
-                const float t = wv - c[p];
-                d[p] += g[p] * (t < -1.0f ? -1.0f : t > 1.0f ? 1.0f : t);
+            for (int p = 0; p < P; p++) { /* two selects the compiler turns into max and min */
+                float t = wv - c[p];
+                t = t < -1.0f ? -1.0f : t;
+                t = t > 1.0f ? 1.0f : t;
+                d[p] += g[p] * t;
             }
         }
     }
@@ -251,14 +354,16 @@ static void adder_fwd_run(void *arg, int ith, int nth)
     const int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     const int O = w->shape[0], cg = w->shape[1], k = w->shape[2], G = j->a.groups, og = O / G;
     const int K = cg * k * k, P = j->OH * j->OW;
-    float *col = j->scratch + (size_t)ith * j->per, *sx = col + (size_t)K * P;
+    float *col = j->scratch + (size_t)ith * j->per, *sx = col + (size_t)K * P, *pk = sx + P;
+    const int isa = adder_isa();
     size_t lo, hi;
     nn_split((size_t)N, ith, nth, &lo, &hi);
     for (size_t b = lo; b < hi; b++)
         for (int g = 0; g < G; g++) {
             nn_im2col_plane(x->data + ((size_t)b * C + (size_t)g * cg) * H * W, col, cg, H, W, k, j->a.stride,
                             j->a.pad, j->a.dilation, j->OH, j->OW);
-            l1_fwd(w->data + (size_t)g * og * K, og, K, col, P, j->y->data + ((size_t)b * O + (size_t)g * og) * P, sx);
+            l1_fwd(isa, w->data + (size_t)g * og * K, og, K, col, P, j->y->data + ((size_t)b * O + (size_t)g * og) * P, sx,
+                   pk);
         }
 }
 
@@ -269,7 +374,9 @@ static void adder_bwd_run(void *arg, int ith, int nth)
     const int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     const int O = w->shape[0], cg = w->shape[1], k = w->shape[2], G = j->a.groups, og = O / G;
     const int K = cg * k * k, P = j->OH * j->OW;
-    float *col = j->scratch + (size_t)ith * j->per, *dcol = col + (size_t)K * P;
+    float *col = j->scratch + (size_t)ith * j->per, *dcol = col + (size_t)K * P, *gs = dcol + (size_t)K * P,
+          *pk = gs + P;
+    const int isa = adder_isa();
     float *dw = j->want_dw ? j->dw_part + (size_t)ith * (w->numel + (size_t)O) : NULL, *gsum = dw ? dw + w->numel : NULL;
     if (dw) memset(dw, 0, (w->numel + (size_t)O) * sizeof(float));
     size_t lo, hi;
@@ -288,7 +395,7 @@ static void adder_bwd_run(void *arg, int ith, int nth)
                 }
             }
             if (j->gx) {
-                l1_bwd_col(wg, gy, og, K, col, P, dcol, dcol + (size_t)K * P);
+                l1_bwd_col(isa, wg, gy, og, K, col, P, dcol, gs, pk);
                 nn_col2im_plane(dcol, j->gx + xo, cg, H, W, k, j->a.stride, j->a.pad, j->a.dilation, j->OH, j->OW);
             }
         }
@@ -307,7 +414,8 @@ static void adder_backward(nn_ctx *c, nn_node *node)
     const size_t K = w->numel / (size_t)O, P = (size_t)j->OH * j->OW;
     j->want_dw = w->requires_grad;
     j->gx = x->requires_grad ? nn_grad(c, x) : NULL; /* images never overlap: one buffer */
-    j->per = (2 * K + 1) * P; /* col, dcol, and l1_bwd_col's sum of G */
+    const size_t og = (size_t)O / (size_t)j->a.groups;
+    j->per = (2 * K + 1) * P + 16 * og + og * K + 32; /* col, dcol, l1_bwd_col's sum of G and packing */
     j->scratch = nn_arena_floats(&c->arena, (size_t)nth * j->per);
     if (j->want_dw) j->dw_part = nn_arena_floats(&c->arena, (size_t)nth * (w->numel + (size_t)O));
     nn_pool_run(c->pool, adder_bwd_run, j);
@@ -337,8 +445,9 @@ nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr 
     const int OW = nn_conv_out(x->shape[3], w->shape[3], a.stride, a.pad, a.dilation);
     nn_tensor *y = nn_new4(c, x->shape[0], w->shape[0], OH, OW);
     const int nth = nn_threads(c);
-    /* per worker: col, and the column sums of l1_fwd */
-    adder_job j = {x, w, y, a, OH, OW, NULL, (w->numel / (size_t)w->shape[0] + 1) * (size_t)OH * OW, NULL, NULL, 0};
+    /* per worker: col, the column sums of l1_fwd and its packing scratch */
+    const size_t K = w->numel / (size_t)w->shape[0], og = (size_t)w->shape[0] / (size_t)a.groups;
+    adder_job j = {x, w, y, a, OH, OW, NULL, (K + 1) * (size_t)OH * OW + (16 + og) * K, NULL, NULL, 0};
     j.scratch = nn_arena_floats(&c->arena, (size_t)nth * j.per);
     nn_pool_run(c->pool, adder_fwd_run, &j);
     nn_tensor *in[2] = {x, w};
