@@ -4,17 +4,21 @@
 # DS-AddResNet-20 trained with one budget (configs/addernet/*.json: 15 epochs,
 # SGD 0.1 cosine, batch 128, the teacher recipe shortened), then the 8-bit
 # integer AddResNet-20 (power-of-two scales) calibrated, and fine-tuned by KD
-# from its float version, each evaluated through the integer interpreter.
+# from its float version, each evaluated through the integer interpreter, and
+# exported to C and HLS: both programs run on the 10,000 test images and their
+# int32 logits are compared byte for byte with the interpreter's (export.json,
+# and the HLS resource estimate as estimate.json, in the run folder).
+# The 8-bit rows need only AddResNet-20, so they run before DS-AddResNet-20.
 # A finished run is skipped, an unfinished one continues from its checkpoint.
-#   bash results/run_addernet_table.sh [train|int8|table]   (default: all)
+#   bash results/run_addernet_table.sh [train|int8|export|table]   (default: all)
 set -u
 cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 DATA=/usr/share/datasets/fashion-mnist
 what=${1:-all}
 R=results/runs/addernet
-if [ "$what" = all ] || [ "$what" = train ]; then
-  for m in resnet20 addresnet20 ds_addresnet20; do
+train() {
+  for m in "$@"; do
     [ -f results/models/addernet_$m.json ] && continue
     echo "== train $m"
     if [ -f $R/$m/ckpt.safetensors ]; then
@@ -23,8 +27,8 @@ if [ "$what" = all ] || [ "$what" = train ]; then
       "$BIN" train configs/addernet/$m.json || exit 1
     fi
   done
-fi
-if [ "$what" = all ] || [ "$what" = int8 ]; then
+}
+int8() {
   for v in ptq qat; do
     [ -f results/models/addernet_addresnet20.json ] || break
     d=$R/int8_addresnet20_$v
@@ -35,8 +39,47 @@ if [ "$what" = all ] || [ "$what" = int8 ]; then
     if [ ! -f $d/integer.json ]; then
       "$BIN" eval --model $d/model.json --data $DATA --integer --json > $d/integer.json.tmp && mv $d/integer.json.tmp $d/integer.json
     fi
+    # the committed copy for `datafree eval` (MODEL.safetensors sits beside MODEL.json)
+    m=results/models/addernet_int8_addresnet20_$v
+    if [ ! -f $m.json ]; then
+      cp $d/model.safetensors $m.safetensors.tmp && mv $m.safetensors.tmp $m.safetensors
+      cp $d/model.json $m.json.tmp && mv $m.json.tmp $m.json
+    fi
   done
-fi
+}
+export_int8() {
+  for v in qat ptq; do  # the fine-tuned row first: each HLS C simulation takes about 10 min
+    d=$R/int8_addresnet20_$v
+    [ -f $d/integer.json ] || continue
+    [ -f $d/export.json ] && continue
+    echo "== export int8_addresnet20_$v to C and HLS"
+    x=$(mktemp -d)
+    "$BIN" eval --model $d/model.json --data $DATA --integer --logits $x/int.bin > /dev/null || exit 1
+    "$BIN" export --model $d/model.json --target c,hls --out $x/out > /dev/null || exit 1
+    make -s -C $x/out/c && make -s -C $x/out/hls || exit 1
+    t0=$(date +%s)
+    "$x/out/c/infer" $DATA/t10k-images-idx3-ubyte.gz $DATA/t10k-labels-idx1-ubyte.gz --threads 2 --logits $x/c.bin > $x/c.json || exit 1
+    t1=$(date +%s)
+    "$x/out/hls/infer" $DATA/t10k-images-idx3-ubyte.gz $DATA/t10k-labels-idx1-ubyte.gz --logits $x/h.bin > $x/h.json || exit 1
+    t2=$(date +%s)
+    c_same=false; h_same=false
+    cmp -s $x/c.bin $x/int.bin && c_same=true
+    cmp -s $x/h.bin $x/int.bin && h_same=true
+    cp $x/out/hls/estimate.json $d/estimate.json
+    printf '{"images": 10000, "c_logits_identical": %s, "hls_csim_logits_identical": %s, "c": %s, "hls_csim": %s, "c_seconds": %d, "hls_csim_seconds": %d}\n' \
+      $c_same $h_same "$(cat $x/c.json)" "$(cat $x/h.json)" $((t1 - t0)) $((t2 - t1)) > $d/export.json
+    cat $d/export.json
+    rm -rf $x
+  done
+}
+case $what in
+  all) train resnet20 addresnet20; int8; export_int8; train ds_addresnet20 ;;
+  train) train resnet20 addresnet20 ds_addresnet20 ;;
+  int8) int8 ;;
+  export) export_int8 ;;
+  table) ;;
+  *) echo "usage: bash results/run_addernet_table.sh [train|int8|export|table]" >&2; exit 2 ;;
+esac
 # the table, from the finished runs
 /usr/bin/python3 - <<'PY'
 import json, os, subprocess
@@ -53,7 +96,7 @@ def inspect(model):
         return json.loads(out)
     except Exception:
         return {}
-rows, base = [], {}
+rows, base, params, int8 = [], {}, {}, {}
 for m, label in [("resnet20", "CNN ResNet-20"), ("addresnet20", "AddResNet-20"), ("ds_addresnet20", "DS-AddResNet-20")]:
     met = last(f"results/models/addernet_{m}_metrics.jsonl")
     if not met:
@@ -62,6 +105,7 @@ for m, label in [("resnet20", "CNN ResNet-20"), ("addresnet20", "AddResNet-20"),
     ins = inspect(f"results/models/addernet_{m}.json")
     acc = 100 * met["test_acc"]
     base[m] = acc
+    params[m] = ins.get("params", 0)
     secs = sum(json.loads(l).get("epoch_seconds", 0) for l in open(f"results/models/addernet_{m}_metrics.jsonl"))
     rows.append(f"| {label} | {acc:.2f} | {ins.get('params', 0):,} | {ins.get('macs', 0) / 1e6:.1f} M | "
                 f"{ins.get('adds', 0) / 1e6:.1f} M | {secs / 60:.0f} min | `datafree train configs/addernet/{m}.json` |")
@@ -74,6 +118,7 @@ for v, label in [("ptq", "8-bit integer AddResNet-20, calibration"), ("qat", "8-
         rows.append(f"| {label} | not run yet | | | | | `datafree quantize configs/addernet/int8_addresnet20_{v}.json` |")
         continue
     ia = 100 * ij["integer_accuracy"]
+    int8[v] = ia
     fa = 100 * ij["fake_quant_accuracy"]
     rows.append(f"| {label} | {ia:.2f} (fake-quant {fa:.2f}, agreement {100 * ij['top1_agreement']:.2f} %) | | | | "
                 f"{rj.get('run_seconds', 0) / 60:.0f} min | `datafree quantize configs/addernet/int8_addresnet20_{v}.json`, "
@@ -95,7 +140,36 @@ with open("results/addernet_fmnist.md.tmp", "w") as f:
         f.write(f"\nAddResNet-20 vs CNN: {base['addresnet20'] - base['resnet20']:+.2f} pt (bar: within 1.0).")
     if "resnet20" in base and "ds_addresnet20" in base:
         f.write(f" DS-AddResNet-20 vs CNN: {base['ds_addresnet20'] - base['resnet20']:+.2f} pt (bar: within 3.0).")
+    if "ds_addresnet20" in params and params.get("addresnet20"):
+        f.write(f" DS-AddResNet-20 has {100 * (1 - params['ds_addresnet20'] / params['addresnet20']):.1f} % fewer parameters"
+                " than AddResNet-20 (bar: >= 75 %).")
+    for v, name in [("ptq", "calibration"), ("qat", "KD fine-tuning")]:
+        if v in int8 and "addresnet20" in base:
+            f.write(f" 8-bit integer ({name}) vs float AddResNet-20: {int8[v] - base['addresnet20']:+.2f} pt (bar: within 0.5).")
     f.write("\n")
+    ex = []
+    for v, name in [("ptq", "calibration"), ("qat", "KD fine-tuning")]:
+        d = f"{R}/int8_addresnet20_{v}"
+        try:
+            xj = json.load(open(f"{d}/export.json"))
+            es = json.load(open(f"{d}/estimate.json"))
+        except OSError:
+            continue
+        same = lambda b: "identical" if b else "**DIFFER**"
+        ex.append(f"| {name} | {same(xj['c_logits_identical'])} ({100 * xj['c']['accuracy']:.2f} %, "
+                  f"{xj['c']['images_per_s']:.0f} images/s at 2 threads) | {same(xj['hls_csim_logits_identical'])} "
+                  f"({100 * xj['hls_csim']['accuracy']:.2f} %, {xj['hls_csim_seconds']} s) | {es['reuse']} | "
+                  f"{es['adder_units']:,} / {es['multipliers']:,} | {es['bram18k']:,} ({(es['rom_bits'] + es['line_buffer_bits']) / 8e3:.0f} kB) | "
+                  f"{es['frame_interval_cycles']:,} / {es['latency_cycles']:,} |")
+    if ex:
+        f.write("\n## Export of the 8-bit AddResNet-20 (C and HLS)\n\n"
+                "`bash results/run_addernet_table.sh export`: `datafree export --target c,hls`, both programs built and run on\n"
+                "the 10,000 test images, their int32 logits compared byte for byte with the integer interpreter's\n"
+                "(`datafree eval --integer --logits`). The HLS resource estimate is the exporter's formula at the\n"
+                "stated reuse factor (R cycles per output value, ceil(taps / R) units per layer), not a synthesis\n"
+                "report; the full per-layer estimate is `estimate.json` in each run folder.\n\n"
+                "| 8-bit model | exported C vs interpreter | HLS C simulation vs interpreter | reuse | adder units / multipliers | BRAM18K (ROM + line buffers) | frame interval / latency (cycles) |\n"
+                "|---|---|---|---|---|---|---|\n" + "\n".join(ex) + "\n")
 os.replace("results/addernet_fmnist.md.tmp", "results/addernet_fmnist.md")
 print(open("results/addernet_fmnist.md").read())
 PY
