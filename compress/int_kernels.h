@@ -348,6 +348,38 @@ static inline __attribute__((always_inline)) void df_l1_rows(const int16_t *w, i
 }
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512BW__)
+/* AVX2: 4 output rows x 16 pixels (8 ymm accumulators), the same int16
+ * |col - w| and pair sums; pixel tail left to the loop below. */
+static inline __attribute__((always_inline)) int df_l1_rows_avx2(const int16_t *w, int K2, const int16_t *col, int P,
+                                                                  int32_t *y)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    int p0 = 0;
+    for (; p0 + 16 <= P; p0 += 16) {
+        __m256i a[4][2];
+        for (int j = 0; j < 4; j++) a[j][0] = a[j][1] = _mm256_setzero_si256();
+        const int32_t *c = (const int32_t *)col + p0;
+        for (int kk = 0; kk < K2; kk++, c += P) {
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)c), x1 = _mm256_loadu_si256((const __m256i *)(c + 8));
+            for (int j = 0; j < 4; j++) {
+                int32_t q;
+                memcpy(&q, w + ((size_t)j * K2 + kk) * 2, 4);
+                const __m256i v = _mm256_set1_epi32(q);
+                a[j][0] = _mm256_add_epi32(a[j][0], _mm256_madd_epi16(_mm256_abs_epi16(_mm256_sub_epi16(x0, v)), ones));
+                a[j][1] = _mm256_add_epi32(a[j][1], _mm256_madd_epi16(_mm256_abs_epi16(_mm256_sub_epi16(x1, v)), ones));
+            }
+        }
+        const __m256i z = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            _mm256_storeu_si256((__m256i *)(y + (size_t)j * P + p0), _mm256_sub_epi32(z, a[j][0]));
+            _mm256_storeu_si256((__m256i *)(y + (size_t)j * P + p0 + 8), _mm256_sub_epi32(z, a[j][1]));
+        }
+    }
+    return p0;
+}
+#endif
+
 /* y[o][p] = -sum_t |col[t][p] - w[o][t]| over tap pairs (the pair layout). */
 static inline void df_gemm_l1(const int16_t *w, int O, int Kp, const int16_t *col, int P, int32_t *y)
 {
@@ -356,6 +388,22 @@ static inline void df_gemm_l1(const int16_t *w, int O, int Kp, const int16_t *co
 #ifdef __AVX512BW__
     for (; o0 + 4 <= O; o0 += 4) df_l1_rows(w + (size_t)o0 * Kp, 4, K2, col, P, y + (size_t)o0 * P);
     for (; o0 < O; o0++) df_l1_rows(w + (size_t)o0 * Kp, 1, K2, col, P, y + (size_t)o0 * P);
+#elif defined(__AVX2__)
+    for (; o0 + 4 <= O; o0 += 4) { /* the pixel tail of these rows by the loop of df_gemm_l1's last part */
+        const int p0 = df_l1_rows_avx2(w + (size_t)o0 * Kp, K2, col, P, y + (size_t)o0 * P);
+        for (int j = 0; j < 4; j++) {
+            const int16_t *wr = w + (size_t)(o0 + j) * Kp;
+            int32_t *yr = y + (size_t)(o0 + j) * P;
+            for (int p = p0; p < P; p++) {
+                int32_t s = 0;
+                for (int kk = 0; kk < K2; kk++) {
+                    const int32_t d0 = col[((size_t)kk * P + p) * 2] - wr[2 * kk], d1 = col[((size_t)kk * P + p) * 2 + 1] - wr[2 * kk + 1];
+                    s += (d0 < 0 ? -d0 : d0) + (d1 < 0 ? -d1 : d1);
+                }
+                yr[p] = -s;
+            }
+        }
+    }
 #endif
     for (; o0 < O; o0++) {
         const int16_t *wr = w + (size_t)o0 * Kp;

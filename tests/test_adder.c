@@ -275,10 +275,12 @@ static void test_int_adder(void **s)
                      0);
     static const char *const runs[][2] = {
         {"cd /tmp/datafree_iadd_exp/c && make -s && ./infer", "C"},
+        {"cd /tmp/datafree_iadd_exp/c && make -s clean && make -s CFLAGS='-O3 -march=native -mno-avx512f' && ./infer",
+         "AVX2 C (no AVX-512)"},
         {"cd /tmp/datafree_iadd_exp/c && make -s clean && make -s CFLAGS='-O2 -mno-avx2' && ./infer", "portable C"},
         {"cd /tmp/datafree_iadd_exp/hls && make -s && ./infer", "HLS C simulation"},
         {"cd /tmp/datafree_iadd_exp/cuda && make -s emu && ./infer-emu", "CUDA (emulated)"}};
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 5; r++) {
         assert_int_equal(tu_sh("%s /tmp/datafree_iadd_500-images /tmp/datafree_iadd_500-labels --logits /tmp/datafree_iadd_x.bin",
                                runs[r][0]),
                          0);
