@@ -66,7 +66,7 @@ static void quant_weight(const nn_gnode *n, const nn_tensor *w, int16_t *wi, dou
 {
     const int O = w->shape[0];
     int *zw = nn_xmalloc((size_t)O * sizeof(int));
-    nn_quant_weight_codes(w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, wi, zw, dw);
+    nn_quant_weight_codes(w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot, .mse = n->qmse}, n->qperch, wi, zw, dw);
     const size_t per = w->numel / (size_t)O;
     for (int o = 0; o < O; o++)
         for (size_t i = 0; i < per; i++) wi[(size_t)o * per + i] = (int16_t)(wi[(size_t)o * per + i] + zw[o]);

@@ -21,7 +21,7 @@ int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *
 {
     static const char *const keys[] = {"wbits",          "abits",   "first_bits", "last_bits",   "w_symmetric",
                                        "a_symmetric",    "per_channel", "quant_input", "quant_fc_input",
-                                       "bn_fold",        "ema_beta", "freeze_after", "pot", NULL};
+                                       "bn_fold",        "ema_beta", "freeze_after", "pot", "adder_weight_range", NULL};
     if (nn_json_check_keys(o, path, keys, e) || nn_json_int(o, path, "wbits", 0, &q->wbits, e) ||
         nn_json_int(o, path, "abits", 0, &q->abits, e) || nn_json_int(o, path, "first_bits", 0, &q->first_bits, e) ||
         nn_json_int(o, path, "last_bits", 0, &q->last_bits, e) ||
@@ -33,6 +33,11 @@ int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *
         nn_json_bool(o, path, "bn_fold", 0, &q->bn_fold, e) || nn_json_float(o, path, "ema_beta", 0, &q->ema_beta, e) ||
         nn_json_int(o, path, "freeze_after", 0, &q->freeze_after, e) || nn_json_bool(o, path, "pot", 0, &q->pot, e))
         return NN_ERR;
+    const char *awr = NULL;
+    if (nn_json_str(o, path, "adder_weight_range", 0, &awr, e)) return NN_ERR;
+    if (awr && strcmp(awr, "mse") && strcmp(awr, "max"))
+        return nn_fail(e, "%s.adder_weight_range: '%s' is not one of mse, max", path, awr);
+    if (awr) q->adder_weight_max = !strcmp(awr, "max");
     if (q->wbits < 2 || q->wbits > 8) return nn_fail(e, "%s.wbits: %d is not in 2..8", path, q->wbits);
     if (q->abits < 2 || q->abits > 8) return nn_fail(e, "%s.abits: %d is not in 2..8", path, q->abits);
     if (q->first_bits && (q->first_bits < 2 || q->first_bits > 8))
@@ -57,6 +62,7 @@ cJSON *cmp_quant_to_json(const cmp_quant_cfg *q)
     cJSON_AddBoolToObject(j, "quant_fc_input", q->quant_fc_input);
     cJSON_AddBoolToObject(j, "bn_fold", q->bn_fold);
     cJSON_AddBoolToObject(j, "pot", q->pot);
+    cJSON_AddStringToObject(j, "adder_weight_range", q->adder_weight_max ? "max" : "mse");
     cJSON_AddNumberToObject(j, "ema_beta", q->ema_beta);
     cJSON_AddNumberToObject(j, "freeze_after", q->freeze_after);
     return j;
@@ -130,6 +136,7 @@ nn_graph *cmp_quantize_graph(const nn_graph *fp, const cmp_quant_cfg *q, nn_err 
         if (o->op == NN_OP_ADDER_CONV) { /* |x - w| in integers needs one power-of-two grid per tensor */
             n.qbits = q->wbits;
             n.qsym = 1, n.qpot = 1, n.qperch = 0;
+            n.qmse = !q->adder_weight_max; /* ALR-trained adder weights have far outliers (quant.h) */
         }
         if (o->op == NN_OP_LINEAR && i == last && q->quant_fc_input && g->nodes[n.in[0]].op != NN_OP_FAKE_QUANT)
             n.in[0] = add_fq(g, g->nodes[n.in[0]].name, n.in[0], q);

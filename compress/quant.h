@@ -25,12 +25,14 @@ typedef struct cmp_quant_cfg {
     int freeze_after;          /* observer updates before ranges freeze (-1: never) */
     int pot;                   /* power-of-two steps, zero point 0, for weights (per_channel as set) and
                                   activations: seed 002's fixed point; adder layers need it for integers */
+    int adder_weight_max;      /* adder weights from their max |w| (1) or the least-squared-error
+                                  power-of-two range (0, the default: "adder_weight_range": "mse") */
 } cmp_quant_cfg;
 
 void cmp_quant_defaults(cmp_quant_cfg *q);
 /* Object with optional keys wbits, abits, first_bits, last_bits,
  * w_symmetric, a_symmetric, per_channel, quant_input, quant_fc_input,
- * bn_fold, ema_beta, freeze_after, pot. */
+ * bn_fold, ema_beta, freeze_after, pot, adder_weight_range ("mse" | "max"). */
 int cmp_quant_parse(const cJSON *o, const char *path, cmp_quant_cfg *q, nn_err *e);
 cJSON *cmp_quant_to_json(const cmp_quant_cfg *q);
 /* "w4a4" (or "w4a4_f8l8" when first/last differ) into buf. */

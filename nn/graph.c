@@ -584,8 +584,9 @@ static nn_tensor *node_weight(nn_graph *g, nn_ctx *c, const nn_gnode *n)
     if (!n->qbits) return w;
     const int nch = n->qperch ? w->shape[0] : 1;
     float *lo = nn_arena_floats(&c->arena, (size_t)nch), *hi = nn_arena_floats(&c->arena, (size_t)nch);
-    nn_minmax(w, nch, lo, hi);
-    return nn_fake_quant(c, w, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, nch, lo, hi);
+    const nn_qspec q = {.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot, .mse = n->qmse};
+    nn_quant_weight_range(w, q, nch, lo, hi);
+    return nn_fake_quant(c, w, q, nch, lo, hi);
 }
 
 /* Is node i a BN or add whose only consumer is the ReLU right after it?

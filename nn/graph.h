@@ -70,6 +70,7 @@ typedef struct nn_gnode {
      * observer updates after which its range is frozen (-1: never) */
     int qbits, qsym, qperch, qfreeze;
     int qpot;             /* power-of-two steps (nn_qspec.pot), weights and fake_quant */
+    int qmse;             /* weights: the power-of-two range of least squared error (nn_qspec.mse) */
     float qbeta;
     /* filled by nn_graph_finalize */
     int param[NN_MAX_NODE_PARAMS]; /* indices into graph->params, -1 if none */

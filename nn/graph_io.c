@@ -96,6 +96,7 @@ cJSON *nn_graph_to_json(const nn_graph *g)
             cJSON_AddBoolToObject(q, "symmetric", n->qsym);
             cJSON_AddBoolToObject(q, "per_channel", n->qperch);
             if (n->qpot) cJSON_AddBoolToObject(q, "pot", 1);
+            if (n->qmse) cJSON_AddStringToObject(q, "range", "mse");
         }
         cJSON_AddItemToArray(nodes, o);
     }
@@ -205,13 +206,19 @@ static int parse_node(nn_graph *g, const cJSON *o, const char *path, nn_err *e)
     const cJSON *wq = nn_json_obj(o, path, "weight_quant", 0, e, &failed);
     if (failed) return NN_ERR;
     if (wq) {
-        static const char *const kwq[] = {"bits", "symmetric", "per_channel", "pot", NULL};
+        static const char *const kwq[] = {"bits", "symmetric", "per_channel", "pot", "range", NULL};
         char qp[400];
         snprintf(qp, sizeof qp, "%s.weight_quant", path);
         if (nn_json_check_keys(wq, qp, kwq, e) || nn_json_int(wq, qp, "bits", 1, &n.qbits, e) ||
             nn_json_bool(wq, qp, "symmetric", 0, &n.qsym, e) || nn_json_bool(wq, qp, "per_channel", 0, &n.qperch, e) ||
             nn_json_bool(wq, qp, "pot", 0, &n.qpot, e))
             return NN_ERR;
+        const char *rg = NULL;
+        if (nn_json_str(wq, qp, "range", 0, &rg, e)) return NN_ERR;
+        if (rg && strcmp(rg, "mse") && strcmp(rg, "max"))
+            return nn_fail(e, "%s.range: '%s' is not one of max, mse", qp, rg);
+        n.qmse = rg && !strcmp(rg, "mse");
+        if (n.qmse && !n.qpot) return nn_fail(e, "%s.range: mse needs pot: true", qp);
     }
     if ((kind == NN_OP_MAXPOOL || kind == NN_OP_AVGPOOL) && !cJSON_GetObjectItem(o, "stride")) n.stride = n.kernel;
     const char *bw = NULL;

@@ -205,7 +205,7 @@ static const char *qdq_weight(wbuf *graph, const nn_gnode *n, const nn_param *w,
     int *zw = nn_xmalloc((size_t)O * sizeof(int)), *vi = nn_xmalloc(w->t.numel * sizeof(int));
     double *step = nn_xmalloc((size_t)O * sizeof(double));
     float *scale = nn_xmalloc((size_t)O * sizeof(float));
-    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, v, zw, step);
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot, .mse = n->qmse}, n->qperch, v, zw, step);
     for (size_t i = 0; i < w->t.numel; i++) vi[i] = v[i];
     for (int o = 0; o < O; o++) zw[o] = -zw[o], scale[o] = (float)step[o];
     char qn[NN_NAME_LEN + 40], sn[NN_NAME_LEN + 40], zn[NN_NAME_LEN + 40];
@@ -237,7 +237,7 @@ static const char *qonnx_weight(wbuf *graph, const nn_gnode *n, const nn_param *
     int *zw = nn_xmalloc((size_t)O * sizeof(int));
     double *step = nn_xmalloc((size_t)O * sizeof(double));
     float *scale = nn_xmalloc((size_t)O * sizeof(float)), *zp = nn_xmalloc((size_t)O * sizeof(float));
-    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot}, n->qperch, v, zw, step);
+    nn_quant_weight_codes(&w->t, (nn_qspec){.bits = n->qbits, .symmetric = n->qsym, .pot = n->qpot, .mse = n->qmse}, n->qperch, v, zw, step);
     for (int o = 0; o < O; o++) scale[o] = (float)step[o], zp[o] = (float)-zw[o];
     int64_t dims[4];
     for (int k = 0; k < w->t.ndim; k++) dims[k] = w->t.shape[k];

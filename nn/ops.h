@@ -133,6 +133,8 @@ typedef struct nn_qspec {
     int clip_ste;  /* 0: plain STE (GDFQ), 1: zero gradient outside [lo, hi] */
     int pot;       /* power-of-two step, zero point 0 (seed 002's fixed point; overrides symmetric):
                       codes 0..2^bits-1 when lo >= 0, else -2^(bits-1)..2^(bits-1)-1 */
+    int mse;       /* weights on a power-of-two grid: the step of least squared error among the
+                      covering one and 6 finer ones (outliers clipped), not the covering one */
 } nn_qspec;
 /* The power-of-two grid of [lo, hi]: the smallest step 2^e whose code range
  * covers the larger magnitude; codes in [*qlo, *qhi]. */
@@ -148,6 +150,10 @@ float nn_quant_value(float x, nn_qspec q, float lo, float hi);
  * element, zero point zw and step per output channel, so that the value is
  * (v + zw) * step (symmetric: zw = 0). v fits the bits, v + zw fits int16. */
 void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int16_t *v, int *zw, double *step);
+/* The range [lo, hi] per channel (nch: 1 or w's output channels) that a
+ * weight is fake-quantized from: its min and max, or with q.pot && q.mse the
+ * range whose power-of-two step gives the least squared error. */
+void nn_quant_weight_range(const nn_tensor *w, nn_qspec q, int nch, float *lo, float *hi);
 /* Activation range observer, state in obs[3] = {updates, lo_acc, hi_acc}:
  * an exponential moving average (beta) of batch min/max, bias-corrected as
  * Adam's moments, written to range[2] = {lo, hi}; no update once `updates`

@@ -42,6 +42,7 @@ typedef struct dfq_cfg {
     float gen_scale;
     float gen_lr, gen_beta1, gen_beta2, bns_beta;
     int epochs, iters, batch, warmup_epochs, calib_epochs, fine_tune, eval_every, eval_batch;
+    int bn_recal; /* student BN statistics re-estimated in calibration-only epochs (-1: when it has adder layers) */
     float s_lr, s_momentum, s_wd, s_min_lr;
     int s_nesterov;
     nn_sched_kind s_sched;
@@ -78,7 +79,7 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
     static const char *const kgen[] = {"type", "width", "latent", "cond_bn", "lr", "beta1", "beta2", "bns_beta", "train",
                                        "file", "genotype", "scale", NULL};
     static const char *const ksch[] = {"epochs", "iters_per_epoch", "batch_size", "warmup_epochs", "calib_epochs",
-                                       "fine_tune", "eval_every", "eval_batch_size", NULL};
+                                       "fine_tune", "eval_every", "eval_batch_size", "bn_recalibrate", NULL};
     static const char *const kstu[] = {"lr", "momentum", "nesterov", "weight_decay", "schedule", "milestones",
                                        "min_lr", NULL};
     static const char *const kkd[] = {"temperature", "alpha", "reduction", NULL};
@@ -90,7 +91,7 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
     c->gen_width = 128, c->gen_latent = 100, c->gen_train = 1, c->gen_scale = 1.0f;
     c->gen_lr = 1e-3f, c->gen_beta1 = 0.5f, c->gen_beta2 = 0.999f, c->bns_beta = 0.1f;
     c->epochs = 1, c->iters = 200, c->batch = 200, c->warmup_epochs = 0, c->calib_epochs = 4, c->fine_tune = 1;
-    c->eval_every = 1, c->eval_batch = 500;
+    c->eval_every = 1, c->eval_batch = 500, c->bn_recal = -1;
     c->s_lr = 1e-4f, c->s_momentum = 0.9f, c->s_wd = 1e-4f, c->s_nesterov = 1, c->s_sched = NN_SCHED_CONST;
     c->kd = (cmp_kd){.temperature = 20.0f, .alpha = 1.0f, .batchmean = 0};
     c->samples = 1000, c->grid_cols = 10, c->dist_iters = 500, c->dist_lr = 0.25f;
@@ -175,7 +176,8 @@ static int parse_config(const cJSON *j, dfq_cfg *c, int reconstruct, nn_err *e)
         nn_json_int(sc, "$.schedule", "calib_epochs", 0, &c->calib_epochs, e) ||
         nn_json_bool(sc, "$.schedule", "fine_tune", 0, &c->fine_tune, e) ||
         nn_json_int(sc, "$.schedule", "eval_every", 0, &c->eval_every, e) ||
-        nn_json_int(sc, "$.schedule", "eval_batch_size", 0, &c->eval_batch, e))
+        nn_json_int(sc, "$.schedule", "eval_batch_size", 0, &c->eval_batch, e) ||
+        nn_json_bool(sc, "$.schedule", "bn_recalibrate", 0, &c->bn_recal, e))
         return NN_ERR;
     if (c->epochs < 1 || c->iters < 1 || c->batch < 1 || c->eval_batch < 1)
         return nn_fail(e, "$.schedule: epochs, iters_per_epoch and batch_size must be >= 1");
@@ -504,10 +506,10 @@ static const char *quantize_help =
     "Config keys: teacher (model.json), data {path, train_limit, test_limit,\n"
     "augment}, quant {wbits, abits, first_bits, last_bits, w_symmetric,\n"
     "a_symmetric, per_channel, quant_input, quant_fc_input, bn_fold, ema_beta,\n"
-    "freeze_after, pot}, source {type, file, iterations, lr}, generator {width,\n"
+    "freeze_after, pot, adder_weight_range mse|max}, source {type, file, iterations, lr}, generator {width,\n"
     "latent, cond_bn, lr, beta1, beta2, bns_beta, train, file}, schedule {epochs,\n"
     "iters_per_epoch, batch_size, warmup_epochs, calib_epochs, fine_tune,\n"
-    "eval_every, eval_batch_size}, student {lr, momentum, nesterov, weight_decay,\n"
+    "eval_every, eval_batch_size, bn_recalibrate}, student {lr, momentum, nesterov, weight_decay,\n"
     "schedule constant|cosine|multistep, milestones, min_lr}, kd {temperature,\n"
     "alpha, reduction mean|batchmean}, preprocess {mean, std} (for an ONNX teacher),\n"
     "samples, seed, threads, label, output\n"
@@ -641,6 +643,10 @@ static int run_dfq(int argc, char **argv, int reconstruct)
             goto out;
         }
         nn_graph_set_trainable(student, 1);
+        if (cfg.bn_recal < 0) {
+            cfg.bn_recal = 0;
+            for (int i = 0; i < student->n; i++) cfg.bn_recal |= student->nodes[i].op == NN_OP_ADDER_CONV;
+        }
         nn_optim_init(&sopt, NN_SGD, student);
         sopt.momentum = cfg.s_momentum;
         sopt.nesterov = cfg.s_nesterov;
@@ -799,7 +805,11 @@ static int run_dfq(int argc, char **argv, int reconstruct)
             }
             if (observe || update) {
                 nn_ctx_reset(&ctx);
-                ctx.training = 0; /* GDFQ keeps the student's BN in eval mode */
+                /* GDFQ keeps the student's BN in eval mode. Re-estimating its
+                 * statistics while only calibrating absorbs the per-channel
+                 * offsets that weight rounding puts on an adder layer's sum
+                 * (sum |x - w| moves by the rounding of every large |w|) */
+                ctx.training = observe && !update && cfg.bn_recal;
                 ctx.grad_enabled = update;
                 nn_tensor *x = nn_view(&ctx, xbuf, 4, (int[]){n, C, H, W});
                 nn_fwd_opts so = {.observe = observe};
@@ -934,6 +944,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         cJSON_AddNumberToObject(r, "warmup_epochs", cfg.warmup_epochs);
         cJSON_AddNumberToObject(r, "calib_epochs", cfg.calib_epochs);
         cJSON_AddBoolToObject(r, "fine_tune", cfg.fine_tune);
+        cJSON_AddBoolToObject(r, "bn_recalibrate", cfg.bn_recal);
         cJSON_AddNumberToObject(r, "seed", cfg.seed);
         cJSON_AddNumberToObject(r, "threads", nn_threads(&ctx));
         cJSON_AddNumberToObject(r, "run_seconds", run_seconds);

@@ -19,7 +19,7 @@ static void test_round_trip(void **s)
     (void)s;
     for (int bits = 2; bits <= 8; bits++)
         for (int sym = 0; sym < 2; sym++) {
-            nn_qspec q = {bits, sym, 0, 0};
+            nn_qspec q = {bits, sym, 0, 0, 0};
             const float lo = -0.7f, hi = 1.3f;
             const int levels = sym ? (1 << bits) - 1 : 1 << bits;
             /* every output is a fixed point, and there are at most `levels` of them */
@@ -45,12 +45,12 @@ static void test_round_trip(void **s)
             assert_true(nseen >= levels - 1);
         }
     /* 2-bit symmetric: exactly {-m, 0, m} */
-    nn_qspec q2 = {2, 1, 0, 0};
+    nn_qspec q2 = {2, 1, 0, 0, 0};
     assert_true(nn_quant_value(0.9f, q2, -1.0f, 1.0f) == 1.0f);
     assert_true(nn_quant_value(0.4f, q2, -1.0f, 1.0f) == 0.0f);
     assert_true(nn_quant_value(-5.0f, q2, -1.0f, 1.0f) == -1.0f);
     /* round half to even, as torch.round: 2-bit asymmetric on [0, 3] has s = 1 */
-    nn_qspec qa = {2, 0, 0, 0};
+    nn_qspec qa = {2, 0, 0, 0, 0};
     assert_true(nn_quant_value(0.5f, qa, 0.0f, 3.0f) == 0.0f);
     assert_true(nn_quant_value(1.5f, qa, 0.0f, 3.0f) == 2.0f);
 }
@@ -89,7 +89,7 @@ static void test_pot(void **s)
 static void test_edge_cases(void **s)
 {
     (void)s;
-    nn_qspec q = {4, 0, 0, 0};
+    nn_qspec q = {4, 0, 0, 0, 0};
     /* constant tensor: zero range must not blow up, and the value survives */
     for (int k = 0; k < 5; k++) {
         float c = (float)k * 0.37f - 0.5f;
@@ -97,11 +97,11 @@ static void test_edge_cases(void **s)
         assert_true(isfinite(y) && fabsf(y - c) < 1e-6f);
     }
     assert_true(nn_quant_value(0.0f, q, 0.0f, 0.0f) == 0.0f);
-    nn_qspec qs = {4, 1, 0, 0};
+    nn_qspec qs = {4, 1, 0, 0, 0};
     assert_true(nn_quant_value(0.0f, qs, 0.0f, 0.0f) == 0.0f);
     /* ReLU outputs (lo = 0): zero is exactly representable */
     for (int bits = 2; bits <= 8; bits++) {
-        nn_qspec qb = {bits, 0, 0, 0};
+        nn_qspec qb = {bits, 0, 0, 0, 0};
         assert_true(nn_quant_value(0.0f, qb, 0.0f, 3.7f) == 0.0f);
     }
 }
@@ -117,7 +117,7 @@ static void test_tensor_and_ste(void **s)
     float lo[2], hi[2];
     nn_minmax(w, 2, lo, hi);
     assert_true(lo[0] == -1.0f && hi[0] == 1.0f && lo[1] == -0.01f && hi[1] == 0.01f);
-    nn_qspec q = {3, 0, 0, 0};
+    nn_qspec q = {3, 0, 0, 0, 0};
     nn_tensor *y = nn_fake_quant(&C, w, q, 2, lo, hi);
     for (int i = 0; i < 8; i++) assert_true(y->data[i] == nn_quant_value(vals[i], q, lo[i / 4], hi[i / 4]));
     /* per channel keeps the small channel alive; a per-tensor range would zero it */
@@ -129,11 +129,11 @@ static void test_tensor_and_ste(void **s)
      * backward must not re-run the first (the tape is consumed). */
     memset(w->grad, 0, 8 * sizeof(float));
     float r2lo = -0.5f, r2hi = 0.5f;
-    nn_tensor *z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 0, 0}, 1, &r2lo, &r2hi);
+    nn_tensor *z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 0, 0, 0}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == 1.0f);
     memset(w->grad, 0, 8 * sizeof(float));
-    z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 1, 0}, 1, &r2lo, &r2hi);
+    z = nn_fake_quant(&C, w, (nn_qspec){3, 0, 1, 0, 0}, 1, &r2lo, &r2hi);
     nn_backward(&C, nn_sum(&C, z));
     for (int i = 0; i < 8; i++) assert_true(w->grad[i] == ((vals[i] >= -0.5f && vals[i] <= 0.5f) ? 1.0f : 0.0f));
     tu_free(w);

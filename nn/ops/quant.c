@@ -1,5 +1,6 @@
 /* Fake quantization and the activation range observer (see ops.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -38,15 +39,48 @@ float nn_quant_value(float x, nn_qspec q, float lo, float hi)
     return (v + z) / s;
 }
 
+void nn_quant_weight_range(const nn_tensor *w, nn_qspec q, int nch, float *lo, float *hi)
+{
+    nn_minmax(w, nch, lo, hi);
+    if (!q.pot || !q.mse) return;
+    /* AdderNet weights trained with ALR have a few outliers tens of times the
+     * typical |w|; the covering step rounds most weights to 0 or +-1 codes.
+     * Try it and 6 finer steps, keep the one of least squared error. */
+    const size_t per = w->numel / (size_t)nch;
+    for (int ch = 0; ch < nch; ch++) {
+        const float *p = w->data + (size_t)ch * per;
+        int qlo, qhi;
+        const float d0 = nn_quant_pot_step(q.bits, lo[ch], hi[ch], &qlo, &qhi);
+        double best = -1.0;
+        float bd = d0;
+        for (int j = 0; j <= 6; j++) {
+            const float d = ldexpf(d0, -j), s = 1.0f / d;
+            double err = 0.0;
+            for (size_t i = 0; i < per; i++) {
+                float c = nearbyintf(s * p[i]);
+                c = c < (float)qlo ? (float)qlo : c > (float)qhi ? (float)qhi : c;
+                const double r = (double)p[i] - (double)c * d;
+                err += r * r;
+            }
+            if (best < 0.0 || err < best) best = err, bd = d;
+        }
+        /* the range whose covering step is bd: |range| = bd * (codes above 0 + 1) */
+        const float top = bd * (float)(qhi + 1);
+        lo[ch] = lo[ch] >= 0.0f ? 0.0f : -top, hi[ch] = top;
+    }
+}
+
 void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int16_t *v, int *zw, double *step)
 {
     const int O = w->shape[0], nch = per_channel ? O : 1;
     const size_t per = w->numel / (size_t)nch;
     const float half = (float)(1 << (q.bits - 1));
+    float *los = malloc((size_t)nch * 2 * sizeof(float)), *his = los + nch; /* lowering only, not a hot path */
+    NN_ASSERT(los);
+    nn_quant_weight_range(w, q, nch, los, his);
     for (int ch = 0; ch < nch; ch++) {
         const float *p = w->data + (size_t)ch * per;
-        float lo = p[0], hi = p[0];
-        for (size_t i = 1; i < per; i++) lo = p[i] < lo ? p[i] : lo, hi = p[i] > hi ? p[i] : hi;
+        const float lo = los[ch], hi = his[ch];
         float s, z = 0.0f, vlo, vhi;
         if (q.pot) {
             int a, b;
@@ -69,6 +103,7 @@ void nn_quant_weight_codes(const nn_tensor *w, nn_qspec q, int per_channel, int1
         step[ch] = 1.0 / (double)s;
     }
     for (int ch = nch; ch < O; ch++) zw[ch] = zw[0], step[ch] = step[0];
+    free(los);
 }
 
 void nn_minmax(const nn_tensor *w, int nch, float *lo, float *hi)
