@@ -86,6 +86,50 @@ static void test_pot(void **s)
     tu_free(w);
 }
 
+/* The least-squared-error power-of-two range: on weights with a far outlier
+ * 12 sigma out (an ALR-trained adder layer's) it picks a finer step than the
+ * covering one, with less error, clipping the outlier; where clipping costs
+ * more than it saves it keeps the covering step; the weight codes use the
+ * same range. */
+static void test_pot_mse(void **s)
+{
+    (void)s;
+    const int wsh[2] = {1, 4096};
+    nn_tensor *w = tu_tensor(2, wsh);
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    for (int i = 0; i < 4096; i++) w->data[i] = 3.0f * nn_rng_normal(&r);
+    w->data[17] = -36.0f; /* the outlier: 12 sigma */
+    const nn_qspec qm = {.bits = 8, .pot = 1, .mse = 1}, qx = {.bits = 8, .pot = 1};
+    float lo, hi, lo2, hi2;
+    nn_quant_weight_range(w, qx, 1, &lo, &hi);
+    nn_quant_weight_range(w, qm, 1, &lo2, &hi2);
+    assert_true(lo == -36.0f);
+    int a, b;
+    const float dx = nn_quant_pot_step(8, lo, hi, &a, &b), dm = nn_quant_pot_step(8, lo2, hi2, &a, &b);
+    assert_true(dx == 0.5f);          /* 36 / 128 -> 2^-1 */
+    assert_true(dm < dx && dm >= dx / 64);
+    double ex = 0, em = 0;
+    for (int i = 0; i < 4096; i++) {
+        const double x = w->data[i], qxv = nn_quant_value(w->data[i], qx, lo, hi), qmv = nn_quant_value(w->data[i], qm, lo2, hi2);
+        ex += (x - qxv) * (x - qxv), em += (x - qmv) * (x - qmv);
+    }
+    assert_true(em < ex);
+    assert_true(nn_quant_value(-36.0f, qm, lo2, hi2) == -128.0f * dm); /* clipped */
+    static int16_t v[4096];
+    int zw[1];
+    double st[1];
+    nn_quant_weight_codes(w, qm, 0, v, zw, st);
+    assert_true(st[0] == dm);
+    for (int i = 0; i < 4096; i++) assert_true(v[i] * st[0] == nn_quant_value(w->data[i], qm, lo2, hi2));
+    /* a lone far outlier: clipping it costs more than the finer step saves */
+    w->data[17] = -120.0f;
+    nn_quant_weight_range(w, qx, 1, &lo, &hi);
+    nn_quant_weight_range(w, qm, 1, &lo2, &hi2);
+    assert_true(nn_quant_pot_step(8, lo, hi, &a, &b) == nn_quant_pot_step(8, lo2, hi2, &a, &b));
+    tu_free(w);
+}
+
 static void test_edge_cases(void **s)
 {
     (void)s;
@@ -432,6 +476,7 @@ int main(void)
                                        cmocka_unit_test(test_tensor_and_ste), cmocka_unit_test(test_range_ema),
                                        cmocka_unit_test(test_bns_loss),
                                        cmocka_unit_test(test_gdfq_generator), cmocka_unit_test(test_generator_ops_grad),
-                                       cmocka_unit_test(test_int_conv_paths), cmocka_unit_test(test_pot)};
+                                       cmocka_unit_test(test_int_conv_paths), cmocka_unit_test(test_pot),
+                                       cmocka_unit_test(test_pot_mse)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
