@@ -122,7 +122,7 @@ for v, label in [("ptq", "8-bit integer AddResNet-20, calibration"), ("qat", "8-
     fa = 100 * ij["fake_quant_accuracy"]
     rows.append(f"| {label} | {ia:.2f} (fake-quant {fa:.2f}, agreement {100 * ij['top1_agreement']:.2f} %) | | | | "
                 f"{rj.get('run_seconds', 0) / 60:.0f} min | `datafree quantize configs/addernet/int8_addresnet20_{v}.json`, "
-                f"then `datafree eval --model {d}/model.json --data <FMNIST> --integer` |")
+                f"then `datafree eval --model results/models/addernet_int8_addresnet20_{v}.json --data <FMNIST> --integer` |")
 with open("results/addernet_fmnist.md.tmp", "w") as f:
     f.write("# AdderNet on Fashion-MNIST\n\n"
             "Written by `bash results/run_addernet_table.sh` from the finished runs (10,000 real test images).\n"
@@ -130,10 +130,13 @@ with open("results/addernet_fmnist.md.tmp", "w") as f:
             "5e-4, batch 128, crop-pad 2 + flip, seed 1 (one seed each); adder layers with the reference\n"
             "code's adaptive learning rate (eta 0.2). MACs are multiply-accumulates of the conv/linear\n"
             "layers, adds the adder layers' additions (a subtraction and an accumulation per tap, the seeds'\n"
-            "convention), per image. The 8-bit rows: weights and activations on power-of-two per-tensor\n"
-            "grids (seed 002; the adder weights always per tensor), BN folded into the integer\n"
-            "requantisation after each |x - w| sum, accuracy of the integer interpreter\n"
-            "(`compress/lower.h`), bit-exact with the exported C and HLS code.\n\n"
+            "convention), per image. The 8-bit rows: weights and activations on power-of-two grids\n"
+            "(seed 002; the adder weights per tensor, on the step of least squared error, outliers\n"
+            "clipped: `quant.adder_weight_range: \"mse\"`), the student's BN statistics re-estimated on\n"
+            "4 x 100 calibration batches of 64 real training images (`schedule.bn_recalibrate`), then\n"
+            "KD fine-tuning (8 epochs x 100 iterations, SGD 1e-4) for the second row; BN folded into\n"
+            "the integer requantisation after each |x - w| sum; accuracy of the integer interpreter\n"
+            "(`compress/lower.h`), bit-exact with the exported C and HLS code (below).\n\n"
             "| model | top-1 % | params | MACs | adds | wall | command |\n|---|---|---|---|---|---|---|\n")
     f.write("\n".join(rows) + "\n")
     if "resnet20" in base and "addresnet20" in base:
