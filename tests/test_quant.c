@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "compress/int_kernels.h"
 #include "compress/quant.h"
 #include "generators/bns.h"
 #include "generators/gdfq.h"
+#include "nn/graph.h"
 #include "nn/json.h"
 #include "testutil.h"
 
@@ -128,6 +131,20 @@ static void test_pot_mse(void **s)
     nn_quant_weight_range(w, qm, 1, &lo2, &hi2);
     assert_true(nn_quant_pot_step(8, lo, hi, &a, &b) == nn_quant_pot_step(8, lo2, hi2, &a, &b));
     tu_free(w);
+    /* a model's weight_quant.range: an unknown value, and mse without pot, name their path */
+    static const char *const bad[] = {"\"range\":\"l1\",\"pot\":true", "\"range\":\"mse\""};
+    for (int k = 0; k < 2; k++) {
+        char js[400];
+        snprintf(js, sizeof js,
+                 "{\"input\":[1,4,4],\"num_classes\":2,\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\","
+                 "\"out_channels\":2,\"kernel\":3,\"weight_quant\":{\"bits\":8,%s}}]}",
+                 bad[k]);
+        cJSON *j = cJSON_Parse(js);
+        nn_err e = {0};
+        assert_null(nn_graph_from_json(j, "$", &e));
+        assert_non_null(strstr(e.msg, "weight_quant.range"));
+        cJSON_Delete(j);
+    }
 }
 
 static void test_edge_cases(void **s)
