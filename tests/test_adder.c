@@ -104,6 +104,10 @@ static void test_adder_formulas(void **s)
         check_geometry((geom){2, 3, 9, 9, 8, 3, 1, 1, 1, 1}, 0.0f);  /* 27 taps, 81 pixels */
         check_geometry((geom){2, 6, 4, 3, 12, 3, 1, 1, 1, 1}, 0.0f); /* 12 pixels */
         check_geometry((geom){1, 5, 2, 2, 4, 1, 1, 0, 1, 1}, 0.0f);  /* 5 taps, 4 pixels */
+        /* outputs a multiple of 8, stride 1, same width: AVX-512 straight from the image */
+        check_geometry((geom){2, 8, 7, 7, 16, 3, 1, 1, 1, 1}, 0.0f); /* 49 pixels: a block of 17 */
+        check_geometry((geom){1, 4, 9, 6, 8, 3, 1, 2, 2, 1}, 0.2f);  /* dilation 2 */
+        check_geometry((geom){2, 3, 5, 8, 8, 5, 1, 2, 1, 1}, 0.0f);  /* 5x5, 40 pixels */
     }
     unsetenv("DATAFREE_ADDER_ISA");
 }

@@ -78,6 +78,68 @@ static void test_conv_grad(void **s)
     check_conv(1, 32, 27, 27, 8, 3, (nn_conv_attr){.stride = 2, .pad = 1, .dilation = 1, .groups = 1}, 0, 1);
 }
 
+/* The direct kernel sets (AVX-512 8 x 32 with k-masks, AVX2 4 x 16 with lane
+ * masks) and im2col + sgemm give the same forward, dx (fresh and
+ * accumulated) and dW, on pixel counts that leave partial blocks and
+ * channel counts that are not multiples of 8 (AVX-512 falls back to AVX2). */
+static void conv_paths(nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv_attr a, nn_tensor *rw, float *y, float *gx,
+                       float *gw)
+{
+    nn_ctx_reset(&C);
+    C.grad_enabled = 1;
+    memset(x->grad, 0, x->numel * sizeof(float));
+    memset(w->grad, 0, w->numel * sizeof(float));
+    nn_tensor *xs = nn_scale(&C, x, 1.0f); /* dx into a fresh buffer, */
+    nn_tensor *out = nn_conv2d(&C, xs, w, b, a);
+    memcpy(y, out->data, out->numel * sizeof(float));
+    nn_tensor *l = nn_add(&C, nn_sum(&C, nn_mul(&C, out, rw)), nn_sum(&C, nn_mul(&C, nn_conv2d(&C, x, w, b, a), rw)));
+    nn_backward(&C, l); /* and, through the second conv, accumulated onto x's */
+    memcpy(gx, x->grad, x->numel * sizeof(float));
+    memcpy(gw, w->grad, w->numel * sizeof(float));
+}
+
+static void test_conv_kernel_sets(void **s)
+{
+    (void)s;
+    const int shapes[][7] = {/* N, C, H, W, OC, k, dilation */
+                             {2, 16, 7, 7, 16, 3, 1}, {2, 8, 5, 6, 24, 3, 1},  {1, 12, 14, 14, 12, 3, 1},
+                             {1, 16, 9, 9, 32, 3, 2}, {2, 3, 28, 28, 16, 3, 1}, {1, 8, 6, 11, 8, 5, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int *q = shapes[si];
+        nn_rng r;
+        nn_rng_seed(&r, 7 + (uint64_t)si);
+        const int pad = q[6] * (q[5] - 1) / 2;
+        int xs[4] = {q[0], q[1], q[2], q[3]}, ws[4] = {q[4], q[1], q[5], q[5]}, bs[1] = {q[4]},
+            ys[4] = {q[0], q[4], q[2], q[3]};
+        nn_tensor *x = tu_randn(4, xs, &r, 1.0f), *w = tu_randn(4, ws, &r, 0.5f), *b = tu_randn(1, bs, &r, 0.5f),
+                  *rw = tu_randn(4, ys, &r, 1.0f);
+        rw->requires_grad = 0;
+        const nn_conv_attr a = {.stride = 1, .pad = pad, .dilation = q[6], .groups = 1};
+        const size_t ny = rw->numel;
+        float *y[3], *gx[3], *gw[3];
+        for (int v = 0; v < 3; v++) {
+            y[v] = malloc(ny * sizeof(float)), gx[v] = malloc(x->numel * sizeof(float));
+            gw[v] = malloc(w->numel * sizeof(float));
+            if (v == 1) setenv("DATAFREE_CONV_ISA", "avx2", 1);
+            if (v == 2) setenv("DATAFREE_NO_DIRECT", "1", 1);
+            conv_paths(x, w, b, a, rw, y[v], gx[v], gw[v]);
+            unsetenv("DATAFREE_CONV_ISA");
+            unsetenv("DATAFREE_NO_DIRECT");
+        }
+        for (int v = 0; v < 2; v++) {
+            char what[96];
+            snprintf(what, sizeof what, "shape %zu, %s vs im2col: forward", si, v ? "avx2" : "best set");
+            tu_close(y[v], y[2], ny, 1e-4f, 1e-4f, what);
+            snprintf(what, sizeof what, "shape %zu, %s vs im2col: dx", si, v ? "avx2" : "best set");
+            tu_close(gx[v], gx[2], x->numel, 1e-3f, 1e-4f, what);
+            snprintf(what, sizeof what, "shape %zu, %s vs im2col: dW", si, v ? "avx2" : "best set");
+            tu_close(gw[v], gw[2], w->numel, 1e-3f, 1e-4f, what);
+        }
+        for (int v = 0; v < 3; v++) free(y[v]), free(gx[v]), free(gw[v]);
+        tu_free(x), tu_free(w), tu_free(b), tu_free(rw);
+    }
+}
+
 /* ---- dense ---- */
 
 static nn_tensor *f_linear(nn_ctx *c, nn_tensor **in, void *arg)
@@ -343,7 +405,7 @@ static void test_loss_values(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_grad),   cmocka_unit_test(test_dense_grad), cmocka_unit_test(test_norm_grad),
+        cmocka_unit_test(test_conv_grad), cmocka_unit_test(test_conv_kernel_sets),   cmocka_unit_test(test_dense_grad), cmocka_unit_test(test_norm_grad),
         cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_struct_grad),
         cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values),
     };

@@ -20,6 +20,7 @@
 
 #include "../blas.h"
 #include "../ops.h"
+#include "conv_direct.h"
 #include "im2col.h"
 
 /* Kernel sets, chosen per call: the best the CPU has (__builtin_cpu_supports),
@@ -51,7 +52,10 @@ const char *nn_adder_isa_name(void)
 #define TGT_AVX2 __attribute__((target("avx2,fma")))
 
 /* M[o][p] = sum_k min(col[k][p], w[o][k]) for R (<= 8, constant after
- * inlining) rows x 32 pixels in 2R zmm accumulators; masked pixel tail. */
+ * inlining) rows x 32 pixels in 2R zmm accumulators; masked pixel tail. The
+ * accumulation is an fma by 1 (exact, the same as an add): on CPUs whose min
+ * and add share pipes (AMD's) the min and the accumulate then issue in
+ * parallel, 5.5 -> 3.6 ms at 16x28x28 on an AMD EPYC with direct_min512. */
 TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const float *w, int R, int K, const float *col,
                                                                           int P, float *m)
 {
@@ -59,6 +63,7 @@ TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const f
         const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
         const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
         __m512 a[8][2];
+        const __m512 one = _mm512_set1_ps(1.0f);
         for (int j = 0; j < 8; j++)
             if (j < R) a[j][0] = a[j][1] = _mm512_setzero_ps();
         const float *c = col + p0;
@@ -67,8 +72,8 @@ TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const f
             for (int j = 0; j < 8; j++)
                 if (j < R) {
                     const __m512 v = _mm512_set1_ps(w[(size_t)j * K + k]);
-                    a[j][0] = _mm512_add_ps(a[j][0], _mm512_min_ps(x0, v));
-                    a[j][1] = _mm512_add_ps(a[j][1], _mm512_min_ps(x1, v));
+                    a[j][0] = _mm512_fmadd_ps(_mm512_min_ps(x0, v), one, a[j][0]);
+                    a[j][1] = _mm512_fmadd_ps(_mm512_min_ps(x1, v), one, a[j][1]);
                 }
         }
         for (int j = 0; j < 8; j++)
@@ -96,20 +101,21 @@ TGT_AVX2 static inline __attribute__((always_inline)) void min_tile2(const float
                                                                       float *out /* 4 x 16 */)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    const __m256 one = _mm256_set1_ps(1.0f); /* accumulate by fma, as min_rows512 */
     for (int k = 0; k < K; k++, cs += 16, wp += 4) {
         const __m256 x0 = _mm256_loadu_ps(cs);
         const __m256 v0 = _mm256_broadcast_ss(wp), v1 = _mm256_broadcast_ss(wp + 1), v2 = _mm256_broadcast_ss(wp + 2),
                      v3 = _mm256_broadcast_ss(wp + 3);
-        a0 = _mm256_add_ps(a0, _mm256_min_ps(x0, v0));
-        a1 = _mm256_add_ps(a1, _mm256_min_ps(x0, v1));
-        a2 = _mm256_add_ps(a2, _mm256_min_ps(x0, v2));
-        a3 = _mm256_add_ps(a3, _mm256_min_ps(x0, v3));
+        a0 = _mm256_fmadd_ps(_mm256_min_ps(x0, v0), one, a0);
+        a1 = _mm256_fmadd_ps(_mm256_min_ps(x0, v1), one, a1);
+        a2 = _mm256_fmadd_ps(_mm256_min_ps(x0, v2), one, a2);
+        a3 = _mm256_fmadd_ps(_mm256_min_ps(x0, v3), one, a3);
         if (NV == 2) {
             const __m256 x1 = _mm256_loadu_ps(cs + 8);
-            b0 = _mm256_add_ps(b0, _mm256_min_ps(x1, v0));
-            b1 = _mm256_add_ps(b1, _mm256_min_ps(x1, v1));
-            b2 = _mm256_add_ps(b2, _mm256_min_ps(x1, v2));
-            b3 = _mm256_add_ps(b3, _mm256_min_ps(x1, v3));
+            b0 = _mm256_fmadd_ps(_mm256_min_ps(x1, v0), one, b0);
+            b1 = _mm256_fmadd_ps(_mm256_min_ps(x1, v1), one, b1);
+            b2 = _mm256_fmadd_ps(_mm256_min_ps(x1, v2), one, b2);
+            b3 = _mm256_fmadd_ps(_mm256_min_ps(x1, v3), one, b3);
         }
     }
     _mm256_storeu_ps(out, a0), _mm256_storeu_ps(out + 16, a1), _mm256_storeu_ps(out + 32, a2);
@@ -188,6 +194,65 @@ static void l1_fwd(int isa, const float *w, int O, int K, const float *col, int 
         for (int k = 0; k < K; k++) sw += w[(size_t)o * K + k];
         float *yr = y + (size_t)o * P;
         for (int p = 0; p < P; p++) yr[p] = 2.0f * yr[p] - sx[p] - sw;
+    }
+}
+
+/* AVX-512, stride 1 and "same" width (ResNet's 3x3 convs): the L1 GEMM
+ * straight from the image, no im2col. conv_direct.c's plan gives each tap a
+ * flat offset and k-masks per 32-pixel block (zero in the padding, as im2col
+ * would write), wp is its packing [O/8][taps][C][8]; sw[o] = sum_k w[o][k].
+ * 8 outputs x 32 pixels in 16 zmm; the accumulation is an fma by 1 (exact,
+ * the same as an add) so that on CPUs whose min and add share pipes (AMD's)
+ * the min and the accumulate issue in parallel. sx: P floats of scratch. */
+TGT_AVX512 static void direct_min512(const nn_direct_plan *pl, const float *x, const float *wp, const float *sw,
+                                     float *y, float *sx)
+{
+    const int C = pl->C, KK = pl->KK, P = pl->OH * pl->OW, HW = pl->H * pl->W;
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    for (int b = 0; b < pl->nblk; b++) { /* sx[p] = sum of the taps' inputs (zeros included) */
+        const int p0 = 32 * b, r = P - p0, n0 = r < 16 ? r : 16, n1 = r - 16 < 0 ? 0 : r - 16 < 16 ? r - 16 : 16;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+        const uint16_t *mb = pl->kmask + (size_t)b * KK * 2;
+        for (int k = 0; k < KK; k++) {
+            const float *xk = x + p0 + pl->off[k];
+            for (int c = 0; c < C; c++) {
+                s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mb[2 * k], xk + (size_t)c * HW));
+                s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(mb[2 * k + 1], xk + (size_t)c * HW + 16));
+            }
+        }
+        _mm512_mask_storeu_ps(sx + p0, (__mmask16)((1u << n0) - 1), s0);
+        if (n1) _mm512_mask_storeu_ps(sx + p0 + 16, (__mmask16)((1u << n1) - 1), s1);
+    }
+    for (int ob = 0; ob < pl->OC / 8; ob++) {
+        const float *wb = wp + (size_t)ob * KK * C * 8;
+        float *yb = y + (size_t)ob * 8 * P;
+        for (int b = 0; b < pl->nblk; b++) {
+            const int p0 = 32 * b, r = P - p0, n0 = r < 16 ? r : 16, n1 = r - 16 < 0 ? 0 : r - 16 < 16 ? r - 16 : 16;
+            const __mmask16 t0 = (__mmask16)((1u << n0) - 1), t1 = (__mmask16)((1u << n1) - 1);
+            __m512 a[8][2];
+            for (int o = 0; o < 8; o++) a[o][0] = a[o][1] = _mm512_setzero_ps();
+            const uint16_t *mb = pl->kmask + (size_t)b * KK * 2;
+            for (int k = 0; k < KK; k++) {
+                const __mmask16 m0 = mb[2 * k], m1 = mb[2 * k + 1];
+                const float *xk = x + p0 + pl->off[k], *wk = wb + (size_t)k * C * 8;
+                for (int c = 0; c < C; c++) {
+                    const float *xc = xk + (size_t)c * HW, *wc = wk + 8 * c;
+                    const __m512 x0 = _mm512_maskz_loadu_ps(m0, xc), x1 = _mm512_maskz_loadu_ps(m1, xc + 16);
+                    for (int o = 0; o < 8; o++) {
+                        const __m512 v = _mm512_set1_ps(wc[o]);
+                        a[o][0] = _mm512_fmadd_ps(_mm512_min_ps(x0, v), one, a[o][0]);
+                        a[o][1] = _mm512_fmadd_ps(_mm512_min_ps(x1, v), one, a[o][1]);
+                    }
+                }
+            }
+            const __m512 x0 = _mm512_maskz_loadu_ps(t0, sx + p0), x1 = _mm512_maskz_loadu_ps(t1, sx + p0 + 16);
+            for (int o = 0; o < 8; o++) { /* y = 2 sum min - sum x - sum w */
+                const __m512 v = _mm512_set1_ps(sw[8 * ob + o]);
+                float *yo = yb + (size_t)o * P + p0;
+                _mm512_mask_storeu_ps(yo, t0, _mm512_sub_ps(_mm512_fmsub_ps(two, a[o][0], x0), v));
+                if (n1) _mm512_mask_storeu_ps(yo + 16, t1, _mm512_sub_ps(_mm512_fmsub_ps(two, a[o][1], x1), v));
+            }
+        }
     }
 }
 
@@ -345,6 +410,9 @@ typedef struct {
     float *dw_part;  /* [nth][numel(w) + O]: weight gradient and sum of G per output */
     float *gx;       /* input gradient, or NULL */
     int want_dw;
+    /* forward without im2col (direct_min512), when the geometry allows it */
+    nn_direct_plan *plan;
+    float *wp, *sw;  /* weights packed for it, and their sums per output */
 } adder_job;
 
 static void adder_fwd_run(void *arg, int ith, int nth)
@@ -358,6 +426,11 @@ static void adder_fwd_run(void *arg, int ith, int nth)
     const int isa = adder_isa();
     size_t lo, hi;
     nn_split((size_t)N, ith, nth, &lo, &hi);
+    if (j->plan) {
+        for (size_t b = lo; b < hi; b++)
+            direct_min512(j->plan, x->data + (size_t)b * C * H * W, j->wp, j->sw, j->y->data + (size_t)b * O * P, col);
+        return;
+    }
     for (size_t b = lo; b < hi; b++)
         for (int g = 0; g < G; g++) {
             nn_im2col_plane(x->data + ((size_t)b * C + (size_t)g * cg) * H * W, col, cg, H, W, k, j->a.stride,
@@ -447,7 +520,24 @@ nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr 
     const int nth = nn_threads(c);
     /* per worker: col, the column sums of l1_fwd and its packing scratch */
     const size_t K = w->numel / (size_t)w->shape[0], og = (size_t)w->shape[0] / (size_t)a.groups;
-    adder_job j = {x, w, y, a, OH, OW, NULL, (K + 1) * (size_t)OH * OW + (16 + og) * K, NULL, NULL, 0};
+    adder_job j = {x, w, y, a, OH, OW, NULL, (K + 1) * (size_t)OH * OW + (16 + og) * K, NULL, NULL, 0, NULL, NULL, NULL};
+    const int C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0], k = w->shape[2];
+    if (adder_isa() == ISA_AVX512 && nn_conv_direct_fits(C, H, W, O, OH, OW, k, k, a.stride, a.pad, a.dilation, a.groups)) {
+        j.plan = nn_arena_alloc(&c->arena, nn_conv_direct_plan_bytes(OH, OW, k, k));
+        nn_conv_direct_plan(j.plan, C, H, W, O, OH, OW, k, k, a.pad, a.dilation);
+        if (j.plan->isa != NN_DIRECT_AVX512) {
+            j.plan = NULL; /* its AVX-512 layout only (DATAFREE_CONV_ISA, or outputs not a multiple of 8) */
+        } else {
+            j.wp = nn_arena_floats(&c->arena, w->numel);
+            j.sw = nn_arena_floats(&c->arena, (size_t)O);
+            nn_conv_direct_pack(j.plan, w->data, j.wp);
+            for (int o = 0; o < O; o++) {
+                float s = 0.0f;
+                for (size_t q = 0; q < K; q++) s += w->data[(size_t)o * K + q];
+                j.sw[o] = s;
+            }
+        }
+    }
     j.scratch = nn_arena_floats(&c->arena, (size_t)nth * j.per);
     nn_pool_run(c->pool, adder_fwd_run, &j);
     nn_tensor *in[2] = {x, w};

@@ -1,11 +1,15 @@
 /* Direct convolution for stride 1 with output width == input width (the
  * "same" convs of ResNets, and the transposed conv that computes their
  * input gradient). On the flattened plane, output pixel p reads input pixel
- * p + off(tap) for a constant offset, so an 8-pixel vector of x is one
- * masked load (lanes that fall into the padding or wrap to the next row are
- * masked off; masked lanes do not fault). 4 output channels x 16 pixels
- * accumulate in 8 ymm registers (with inputs and masks, 13 of 16): no im2col, no packing of the input.
- * AVX2 + FMA, chosen at run time; conv.c falls back to im2col + sgemm. */
+ * p + off(tap) for a constant offset, so a vector of x is one masked load
+ * (lanes that fall into the padding or wrap to the next row are masked off;
+ * masked lanes do not fault): no im2col, no packing of the input.
+ * AVX2 + FMA: 4 output channels x 16 pixels in 8 ymm accumulators (with
+ * inputs and masks, 13 of 16 registers); AVX-512: 8 output channels x 32
+ * pixels in 16 of the 32 zmm registers, k-masks instead of lane-mask
+ * vectors (when the channel count is a multiple of 8). Chosen at run time
+ * (DATAFREE_CONV_ISA=avx2 asks for the lower set, DATAFREE_NO_DIRECT for
+ * none); conv.c falls back to im2col + sgemm. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,22 +20,40 @@
 #define HAVE_X86 1
 #endif
 
-#define VW 8 /* floats per vector */
+#define VW 8 /* floats per vector (AVX2) */
 #define PV 2 /* pixel vectors per block */
-#define OB 4 /* output channels per block */
+#define OB 4 /* output channels per block (AVX2) */
+#define VW5 16 /* AVX-512: floats per vector, */
+#define OB5 8  /* and output channels per block */
 
-int nn_conv_direct_cpu(void)
+enum { DIRECT_NONE = NN_DIRECT_NONE, DIRECT_AVX2 = NN_DIRECT_AVX2, DIRECT_AVX512 = NN_DIRECT_AVX512 };
+
+/* The CPU's features once; the environment each call (tests switch it). */
+static int direct_isa(void)
 {
 #ifdef HAVE_X86
-    static int cached = -1;
-    if (cached < 0) {
+    static int have = -1;
+    if (have < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("DATAFREE_NO_DIRECT");
+        have = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? DIRECT_NONE
+               : __builtin_cpu_supports("avx512f")                                ? DIRECT_AVX512
+                                                                                  : DIRECT_AVX2;
     }
-    return cached;
+    if (getenv("DATAFREE_NO_DIRECT")) return DIRECT_NONE;
+    const char *e = getenv("DATAFREE_CONV_ISA");
+    const int want = e && !strcmp(e, "avx2") ? DIRECT_AVX2 : DIRECT_AVX512;
+    return want < have ? want : have;
 #else
-    return 0;
+    return DIRECT_NONE;
 #endif
+}
+
+int nn_conv_direct_cpu(void) { return direct_isa() != DIRECT_NONE; }
+
+const char *nn_conv_direct_isa_name(void)
+{
+    static const char *names[] = {"none", "avx2", "avx512"};
+    return names[direct_isa()];
 }
 
 int nn_conv_direct_fits(int C, int H, int W, int OC, int OH, int OW, int KH, int KW, int stride, int pad, int dil,
@@ -46,8 +68,9 @@ int nn_conv_direct_fits(int C, int H, int W, int OC, int OH, int OW, int KH, int
 
 size_t nn_conv_direct_plan_bytes(int OH, int OW, int KH, int KW)
 {
-    size_t nvb = ((size_t)(OH * OW + VW - 1) / VW + PV - 1) / PV;
-    return sizeof(nn_direct_plan) + nvb * PV * (size_t)(KH * KW) * VW * sizeof(int32_t) + 64;
+    const size_t P = (size_t)OH * OW, nb = (P + PV * VW - 1) / (PV * VW), nb5 = (P + PV * VW5 - 1) / (PV * VW5);
+    return sizeof(nn_direct_plan) + nb * PV * (size_t)(KH * KW) * VW * sizeof(int32_t) +
+           nb5 * PV * (size_t)(KH * KW) * sizeof(uint16_t) + 64;
 }
 
 void nn_conv_direct_plan(nn_direct_plan *pl, int C, int H, int W, int OC, int OH, int OW, int KH, int KW, int pad,
@@ -60,33 +83,42 @@ void nn_conv_direct_plan(nn_direct_plan *pl, int C, int H, int W, int OC, int OH
     pl->OH = OH;
     pl->OW = OW;
     pl->KK = KH * KW;
-    const int P = OH * OW, nv = (P + VW - 1) / VW;
-    pl->nblk = (nv + PV - 1) / PV;
-    /* lane masks after the struct, 32-byte aligned: [block][tap][PV][VW] */
+    pl->isa = direct_isa();
+    if (pl->isa == DIRECT_AVX512 && OC % OB5) pl->isa = DIRECT_AVX2;
+    pl->ob = pl->isa == DIRECT_AVX512 ? OB5 : OB;
+    const int P = OH * OW, vw = pl->isa == DIRECT_AVX512 ? VW5 : VW;
+    pl->nblk = (P + PV * vw - 1) / (PV * vw);
+    /* lane masks after the struct, 32-byte aligned: AVX2 [block][tap][PV][VW]
+     * lanes of 0 / -1, AVX-512 [block][tap][PV] k-masks */
     uintptr_t m = ((uintptr_t)(pl + 1) + 31) & ~(uintptr_t)31;
     pl->mask = (int32_t *)m;
+    pl->kmask = (uint16_t *)m;
     for (int kh = 0; kh < KH; kh++)
         for (int kw = 0; kw < KW; kw++) {
             const int k = kh * KW + kw, dh = kh * dil - pad, dw = kw * dil - pad;
             pl->off[k] = dh * W + dw;
             for (int b = 0; b < pl->nblk; b++)
-                for (int v = 0; v < PV; v++)
-                    for (int j = 0; j < VW; j++) {
-                        int p = (b * PV + v) * VW + j, oh = p / OW, ow = p % OW, ih = oh + dh, iw = ow + dw;
+                for (int v = 0; v < PV; v++) {
+                    unsigned bits = 0;
+                    for (int j = 0; j < vw; j++) {
+                        int p = (b * PV + v) * vw + j, oh = p / OW, ow = p % OW, ih = oh + dh, iw = ow + dw;
                         int ok = p < P && ih >= 0 && ih < H && iw >= 0 && iw < W;
-                        pl->mask[(((size_t)b * pl->KK + k) * PV + v) * VW + j] = ok ? -1 : 0;
+                        if (vw == VW) pl->mask[(((size_t)b * pl->KK + k) * PV + v) * VW + j] = ok ? -1 : 0;
+                        bits |= (unsigned)ok << j;
                     }
+                    if (vw == VW5) pl->kmask[((size_t)b * pl->KK + k) * PV + v] = (uint16_t)bits;
+                }
         }
 }
 
 void nn_conv_direct_pack(const nn_direct_plan *pl, const float *w, float *wp)
 {
-    /* [OC][C][KK] -> [OC/4][KK][C][4]: the inner loop walks channels */
-    const int C = pl->C, KK = pl->KK;
+    /* [OC][C][KK] -> [OC/ob][KK][C][ob]: the inner loop walks channels */
+    const int C = pl->C, KK = pl->KK, ob = pl->ob;
     for (int o = 0; o < pl->OC; o++)
         for (int c = 0; c < C; c++)
             for (int k = 0; k < KK; k++)
-                wp[(((size_t)(o / OB) * KK + k) * C + c) * OB + o % OB] = w[((size_t)o * C + c) * KK + k];
+                wp[(((size_t)(o / ob) * KK + k) * C + c) * ob + o % ob] = w[((size_t)o * C + c) * KK + k];
 }
 
 #ifdef HAVE_X86
@@ -134,13 +166,56 @@ __attribute__((target("avx2,fma"))) static void direct_avx2(const nn_direct_plan
         }
     }
 }
+
+__attribute__((target("avx512f"))) static void direct_avx512(const nn_direct_plan *pl, const float *x,
+                                                             const float *wp, const float *bias, float *y,
+                                                             int accumulate)
+{
+    const int C = pl->C, KK = pl->KK, P = pl->OH * pl->OW, HW = pl->H * pl->W;
+    for (int ob = 0; ob < pl->OC / OB5; ob++) {
+        const float *wb = wp + (size_t)ob * KK * C * OB5;
+        float *yb = y + (size_t)ob * OB5 * P;
+        for (int b = 0; b < pl->nblk; b++) {
+            const int p0 = b * PV * VW5, r = P - p0, n0 = r < VW5 ? r : VW5, n1 = r - VW5 < 0 ? 0 : r - VW5 < VW5 ? r - VW5 : VW5;
+            const __mmask16 s0 = (__mmask16)((1u << n0) - 1), s1 = (__mmask16)((1u << n1) - 1);
+            __m512 acc[OB5][PV];
+            for (int o = 0; o < OB5; o++) {
+                const float *yo = yb + (size_t)o * P + p0;
+                const __m512 b0 = _mm512_set1_ps(bias ? bias[ob * OB5 + o] : 0.0f);
+                acc[o][0] = accumulate ? _mm512_maskz_loadu_ps(s0, yo) : b0;
+                acc[o][1] = accumulate ? _mm512_maskz_loadu_ps(s1, yo + VW5) : b0;
+            }
+            const uint16_t *mb = pl->kmask + (size_t)b * KK * PV;
+            for (int k = 0; k < KK; k++) {
+                const __mmask16 m0 = mb[k * PV], m1 = mb[k * PV + 1];
+                const float *xk = x + p0 + pl->off[k];
+                const float *wk = wb + (size_t)k * C * OB5;
+                for (int c = 0; c < C; c++) {
+                    const float *xc = xk + (size_t)c * HW;
+                    const __m512 x0 = _mm512_maskz_loadu_ps(m0, xc), x1 = _mm512_maskz_loadu_ps(m1, xc + VW5);
+                    const float *wc = wk + c * OB5;
+                    for (int o = 0; o < OB5; o++) {
+                        const __m512 wv = _mm512_set1_ps(wc[o]);
+                        acc[o][0] = _mm512_fmadd_ps(wv, x0, acc[o][0]);
+                        acc[o][1] = _mm512_fmadd_ps(wv, x1, acc[o][1]);
+                    }
+                }
+            }
+            for (int o = 0; o < OB5; o++) {
+                _mm512_mask_storeu_ps(yb + (size_t)o * P + p0, s0, acc[o][0]);
+                if (n1) _mm512_mask_storeu_ps(yb + (size_t)o * P + p0 + VW5, s1, acc[o][1]);
+            }
+        }
+    }
+}
 #endif
 
 void nn_conv_direct(const nn_direct_plan *pl, const float *x, const float *wp, const float *bias, float *y,
                     int accumulate)
 {
 #ifdef HAVE_X86
-    direct_avx2(pl, x, wp, bias, y, accumulate);
+    if (pl->isa == DIRECT_AVX512) direct_avx512(pl, x, wp, bias, y, accumulate);
+    else direct_avx2(pl, x, wp, bias, y, accumulate);
 #else
     (void)pl;
     (void)x;

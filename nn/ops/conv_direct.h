@@ -6,21 +6,27 @@
 
 #include "../core.h"
 
+enum { NN_DIRECT_NONE, NN_DIRECT_AVX2, NN_DIRECT_AVX512 }; /* nn_direct_plan.isa */
+
 typedef struct nn_direct_plan {
     int C, H, W, OC, OH, OW, KK, nblk;
-    int off[64];    /* flat input offset per tap (kernels up to 8x8) */
-    int32_t *mask;  /* lane masks per (pixel block, tap), stored after the struct */
+    int isa, ob;     /* kernel set (fixed when planned) and output channels per block */
+    int off[64];     /* flat input offset per tap (kernels up to 8x8) */
+    int32_t *mask;   /* AVX2 lane masks per (pixel block, tap), stored after the struct */
+    uint16_t *kmask; /* or AVX-512 k-masks, in the same place */
 } nn_direct_plan;
 
 /* Bytes to allocate for a plan (the struct plus its masks). */
 size_t nn_conv_direct_plan_bytes(int OH, int OW, int KH, int KW);
 
 int nn_conv_direct_cpu(void);
+/* The kernel set a plan made now would use: "avx512", "avx2" or "none". */
+const char *nn_conv_direct_isa_name(void);
 int nn_conv_direct_fits(int C, int H, int W, int OC, int OH, int OW, int KH, int KW, int stride, int pad, int dil,
                         int groups);
 void nn_conv_direct_plan(nn_direct_plan *pl, int C, int H, int W, int OC, int OH, int OW, int KH, int KW, int pad,
                          int dil);
-/* Weights [OC][C][KH*KW] into the kernel's layout [OC/4][KH*KW][C][4]. */
+/* Weights [OC][C][KH*KW] into the kernel's layout [OC/ob][KH*KW][C][ob]. */
 void nn_conv_direct_pack(const nn_direct_plan *pl, const float *w, float *wp);
 /* One image: y[OC][OH*OW] = (accumulate ? y : bias) + conv(x[C][H*W]). */
 void nn_conv_direct(const nn_direct_plan *pl, const float *x, const float *wp, const float *bias, float *y,
