@@ -60,8 +60,8 @@ TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const f
                                                                           int P, float *m)
 {
     for (int p0 = 0; p0 < P; p0 += 32) {
-        const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
-        const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        const uint32_t lanes = nn_block32_lanes(P, p0);
+        const __mmask16 m0 = (__mmask16)lanes, m1 = (__mmask16)(lanes >> 16);
         __m512 a[8][2];
         const __m512 one = _mm512_set1_ps(1.0f);
         for (int j = 0; j < 8; j++)
@@ -79,7 +79,7 @@ TGT_AVX512 static inline __attribute__((always_inline)) void min_rows512(const f
         for (int j = 0; j < 8; j++)
             if (j < R) {
                 _mm512_mask_storeu_ps(m + (size_t)j * P + p0, m0, a[j][0]);
-                if (n1) _mm512_mask_storeu_ps(m + (size_t)j * P + p0 + 16, m1, a[j][1]);
+                if (m1) _mm512_mask_storeu_ps(m + (size_t)j * P + p0 + 16, m1, a[j][1]);
             }
     }
 }
@@ -210,7 +210,8 @@ TGT_AVX512 static void direct_min512(const nn_direct_plan *pl, const float *x, c
     const int C = pl->C, KK = pl->KK, P = pl->OH * pl->OW, HW = pl->H * pl->W;
     const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
     for (int b = 0; b < pl->nblk; b++) { /* sx[p] = sum of the taps' inputs (zeros included) */
-        const int p0 = 32 * b, r = P - p0, n0 = r < 16 ? r : 16, n1 = r - 16 < 0 ? 0 : r - 16 < 16 ? r - 16 : 16;
+        const int p0 = 32 * b;
+        const uint32_t lanes = nn_block32_lanes(P, p0);
         __m512 s0 = _mm512_setzero_ps(), s1 = s0;
         const uint16_t *mb = pl->kmask + (size_t)b * KK * 2;
         for (int k = 0; k < KK; k++) {
@@ -220,15 +221,16 @@ TGT_AVX512 static void direct_min512(const nn_direct_plan *pl, const float *x, c
                 s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(mb[2 * k + 1], xk + (size_t)c * HW + 16));
             }
         }
-        _mm512_mask_storeu_ps(sx + p0, (__mmask16)((1u << n0) - 1), s0);
-        if (n1) _mm512_mask_storeu_ps(sx + p0 + 16, (__mmask16)((1u << n1) - 1), s1);
+        _mm512_mask_storeu_ps(sx + p0, (__mmask16)lanes, s0);
+        if (lanes >> 16) _mm512_mask_storeu_ps(sx + p0 + 16, (__mmask16)(lanes >> 16), s1);
     }
     for (int ob = 0; ob < pl->OC / 8; ob++) {
         const float *wb = wp + (size_t)ob * KK * C * 8;
         float *yb = y + (size_t)ob * 8 * P;
         for (int b = 0; b < pl->nblk; b++) {
-            const int p0 = 32 * b, r = P - p0, n0 = r < 16 ? r : 16, n1 = r - 16 < 0 ? 0 : r - 16 < 16 ? r - 16 : 16;
-            const __mmask16 t0 = (__mmask16)((1u << n0) - 1), t1 = (__mmask16)((1u << n1) - 1);
+            const int p0 = 32 * b;
+            const uint32_t lanes = nn_block32_lanes(P, p0);
+            const __mmask16 t0 = (__mmask16)lanes, t1 = (__mmask16)(lanes >> 16);
             __m512 a[8][2];
             for (int o = 0; o < 8; o++) a[o][0] = a[o][1] = _mm512_setzero_ps();
             const uint16_t *mb = pl->kmask + (size_t)b * KK * 2;
@@ -250,7 +252,7 @@ TGT_AVX512 static void direct_min512(const nn_direct_plan *pl, const float *x, c
                 const __m512 v = _mm512_set1_ps(sw[8 * ob + o]);
                 float *yo = yb + (size_t)o * P + p0;
                 _mm512_mask_storeu_ps(yo, t0, _mm512_sub_ps(_mm512_fmsub_ps(two, a[o][0], x0), v));
-                if (n1) _mm512_mask_storeu_ps(yo + 16, t1, _mm512_sub_ps(_mm512_fmsub_ps(two, a[o][1], x1), v));
+                if (t1) _mm512_mask_storeu_ps(yo + 16, t1, _mm512_sub_ps(_mm512_fmsub_ps(two, a[o][1], x1), v));
             }
         }
     }
@@ -265,8 +267,8 @@ TGT_AVX512 static inline __attribute__((always_inline)) void clip_rows512(const 
 {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int p0 = 0; p0 < P; p0 += 32) {
-        const int n0 = P - p0 >= 16 ? 16 : P - p0, n1 = P - p0 - 16 >= 16 ? 16 : P - p0 - 16 > 0 ? P - p0 - 16 : 0;
-        const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        const uint32_t lanes = nn_block32_lanes(P, p0);
+        const __mmask16 m0 = (__mmask16)lanes, m1 = (__mmask16)(lanes >> 16);
         __m512 lo[4][2], hi[4][2], a[4][2];
         for (int r = 0; r < 4; r++)
             if (r < R)
@@ -292,7 +294,7 @@ TGT_AVX512 static inline __attribute__((always_inline)) void clip_rows512(const 
                 const float *c = col + (size_t)r * P + p0;
                 float *d = dcol + (size_t)r * P + p0;
                 _mm512_mask_storeu_ps(d, m0, _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m0, c), s0, a[r][0]));
-                if (n1) _mm512_mask_storeu_ps(d + 16, m1, _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m1, c + 16), s1, a[r][1]));
+                if (m1) _mm512_mask_storeu_ps(d + 16, m1, _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m1, c + 16), s1, a[r][1]));
             }
     }
 }
@@ -538,6 +540,7 @@ nn_tensor *nn_adder_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_adder_attr 
             }
         }
     }
+    if (j.plan) j.per = (size_t)OH * OW; /* direct_min512 needs only the column sums */
     j.scratch = nn_arena_floats(&c->arena, (size_t)nth * j.per);
     nn_pool_run(c->pool, adder_fwd_run, &j);
     nn_tensor *in[2] = {x, w};

@@ -69,8 +69,8 @@ int nn_conv_direct_fits(int C, int H, int W, int OC, int OH, int OW, int KH, int
 size_t nn_conv_direct_plan_bytes(int OH, int OW, int KH, int KW)
 {
     const size_t P = (size_t)OH * OW, nb = (P + PV * VW - 1) / (PV * VW), nb5 = (P + PV * VW5 - 1) / (PV * VW5);
-    return sizeof(nn_direct_plan) + nb * PV * (size_t)(KH * KW) * VW * sizeof(int32_t) +
-           nb5 * PV * (size_t)(KH * KW) * sizeof(uint16_t) + 64;
+    const size_t m2 = nb * PV * (size_t)(KH * KW) * VW * sizeof(int32_t), m5 = nb5 * PV * (size_t)(KH * KW) * sizeof(uint16_t);
+    return sizeof(nn_direct_plan) + (m2 > m5 ? m2 : m5) + 64; /* one of the two mask layouts, in one place */
 }
 
 void nn_conv_direct_plan(nn_direct_plan *pl, int C, int H, int W, int OC, int OH, int OW, int KH, int KW, int pad,
@@ -176,8 +176,9 @@ __attribute__((target("avx512f"))) static void direct_avx512(const nn_direct_pla
         const float *wb = wp + (size_t)ob * KK * C * OB5;
         float *yb = y + (size_t)ob * OB5 * P;
         for (int b = 0; b < pl->nblk; b++) {
-            const int p0 = b * PV * VW5, r = P - p0, n0 = r < VW5 ? r : VW5, n1 = r - VW5 < 0 ? 0 : r - VW5 < VW5 ? r - VW5 : VW5;
-            const __mmask16 s0 = (__mmask16)((1u << n0) - 1), s1 = (__mmask16)((1u << n1) - 1);
+            const int p0 = b * PV * VW5;
+            const uint32_t lanes = nn_block32_lanes(P, p0);
+            const __mmask16 s0 = (__mmask16)lanes, s1 = (__mmask16)(lanes >> 16);
             __m512 acc[OB5][PV];
             for (int o = 0; o < OB5; o++) {
                 const float *yo = yb + (size_t)o * P + p0;
@@ -203,7 +204,7 @@ __attribute__((target("avx512f"))) static void direct_avx512(const nn_direct_pla
             }
             for (int o = 0; o < OB5; o++) {
                 _mm512_mask_storeu_ps(yb + (size_t)o * P + p0, s0, acc[o][0]);
-                if (n1) _mm512_mask_storeu_ps(yb + (size_t)o * P + p0 + VW5, s1, acc[o][1]);
+                if (s1) _mm512_mask_storeu_ps(yb + (size_t)o * P + p0 + VW5, s1, acc[o][1]);
             }
         }
     }

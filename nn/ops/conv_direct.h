@@ -16,6 +16,14 @@ typedef struct nn_direct_plan {
     uint16_t *kmask; /* or AVX-512 k-masks, in the same place */
 } nn_direct_plan;
 
+/* The pixels that exist in a 32-pixel block starting at p0 of P (p0 < P):
+ * bit j for pixel p0 + j; the low 16 bits are the first zmm's k-mask, the
+ * high 16 the second's (every AVX-512 kernel's tail, here and in adder.c). */
+static inline uint32_t nn_block32_lanes(int P, int p0)
+{
+    return P - p0 >= 32 ? 0xffffffffu : (1u << (P - p0)) - 1u;
+}
+
 /* Bytes to allocate for a plan (the struct plus its masks). */
 size_t nn_conv_direct_plan_bytes(int OH, int OW, int KH, int KW);
 

@@ -9,6 +9,7 @@
 
 #include "nn/evaluate.h"
 #include "nn/ops.h"
+#include "nn/ops/conv_direct.h"
 
 static double time_op(nn_ctx *c, nn_tensor *x, nn_tensor *w, int adder, int train, int reps)
 {
@@ -54,7 +55,9 @@ int main(int argc, char **argv)
     nn_ctx c;
     nn_ctx_init(&c, threads, 512u << 20);
     const int shapes[3][2] = {{16, 28}, {32, 14}, {64, 7}};
-    printf("batch 64, %d thread(s); best of 5; times in ms\n", nn_threads(&c));
+    /* the kernel sets measured: the CPU's best, or what DATAFREE_CONV_ISA / DATAFREE_ADDER_ISA ask for */
+    printf("batch 64, %d thread(s); best of 5; times in ms; kernels: conv direct %s, adder %s\n", nn_threads(&c),
+           nn_conv_direct_isa_name(), nn_adder_isa_name());
     printf("%-14s %9s %9s %7s %9s %9s %7s %9s %7s\n", "layer", "conv fwd", "adder fwd", "ratio", "conv step",
            "adder step", "ratio", "naive fwd", "speedup");
     for (int s = 0; s < 3; s++) {
