@@ -14,7 +14,8 @@ static const char *bench_help =
     "update) and S inference passes (eval mode, no tape) of MODEL (a model.json\n"
     "or a zoo name) on random inputs of --input (default 1x28x28) after W warm-up\n"
     "steps, and reports images/s for each plus the peak resident memory.\n"
-    "With DATAFREE_PROFILE=1 in the environment, prints time per op to stderr.\n";
+    "With DATAFREE_PROFILE=1 in the environment, prints time per op to stderr,\n"
+    "one table for training and one for inference (warm-up steps included).\n";
 
 int run_bench(int argc, char **argv)
 {
@@ -96,6 +97,11 @@ int run_bench(int argc, char **argv)
             t_train = nn_now() - t_train;
         else
             t_inf = nn_now() - t_inf;
+        if (c.prof) { /* one table per phase: the inference path differs (BN folded, no tape) */
+            fprintf(stderr, "%s (%d warm-up + %d steps):\n", phase == 0 ? "training" : "inference", warm, steps);
+            nn_profile_print(&c, stderr);
+            memset(c.prof, 0, sizeof *c.prof);
+        }
     }
     long arena_mallocs = c.arena.mallocs - mallocs_after_warmup;
     double train_ips = (double)batch * steps / t_train, inf_ips = (double)batch * steps / t_inf;
@@ -109,7 +115,6 @@ int run_bench(int argc, char **argv)
     else
         printf("%s batch %d, %d threads: train %.1f img/s (%.1f GFLOP/s), inference %.1f img/s, peak RSS %.0f MiB\n",
                g->name, batch, nn_threads(&c), train_ips, gflops, inf_ips, run_peak_rss_mib());
-    if (c.prof) nn_profile_print(&c, stderr);
     free(labels);
     free(xs);
     nn_optim_free(&opt);
