@@ -6,22 +6,28 @@
 # finetuning 4 epochs; NASB adds a 2-epoch search on a 15k/15k proxy split),
 # and the full-precision ResNet-20 at the same 8 epochs. Each stage resumes
 # from its checkpoint; a finished one is skipped.
-#   bash results/run_nasb_table.sh [PATTERN]    e.g. 'bireal_*'   (table only: 'none')
+#   [DATAFREE_THREADS=T] bash results/run_nasb_table.sh [PATTERN]    e.g. 'bireal_*'   (table only: 'none')
 set -u
 cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 pat=${1:-*}
-for name in bireal_s1 nasb_s1 fp_resnet20 bireal_s2 nasb_s2 bireal_s3 nasb_s3; do
+THREADS=${DATAFREE_THREADS:+--threads $DATAFREE_THREADS}   # e.g. DATAFREE_THREADS=1 beside another run
+for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 nasb_s2 nasb_s3 fp_resnet20 nasb_datafree_s1; do
   case "$name" in $pat) ;; *) continue ;; esac
+  if [ "$name" = nasb_datafree_s1 ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
+    # data-free NASB draws every batch from a generator reconstructed from the teacher
+    echo "== reconstruct (generator for $name)"
+    "$BIN" reconstruct configs/nasb/reconstruct_resnet20.json --resume $THREADS || exit 1
+  fi
   if [ "$name" = fp_resnet20 ]; then
     [ -f results/runs/nasb/fp_resnet20/model.json ] && continue
     echo "== $name"
     r=; [ -f results/runs/nasb/fp_resnet20/ckpt.safetensors ] && r=--resume
-    "$BIN" train configs/nasb/fp_resnet20.json $r || exit 1
+    "$BIN" train configs/nasb/fp_resnet20.json $r $THREADS || exit 1
     continue
   fi
   echo "== $name"
-  "$BIN" nasb "configs/nasb/$name.json" --resume || exit 1
+  "$BIN" nasb "configs/nasb/$name.json" --resume $THREADS || exit 1
 done
 /usr/bin/python3 - <<'PY'
 import json, os, statistics, subprocess
