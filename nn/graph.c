@@ -633,32 +633,31 @@ static int conv_bn_folded(nn_graph *g, nn_ctx *c, int i, nn_tensor *x, nn_tensor
 
 typedef struct {
     const nn_tensor *x;
-    const nn_gnode *n;
-    uint64_t *wp;
-    int32_t *corr;
+    df_bin_geom g;
+    const uint64_t *wp;
+    const int32_t *cls, *tab; /* border classes (df_bin_classes) */
+    int ncls;
     const float *s;
     nn_tensor *y;
-    uint64_t *xp;
+    unsigned char *xp; /* per worker: packed planes, columns, popcount sums */
+    uint64_t *col;
     int32_t *dot;
-    int O, C, H, W, OH, OW, pad;
+    int O;
 } bconv_job;
 
 static void bconv_run(void *arg, int ith, int nth)
 {
     bconv_job *j = arg;
-    const size_t P = (size_t)j->OH * j->OW;
-    uint64_t *xp = j->xp + (size_t)ith * df_bin_words(j->C) * df_bin_plane(j->H, j->W, j->pad);
+    const df_bin_geom *g = &j->g;
+    const size_t P = (size_t)g->P, xb = (df_bin_xp_bytes(g) + 63) & ~(size_t)63;
+    unsigned char *xp = j->xp + (size_t)ith * xb;
+    uint64_t *col = j->col + (size_t)ith * df_bin_col_words(g);
     int32_t *dot = j->dot + (size_t)ith * j->O * P;
     size_t lo, hi;
     nn_split((size_t)j->x->shape[0], ith, nth, &lo, &hi);
-    for (size_t b = lo; b < hi; b++) {
-        df_bin_pack(j->x->data + b * j->C * j->H * j->W, j->C, j->H, j->W, j->pad, xp);
-        df_bin_conv(xp, j->C, j->H, j->W, j->pad, j->wp, j->corr, j->O, j->n->kernel, j->n->stride, j->n->dilation, j->OH,
-                    j->OW, 0, dot);
-        float *yb = j->y->data + b * j->O * P;
-        for (int o = 0; o < j->O; o++)
-            for (size_t p = 0; p < P; p++) yb[(size_t)o * P + p] = (float)dot[(size_t)o * P + p] * j->s[o] + 0.0f;
-    }
+    for (size_t b = lo; b < hi; b++) /* s * sum + 0.0f, as the float path's channel affine */
+        df_bin_conv_float(j->x->data + b * g->C * g->H * g->W, g, j->wp, j->cls, j->tab, j->ncls, j->s, NULL, j->O, 0, xp,
+                          col, dot, j->y->data + b * j->O * P);
 }
 
 /* A binary conv: s * conv(x, sign(W)) (nn_sign_weight), or with packed the
@@ -671,7 +670,10 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
     const int O = w->shape[0], C = x->shape[1], k = n->kernel;
     float *s = nn_arena_floats(&c->arena, (size_t)O);
     nn_tensor *sc = nn_new(c, 1, &w->shape[0]), *z = nn_new(c, 1, &w->shape[0]);
-    if (!packed || n->groups != 1 || n->bias || c->grad_enabled) {
+    bconv_job j = {.x = x, .s = s, .O = O};
+    j.g = df_bin_geometry(C, x->shape[2], x->shape[3], k, n->stride, n->pad, n->dilation);
+    j.ncls = df_bin_classes(&j.g, NULL); /* < 0: a padding past any sane conv's */
+    if (!packed || n->groups != 1 || n->bias || c->grad_enabled || j.ncls < 0) {
         nn_tensor *sw = nn_sign_weight(c, w, n->wbin == 2, s);
         memcpy(sc->data, s, (size_t)O * sizeof(float));
         memset(z->data, 0, (size_t)O * sizeof(float));
@@ -691,15 +693,19 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
         }
         for (int o2 = nch; o2 < O; o2++) s[o2] = s[0];
     }
-    const int H = x->shape[2], W = x->shape[3], OH = n->shape[1], OW = n->shape[2], pad = n->pad;
-    const int Cw = df_bin_words(C), nth = nn_threads(c);
-    bconv_job j = {x, n, NULL, NULL, s, NULL, NULL, NULL, O, C, H, W, OH, OW, pad};
-    j.wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)O * Cw * k * k);
-    j.corr = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * k * k);
-    df_bin_pack_weights(w->data, O, C, k, j.wp, j.corr);
-    j.y = nn_new4(c, x->shape[0], O, OH, OW);
-    j.xp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)nth * Cw * df_bin_plane(H, W, pad));
-    j.dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)nth * O * OH * OW);
+    const int nth = nn_threads(c);
+    uint64_t *wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * df_bin_wp_words(&j.g, O));
+    int32_t *cps = nn_arena_alloc(&c->arena, sizeof(int32_t) * df_bin_cps_ints(&j.g, O)),
+            *cls = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)j.g.P),
+            *tab = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)O * j.ncls);
+    df_bin_pack_weights(w->data, O, &j.g, wp, cps);
+    df_bin_classes(&j.g, cls);
+    df_bin_class_table(cps, O, &j.g, j.ncls, tab);
+    j.wp = wp, j.cls = cls, j.tab = tab;
+    j.y = nn_new4(c, x->shape[0], O, j.g.OH, j.g.OW);
+    j.xp = nn_arena_alloc(&c->arena, (size_t)nth * ((df_bin_xp_bytes(&j.g) + 63) & ~(size_t)63));
+    j.col = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)nth * df_bin_col_words(&j.g));
+    j.dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)nth * O * j.g.P);
     nn_pool_run(c->pool, bconv_run, &j); /* images split across the workers */
     return j.y;
 }

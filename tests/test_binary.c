@@ -125,14 +125,20 @@ static void test_binary_graph(void **s)
 
 
 /* Bit-packed XNOR-popcount conv (both paths) against the float conv of the
- * same signs with zero padding: the same integers, on shapes with channel
- * counts off the 64-bit word, stride 2, dilation, 1x1 and 5x5 taps. */
+ * same signs with zero padding: the same integers, on shapes with every
+ * tap width (16, 32, 64 and 128 bits: 3 to 128 channels, counts off the
+ * word), stride 2, dilation, 1x1 and 5x5 taps, paddings wider than the
+ * kernel's reach, and pixel counts off the 16-pixel tile. The vector
+ * packer and im2col must set exactly the scalar ones' bits. */
 static void test_bitpacked_conv(void **s)
 {
     (void)s;
     static const int shapes[][8] = {/* C H W O k stride pad dil */
-                                    {64, 8, 8, 64, 3, 1, 1, 1}, {70, 7, 9, 11, 3, 2, 1, 1}, {5, 9, 9, 9, 5, 1, 4, 2},
-                                    {128, 6, 5, 16, 1, 1, 0, 1}, {3, 11, 13, 10, 3, 1, 1, 1}, {64, 7, 7, 17, 3, 1, 2, 2}};
+                                    {64, 8, 8, 64, 3, 1, 1, 1},   {70, 7, 9, 11, 3, 2, 1, 1},   {5, 9, 9, 9, 5, 1, 4, 2},
+                                    {128, 6, 5, 16, 1, 1, 0, 1},  {3, 11, 13, 10, 3, 1, 1, 1},  {64, 7, 7, 17, 3, 1, 2, 2},
+                                    {16, 28, 28, 16, 3, 1, 1, 1}, {32, 14, 14, 32, 3, 1, 1, 1}, {16, 28, 28, 32, 3, 2, 1, 1},
+                                    {24, 9, 11, 8, 5, 1, 2, 1},   {32, 5, 5, 9, 3, 2, 1, 2},    {17, 7, 7, 12, 3, 1, 1, 3},
+                                    {130, 5, 6, 9, 3, 1, 1, 1},   {20, 12, 12, 10, 5, 1, 2, 1}, {8, 13, 11, 9, 7, 1, 3, 1}};
     nn_rng r;
     nn_rng_seed(&r, 9);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -146,28 +152,47 @@ static void test_bitpacked_conv(void **s)
         nn_tensor *sx = nn_sign(&C, x, 1), *sw = nn_new4(&C, O, Cc, k, k);
         for (size_t i = 0; i < w->numel; i++) sw->data[i] = w->data[i] >= 0.0f ? 1.0f : -1.0f;
         nn_tensor *ref = nn_conv2d(&C, sx, sw, NULL, (nn_conv_attr){.stride = st, .pad = pad, .dilation = dil, .groups = 1});
-        const int OH = ref->shape[2], OW = ref->shape[3];
-        uint64_t *xp = malloc(sizeof(uint64_t) * df_bin_words(Cc) * df_bin_plane(H, W, pad)),
-                 *wp = malloc(sizeof(uint64_t) * O * df_bin_words(Cc) * k * k);
-        int32_t *corr = malloc(sizeof(int32_t) * O * k * k), *y = malloc(sizeof(int32_t) * O * OH * OW);
-        const size_t np = (size_t)df_bin_words(Cc) * df_bin_plane(H, W, pad);
-        uint64_t *xs = malloc(sizeof(uint64_t) * np);
-        df_bin_pack(x->data, Cc, H, W, pad, xp);
-        df_bin_pack_any(x->data, Cc, H, W, pad, 1, xs); /* the scalar packer sets the same bits */
-        assert_memory_equal(xp, xs, np * sizeof(uint64_t));
-        free(xs);
-        df_bin_pack_weights(w->data, O, Cc, k, wp, corr);
+        const df_bin_geom g = df_bin_geometry(Cc, H, W, k, st, pad, dil);
+        assert_int_equal(g.OH, ref->shape[2]);
+        assert_int_equal(g.OW, ref->shape[3]);
+        assert_true(g.S >= Cc && g.Kw * 64 >= k * k * g.S);
+        const size_t nx = df_bin_xp_bytes(&g), nc = df_bin_col_words(&g);
+        unsigned char *xp = malloc(nx), *xs = malloc(nx);
+        uint64_t *wp = malloc(sizeof(uint64_t) * df_bin_wp_words(&g, O)), *col = malloc(sizeof(uint64_t) * nc),
+                 *cs = malloc(sizeof(uint64_t) * nc);
+        int32_t *cps = malloc(sizeof(int32_t) * df_bin_cps_ints(&g, O)), *y = malloc(sizeof(int32_t) * O * g.P);
+        const int ncls = df_bin_classes(&g, NULL);
+        assert_true(ncls >= 1);
+        int32_t *cls = malloc(sizeof(int32_t) * g.P), *tab = malloc(sizeof(int32_t) * O * ncls);
+        float *fy = malloc(sizeof(float) * O * g.P), *fa = malloc(sizeof(float) * O);
+        for (int o = 0; o < O; o++) fa[o] = 0.25f + 0.125f * (o % 5); /* exact: the floats must equal a * sum */
+        df_bin_pack(x->data, &g, xp);
+        df_bin_pack_any(x->data, &g, 1, xs); /* the scalar packer sets the same bits */
+        assert_memory_equal(xp, xs, nx);
+        for (int oh0 = 0; oh0 < g.OH; oh0 += g.rb) { /* and the scalar im2col the same columns */
+            const int nr = g.OH - oh0 < g.rb ? g.OH - oh0 : g.rb;
+            df_bin_im2col_any(xp, &g, oh0, nr, 0, col);
+            df_bin_im2col_any(xp, &g, oh0, nr, 1, cs);
+            assert_memory_equal(col, cs, nc * sizeof(uint64_t));
+        }
+        df_bin_pack_weights(w->data, O, &g, wp, cps);
+        df_bin_classes(&g, cls);
+        df_bin_class_table(cps, O, &g, ncls, tab);
         for (int portable = 0; portable < 2; portable++) {
-            memset(y, 0x55, sizeof(int32_t) * O * OH * OW);
-            df_bin_conv(xp, Cc, H, W, pad, wp, corr, O, k, st, dil, OH, OW, portable, y);
-            for (int i = 0; i < O * OH * OW; i++)
-                if ((float)y[i] != ref->data[i]) {
-                    print_error("shape %zu (%s path) at %d: popcount %d, float conv %g\n", si,
-                                portable ? "portable" : "vector", i, y[i], ref->data[i]);
+            memset(y, 0x55, sizeof(int32_t) * O * g.P);
+            df_bin_conv(x->data, &g, wp, cls, tab, ncls, O, portable, xp, col, y);
+            /* the float output: the vector path's fused epilogue, or df_bin_finish */
+            int32_t *dot = malloc(sizeof(int32_t) * O * g.P);
+            df_bin_conv_float(x->data, &g, wp, cls, tab, ncls, fa, NULL, O, portable, xp, col, dot, fy);
+            free(dot);
+            for (int i = 0; i < O * g.P; i++)
+                if ((float)y[i] != ref->data[i] || fy[i] != ref->data[i] * fa[i / g.P]) {
+                    print_error("shape %zu (%s path) at %d: popcount %d, float out %g, float conv %g\n", si,
+                                portable ? "portable" : "vector", i, y[i], fy[i], ref->data[i]);
                     fail();
                 }
         }
-        free(xp), free(wp), free(corr), free(y);
+        free(xp), free(xs), free(wp), free(col), free(cs), free(cps), free(y), free(cls), free(tab), free(fy), free(fa);
     }
 }
 

@@ -27,10 +27,11 @@ static const char *float_ops =
     "                            if (iw < 0 || iw >= W) continue;\n"
     "                            s += w[((o * cg + ic) * k + kh) * k + kw] * x[((g * cg + ic) * H + ih) * W + iw];\n"
     "                        }\n                    }\n                y[(o * OH + oh) * OW + ow] = s;\n            }\n}\n\n"
-    "static void f_bconv(const float *x, int C, int H, int W, const uint64_t *wp, const int32_t *corr, const float *s,\n"
-    "                    int O, int k, int st, int pd, int dl, int OH, int OW, uint64_t *xp, int32_t *dot, float *y)\n{\n"
-    "    df_bin_pack(x, C, H, W, pd, xp);\n    df_bin_conv(xp, C, H, W, pd, wp, corr, O, k, st, dl, OH, OW, 0, dot);\n"
-    "    for (int o = 0; o < O; o++)\n        for (int p = 0; p < OH * OW; p++) y[o * OH * OW + p] = (float)dot[o * OH * OW + p] * s[o] + 0.0f;\n}\n\n"
+    "static void f_bconv(const float *x, int C, int H, int W, const uint64_t *wp, const int32_t *cls, const int32_t *tab,\n"
+    "                    int ncls, const float *s, int O, int k, int st, int pd, int dl, void *xp, uint64_t *col,\n"
+    "                    int32_t *dot, float *y)\n{\n"
+    "    const df_bin_geom g = df_bin_geometry(C, H, W, k, st, pd, dl);\n"
+    "    df_bin_conv_float(x, &g, wp, cls, tab, ncls, s, NULL, O, 0, xp, col, dot, y);\n}\n\n"
     "static void f_affine(const float *x, int C, int P, const float *a, const float *b, float *y)\n"
     "{\n    for (int c = 0; c < C; c++)\n        for (int p = 0; p < P; p++) y[c * P + p] = x[c * P + p] * a[c] + b[c];\n}\n\n"
     "static void f_clamp(const float *x, int n, float lo, float hi, float *y)\n"
@@ -85,6 +86,13 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             if (n->wbin && n->groups != 1)
                 return nn_fail(e, "node '%s': a grouped binary conv has no bit-packed form yet", n->name);
             if (n->qbits) return nn_fail(e, "node '%s': quantized weights in a binary network (export one or the other)", n->name);
+            if (n->wbin) {
+                const nn_gnode *a = &g->nodes[n->in[0]];
+                const df_bin_geom bg = df_bin_geometry(a->shape[0], a->shape[1], a->shape[2], n->kernel, n->stride, n->pad,
+                                                       n->dilation);
+                if (df_bin_classes(&bg, NULL) < 0)
+                    return nn_fail(e, "node '%s': padding %d is too wide for the bit-packed conv", n->name, n->pad);
+            }
             break;
         case NN_OP_BN: case NN_OP_SIGN: case NN_OP_ADD: case NN_OP_AVGPOOL: case NN_OP_MAXPOOL: case NN_OP_GAP:
         case NN_OP_LINEAR: case NN_OP_RELU: case NN_OP_HARDTANH: case NN_OP_FLATTEN:
@@ -102,7 +110,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
                " * XNOR-popcount convs, float elsewhere; the numbers of `datafree eval --binary`). */\n"
                "#include <math.h>\n#include \"model.h\"\n\n%s\n%s",
             g->name, df_bin_kernels_src, float_ops);
-    size_t off[1024], total = 0, packed = 0, dots = 0;
+    size_t off[1024], total = 0, packed = 0, cols = 0, dots = 0; /* packed, cols: 64-bit words */
     if (g->n > 1024) {
         fclose(f);
         return nn_fail(e, "graph '%s': more than 1024 nodes", g->name);
@@ -113,8 +121,10 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         total += i == 0 ? (size_t)g->in_shape[0] * g->in_shape[1] * g->in_shape[2] : numel(n);
         if (n->op == NN_OP_CONV && n->wbin) {
             const nn_gnode *a = &g->nodes[n->in[0]];
-            const size_t pk = (size_t)df_bin_words(a->shape[0]) * df_bin_plane(a->shape[1], a->shape[2], n->pad);
+            const df_bin_geom bg = df_bin_geometry(a->shape[0], a->shape[1], a->shape[2], n->kernel, n->stride, n->pad, n->dilation);
+            const size_t pk = (df_bin_xp_bytes(&bg) + 7) / 8;
             packed = pk > packed ? pk : packed;
+            cols = df_bin_col_words(&bg) > cols ? df_bin_col_words(&bg) : cols;
             dots = numel(n) > dots ? numel(n) : dots;
         }
     }
@@ -131,11 +141,17 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             }
         } else if (n->op == NN_OP_CONV) {
             const nn_gnode *a = &g->nodes[n->in[0]];
-            const int O = w->shape[0], C = a->shape[0], k = n->kernel, Cw = df_bin_words(C);
-            uint64_t *wp = malloc(sizeof(uint64_t) * (size_t)O * Cw * k * k);
-            int32_t *corr = malloc(sizeof(int32_t) * (size_t)O * k * k);
+            const int O = w->shape[0], C = a->shape[0], k = n->kernel;
+            const df_bin_geom bg = df_bin_geometry(C, a->shape[1], a->shape[2], k, n->stride, n->pad, n->dilation);
+            const size_t nw = df_bin_wp_words(&bg, O), nc = df_bin_cps_ints(&bg, O);
+            const int ncls = df_bin_classes(&bg, NULL);
+            uint64_t *wp = malloc(sizeof(uint64_t) * nw);
+            int32_t *cps = malloc(sizeof(int32_t) * nc), *cls = malloc(sizeof(int32_t) * (size_t)bg.P),
+                    *tab = malloc(sizeof(int32_t) * (size_t)O * ncls);
             float *s = malloc(sizeof(float) * (size_t)O);
-            df_bin_pack_weights(w->data, O, C, k, wp, corr);
+            df_bin_pack_weights(w->data, O, &bg, wp, cps);
+            df_bin_classes(&bg, cls);
+            df_bin_class_table(cps, O, &bg, ncls, tab);
             const int nch = n->wbin == 2 ? O : 1;
             const size_t per = w->numel / (size_t)nch;
             for (int ch = 0; ch < nch; ch++) { /* mean |W|, as nn_sign_weight */
@@ -144,15 +160,17 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
                 s[ch] = (float)(acc / (double)per);
             }
             for (int o = nch; o < O; o++) s[o] = s[0];
-            fprintf(f, "static const uint64_t wp%d[%zu] = {", i, (size_t)O * Cw * k * k);
-            for (size_t q = 0; q < (size_t)O * Cw * k * k; q++)
+            fprintf(f, "static const uint64_t wp%d[%zu] = {", i, nw);
+            for (size_t q = 0; q < nw; q++)
                 fprintf(f, "%s0x%016llxULL", q == 0 ? "\n  " : q % 4 ? ", " : ",\n  ", (unsigned long long)wp[q]);
             fprintf(f, "};\n");
-            snprintf(nm, sizeof nm, "k%d", i);
-            cmp_put_array(f, "int32_t", nm, corr, (size_t)O * k * k, 4);
+            snprintf(nm, sizeof nm, "cl%d", i); /* each output pixel's border class, and each class's fix */
+            cmp_put_array(f, "int32_t", nm, cls, (size_t)bg.P, 4);
+            snprintf(nm, sizeof nm, "t%d", i);
+            cmp_put_array(f, "int32_t", nm, tab, (size_t)O * ncls, 4);
             snprintf(nm, sizeof nm, "s%d", i);
             put_floats(f, nm, s, (size_t)O);
-            free(wp), free(corr), free(s);
+            free(wp), free(cps), free(cls), free(tab), free(s);
         } else if (n->op == NN_OP_BN) { /* eval BN as one affine per channel */
             const int C = n->shape[0], kk = n->affine ? 2 : 0;
             const float *gam = n->affine ? g->params[n->param[0]].t.data : NULL, *bet = n->affine ? g->params[n->param[1]].t.data : NULL;
@@ -169,11 +187,12 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             free(a), free(b);
         }
     }
-    const size_t words = total + 2 * packed + dots; /* float buffers, packed planes, popcount sums */
+    /* float buffers, packed planes, columns, popcount sums */
+    const size_t words = total + 2 * packed + 2 * cols + dots;
     fprintf(f, "\nvoid df_model_infer(const uint8_t *pixels, int32_t *scratch, int32_t *logits)\n{\n"
-               "    float *s = (float *)scratch;\n    uint64_t *xp = (uint64_t *)(scratch + %zu);\n"
+               "    float *s = (float *)scratch;\n    uint64_t *xp = (uint64_t *)(scratch + %zu), *col = xp + %zu;\n"
                "    int32_t *dot = scratch + %zu;\n",
-            total, total + 2 * packed);
+            total, packed, total + 2 * packed + 2 * cols);
     const int C0 = g->in_shape[0], HW0 = g->in_shape[1] * g->in_shape[2];
     for (int c = 0; c < C0; c++)
         fprintf(f, "    for (int i = 0; i < %d; i++) s[%zu + i] = ((float)pixels[%d + i] / 255.0f - %.9gf) / %.9gf;\n", HW0,
@@ -187,10 +206,12 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         fprintf(f, "    /* %d: %s */\n", i, n->name);
         switch (n->op) {
         case NN_OP_CONV:
-            if (n->wbin)
-                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, k%d, s%d, %d, %d, %d, %d, %d, %d, %d, xp, dot, s + %zu);\n", x,
-                        C, H, W, i, i, i, n->shape[0], n->kernel, n->stride, n->pad, n->dilation, n->shape[1], n->shape[2], y);
-            else {
+            if (n->wbin) {
+                const df_bin_geom bg = df_bin_geometry(C, H, W, n->kernel, n->stride, n->pad, n->dilation);
+                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, cl%d, t%d, %d, s%d, %d, %d, %d, %d, %d, xp, col, dot, s + %zu);\n",
+                        x, C, H, W, i, i, i, df_bin_classes(&bg, NULL), i, n->shape[0], n->kernel, n->stride, n->pad,
+                        n->dilation, y);
+            } else {
                 char b[32] = "NULL";
                 if (n->bias) snprintf(b, sizeof b, "b%d", i);
                 fprintf(f, "    f_conv(s + %zu, %d, %d, %d, w%d, %s, %d, %d, %d, %d, %d, %d, %d, %d, s + %zu);\n", x, C, H, W,
@@ -226,7 +247,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
     fprintf(f, "    for (int k = 0; k < %d; k++) { /* logits in units of 2^-16, as the integer export */\n"
                "        const float v = s[%zu + k] * 65536.0f;\n"
                "        logits[k] = v >= 2147483520.0f ? INT32_MAX : v <= -2147483520.0f ? INT32_MIN : (int32_t)lrintf(v);\n    }\n"
-               "    (void)xp, (void)dot;\n}\n",
+               "    (void)xp, (void)col, (void)dot;\n}\n",
             g->num_classes, off[g->output]);
     int bad = ferror(f);
     if (fclose(f) || bad) return nn_fail(e, "%s: write failed", path);

@@ -2,18 +2,28 @@
  * AVX-512 VPOPCNTDQ path chosen at run time (GCC/Clang target attributes
  * and __builtin_cpu_supports), header-only so the C exporter can embed it.
  *
- * A tensor of signs [C][H][W] (+1 where x >= 0, the sign op's convention)
- * is packed as Cw = ceil(C/64) word planes [Cw][H + 2 pad][W + 2 pad]: bit
- * c % 64 of plane c / 64 is 1 for +1; the border and the bits past C are 0.
- * Weights sign(w) [O][C][k][k] pack as [O][Cw][k * k] the same way.
+ * A binary conv is a GEMM of bits. Each output pixel p gets a column of
+ * Kw 64-bit words holding its k*k taps, S bits per tap: bit t*S + c is 1
+ * where the input sign of channel c at tap t is +1 (x >= 0, the sign op's
+ * convention). S is 16 or 32 for C <= 16 or 32 channels, else C rounded up
+ * to 64, so a tap never straddles a word and few bits are wasted: a
+ * 16-channel 3x3 conv needs 3 words per pixel, not 9. Weights sign(w) pack
+ * the same way, one row of Kw words per output channel. Then
  *
- *   y[o][p] = sum over taps inside the image of sum_c sign(x) sign(w)
+ *   y[o][p] = k*k*C - 2 popcount(col[p] ^ row[o])
  *
- * (padded taps contribute 0: the float simulation pads sign(x) with zeros).
- * A tap's sum is C - 2 popcount(x ^ w); the kernels run every tap on the
- * zero-bordered planes, where a border tap gives C - 2 popcount(w) instead
- * of 0, and subtract that per-(o, tap) constant (df_bin_pack_weights' corr)
- * at the few outputs whose window leaves the image. */
+ * (unused bits are 0 on both sides and never mismatch). Three steps per
+ * image: df_bin_pack (signs into zero-bordered planes, S bits per pixel),
+ * df_bin_im2col (the columns, [Kw][P] so 8 pixels are one vector), and the
+ * popcount GEMM; stride and dilation live only in the im2col.
+ *
+ * Padding: a tap outside the image reads the zero border, i.e. -1 in every
+ * channel, and adds C - 2 popcount(w_tap) where the float conv adds 0. The
+ * output pixels fall into a few border classes (which taps they lose: the
+ * corners, edges and the interior); per channel and class that sum is one
+ * table entry (from 2-D prefix sums over the taps), subtracted where the
+ * integers become the layer's floats: in the vector GEMM's epilogue as a
+ * permute of the channel's table by the lanes' classes. */
 #ifndef DF_BIN_KERNELS_H
 #define DF_BIN_KERNELS_H
 
@@ -25,219 +35,450 @@
 #define DF_BIN_X86 1
 #endif
 
-static inline int df_bin_words(int C) { return (C + 63) / 64; }
-static inline size_t df_bin_plane(int H, int W, int pad) { return (size_t)(H + 2 * pad) * (size_t)(W + 2 * pad); }
+typedef struct df_bin_geom {
+    int C, H, W, k, stride, pad, dil, OH, OW;
+    int P;      /* output pixels */
+    int rb, Bp; /* output rows per block, and its pixels rounded up to 16 (columns per block) */
+    int S;      /* bits per tap: 16, 32 or a multiple of 64 */
+    int es, nq; /* bytes per packed chunk (2, 4, 8), chunk planes (S / 64 for S >= 64) */
+    int Kw;     /* 64-bit words per column: ceil(k * k * S / 64) */
+    int Hp, Wp; /* the bordered planes */
+} df_bin_geom;
+
+static inline df_bin_geom df_bin_geometry(int C, int H, int W, int k, int stride, int pad, int dil)
+{
+    df_bin_geom g;
+    g.C = C, g.H = H, g.W = W, g.k = k, g.stride = stride, g.pad = pad, g.dil = dil;
+    g.OH = (H + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+    g.OW = (W + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+    g.P = g.OH * g.OW;
+    g.S = C <= 16 ? 16 : C <= 32 ? 32 : 64 * ((C + 63) / 64);
+    g.es = g.S >= 64 ? 8 : g.S / 8, g.nq = g.S >= 64 ? g.S / 64 : 1;
+    g.Kw = (k * k * g.S + 63) / 64;
+    /* blocks of rows whose columns fill about 32 KB (L1): long runs of
+     * output per channel, which the store prefetchers need when the output
+     * goes to memory (64-pixel blocks were 1.7x slower on 64x32x32) */
+    const int bpix = 4096 / g.Kw > 64 ? 4096 / g.Kw : 64;
+    g.rb = g.OW >= bpix ? 1 : bpix / g.OW;
+    if (g.rb > g.OH) g.rb = g.OH;
+    g.Bp = (g.rb * g.OW + 15) & ~15;
+    g.Hp = H + 2 * pad, g.Wp = W + 2 * pad;
+    return g;
+}
+/* scratch sizes, in bytes for the planes and in words or ints otherwise */
+static inline size_t df_bin_xp_bytes(const df_bin_geom *g) { return (size_t)g->nq * g->Hp * g->Wp * g->es; }
+static inline size_t df_bin_col_words(const df_bin_geom *g) { return (size_t)g->Kw * g->Bp; }
+static inline size_t df_bin_wp_words(const df_bin_geom *g, int O) { return (size_t)O * g->Kw; }
+static inline size_t df_bin_cps_ints(const df_bin_geom *g, int O) { return (size_t)O * (g->k + 1) * (g->k + 1); }
 
 static inline int df_bin_have_vpopcnt(void);
 
-#ifdef DF_BIN_X86
-/* Per channel and 16 pixels: one compare gives their sign bits as a mask,
- * and two masked ors set the channel's bit in the 8-pixel words. */
-__attribute__((target("avx512f"))) static void df_bin_pack_avx512(const float *x, int C, int H, int W, int pad,
-                                                                   uint64_t *xp)
+/* the chunk of plane q at bordered position i (es bytes, zero-extended) */
+static inline uint64_t df_bin_chunk(const void *xp, const df_bin_geom *g, int q, size_t i)
 {
-    const int Wp = W + 2 * pad;
-    const size_t pl = df_bin_plane(H, W, pad);
-    for (int c = 0; c < C; c++) {
-        uint64_t *d0 = xp + (size_t)(c / 64) * pl + (size_t)pad * Wp + pad;
-        const __m512i bit = _mm512_set1_epi64((long long)((uint64_t)1 << (c % 64)));
-        const float *s = x + (size_t)c * H * W;
+    const size_t at = (size_t)q * g->Hp * g->Wp + i;
+    return g->es == 2 ? ((const uint16_t *)xp)[at] : g->es == 4 ? ((const uint32_t *)xp)[at] : ((const uint64_t *)xp)[at];
+}
+
+#ifdef DF_BIN_X86
+/* 16 pixels of a row at a time, 8 channels or'ed into registers by one
+ * masked op each, then or'ed into the plane: 8 input streams at a time
+ * (64 at once defeat the prefetchers). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx512(const float *x, const df_bin_geom *g,
+                                                                                   void *xp)
+{
+    const int H = g->H, W = g->W, es = g->es;
+    const size_t HW = (size_t)H * W;
+    for (int cg = 0; cg < g->C; cg += 8) {
+        const int q = cg / 64, ce = g->C < cg + 8 ? g->C : cg + 8;
         for (int h = 0; h < H; h++) {
-            uint64_t *d = d0 + (size_t)h * Wp;
-            const float *r = s + (size_t)h * W;
+            const size_t at = (size_t)q * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
             for (int w = 0; w < W; w += 16) {
                 const int n = W - w < 16 ? W - w : 16;
                 const __mmask16 m = (__mmask16)((1u << n) - 1);
-                const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, r + w), _mm512_setzero_ps(), _CMP_GE_OQ);
-                const __mmask8 lo = (__mmask8)(ge & 0xff), hi = (__mmask8)(ge >> 8);
-                _mm512_mask_storeu_epi64(d + w, lo, _mm512_or_si512(_mm512_maskz_loadu_epi64(lo, d + w), bit));
-                if (n > 8) _mm512_mask_storeu_epi64(d + w + 8, hi, _mm512_or_si512(_mm512_maskz_loadu_epi64(hi, d + w + 8), bit));
+                const __mmask8 m0 = (__mmask8)(m & 0xff), m1 = (__mmask8)(m >> 8);
+                const float *s = x + (size_t)cg * HW + (size_t)h * W + w;
+                if (es == 8) {
+                    uint64_t *d = (uint64_t *)xp + at + w;
+                    __m512i a0 = _mm512_maskz_loadu_epi64(m0, d), a1 = _mm512_maskz_loadu_epi64(m1, d + 8);
+                    for (int c = cg; c < ce; c++, s += HW) {
+                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_GE_OQ);
+                        const __m512i bit = _mm512_set1_epi64((long long)((uint64_t)1 << (c % 64)));
+                        a0 = _mm512_mask_or_epi64(a0, (__mmask8)(ge & 0xff), a0, bit);
+                        a1 = _mm512_mask_or_epi64(a1, (__mmask8)(ge >> 8), a1, bit);
+                    }
+                    _mm512_mask_storeu_epi64(d, m0, a0);
+                    if (n > 8) _mm512_mask_storeu_epi64(d + 8, m1, a1);
+                } else {
+                    uint32_t *d4 = (uint32_t *)xp + at + w;
+                    uint16_t *d2 = (uint16_t *)xp + at + w;
+                    __m512i a = es == 4 ? _mm512_maskz_loadu_epi32(m, d4) : _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, d2));
+                    for (int c = cg; c < ce; c++, s += HW) {
+                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_GE_OQ);
+                        a = _mm512_mask_or_epi32(a, ge, a, _mm512_set1_epi32((int)(1u << c)));
+                    }
+                    if (es == 4)
+                        _mm512_mask_storeu_epi32(d4, m, a);
+                    else
+                        _mm256_mask_storeu_epi16(d2, m, _mm512_cvtepi32_epi16(a));
+                }
             }
         }
     }
 }
 #endif
 
-/* Signs of x [C][H][W] into Cw zero-bordered planes (xp: Cw * df_bin_plane);
+/* Signs of x [C][H][W] into the bordered chunk planes (df_bin_xp_bytes);
  * scalar: 1 forces the plain loops (tests). */
-static inline void df_bin_pack_any(const float *x, int C, int H, int W, int pad, int scalar, uint64_t *xp)
+static inline void df_bin_pack_any(const float *x, const df_bin_geom *g, int scalar, void *xp)
 {
-    const int Wp = W + 2 * pad, Cw = df_bin_words(C);
-    const size_t pl = df_bin_plane(H, W, pad);
-    memset(xp, 0, (size_t)Cw * pl * sizeof(uint64_t));
+    memset(xp, 0, df_bin_xp_bytes(g));
 #ifdef DF_BIN_X86
     if (!scalar && df_bin_have_vpopcnt()) {
-        df_bin_pack_avx512(x, C, H, W, pad, xp);
+        df_bin_pack_avx512(x, g, xp);
         return;
     }
 #endif
     (void)scalar;
-    for (int c = 0; c < C; c++) {
-        uint64_t *d = xp + (size_t)(c / 64) * pl + (size_t)pad * Wp + pad;
-        const uint64_t bit = (uint64_t)1 << (c % 64);
-        const float *s = x + (size_t)c * H * W;
-        for (int h = 0; h < H; h++)
-            for (int w = 0; w < W; w++) d[(size_t)h * Wp + w] |= s[(size_t)h * W + w] >= 0.0f ? bit : 0;
+    for (int c = 0; c < g->C; c++) { /* branch-free: the signs are coin flips to a predictor */
+        const int b = c % 64;
+        for (int h = 0; h < g->H; h++) {
+            const float *r = x + ((size_t)c * g->H + h) * g->W;
+            const size_t at = (size_t)(c / 64) * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
+            if (g->es == 2) {
+                uint16_t *d = (uint16_t *)xp + at;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint16_t)((unsigned)(r[w] >= 0.0f) << b);
+            } else if (g->es == 4) {
+                uint32_t *d = (uint32_t *)xp + at;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint32_t)(r[w] >= 0.0f) << b;
+            } else {
+                uint64_t *d = (uint64_t *)xp + at;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint64_t)(r[w] >= 0.0f) << b;
+            }
+        }
     }
 }
-static inline void df_bin_pack(const float *x, int C, int H, int W, int pad, uint64_t *xp)
+static inline void df_bin_pack(const float *x, const df_bin_geom *g, void *xp) { df_bin_pack_any(x, g, 0, xp); }
+
+/* Word kq of the columns of output row oh: the taps whose bits it holds
+ * (taps kq * 64 / S ... for S < 64, or chunk plane kq % nq of tap kq / nq). */
+static inline void df_bin_im2col_row(const void *xp, const df_bin_geom *g, int kq, int oh, uint64_t *dst)
 {
-    df_bin_pack_any(x, C, H, W, pad, 0, xp);
+    const int k = g->k, st = g->stride, OW = g->OW, per = g->S < 64 ? 64 / g->S : 1;
+    for (int ow = 0; ow < OW; ow++) dst[ow] = 0;
+    for (int j = 0; j < per; j++) {
+        const int t = g->S < 64 ? kq * per + j : kq / g->nq, q = g->S < 64 ? 0 : kq % g->nq;
+        if (t >= k * k) break;
+        const int sh = g->S < 64 ? j * g->S : 0;
+        const size_t row = (size_t)(oh * st + t / k * g->dil) * g->Wp + (size_t)(t % k) * g->dil;
+        for (int ow = 0; ow < OW; ow++) dst[ow] |= df_bin_chunk(xp, g, q, row + (size_t)ow * st) << sh;
+    }
 }
 
-/* sign(w) [O][C][k][k] into wp [O][Cw][k*k]; corr [O][k*k] = C - 2 popcount of
- * the tap's words (what a zero-border tap adds). */
-static inline void df_bin_pack_weights(const float *w, int O, int C, int k, uint64_t *wp, int32_t *corr)
+#ifdef DF_BIN_X86
+/* stride 1: 8 consecutive chunks of a row zero-extended to 8 words per load */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_im2col_avx512(const void *xp, const df_bin_geom *g,
+                                                                                     int oh0, int nr, uint64_t *col)
 {
-    const int Cw = df_bin_words(C), kk = k * k;
-    memset(wp, 0, (size_t)O * Cw * kk * sizeof(uint64_t));
+    const int k = g->k, OW = g->OW, Wp = g->Wp, dil = g->dil, S = g->S, nq = g->nq, es = g->es, Kw = g->Kw, Bp = g->Bp;
+    const int per = S < 64 ? 64 / S : 1;
+    const size_t pl = (size_t)g->Hp * Wp;
+    for (int kq = 0; kq < Kw; kq++)
+        for (int r = 0; r < nr; r++) {
+            uint64_t *dst = col + (size_t)kq * Bp + (size_t)r * OW;
+            for (int ow = 0; ow < OW; ow += 8) {
+                const __mmask8 m = (__mmask8)(OW - ow >= 8 ? 0xff : (1u << (OW - ow)) - 1);
+                __m512i acc = _mm512_setzero_si512();
+                for (int j = 0; j < per; j++) {
+                    const int t = S < 64 ? kq * per + j : kq / nq, q = S < 64 ? 0 : kq % nq;
+                    if (t >= k * k) break;
+                    const size_t at = (size_t)q * pl + (size_t)(oh0 + r + t / k * dil) * Wp + (size_t)(t % k) * dil + ow;
+                    __m512i v;
+                    if (es == 2)
+                        v = _mm512_cvtepu16_epi64(_mm_maskz_loadu_epi16(m, (const uint16_t *)xp + at));
+                    else if (es == 4)
+                        v = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(m, (const uint32_t *)xp + at));
+                    else
+                        v = _mm512_maskz_loadu_epi64(m, (const uint64_t *)xp + at);
+                    acc = _mm512_or_si512(acc, _mm512_sll_epi64(v, _mm_cvtsi32_si128(S < 64 ? j * S : 0)));
+                }
+                _mm512_mask_storeu_epi64(dst + ow, m, acc);
+            }
+        }
+}
+#endif
+
+/* The columns of output rows [oh0, oh0 + nr) into col [Kw][Bp]; the
+ * columns past the last pixel are zero. */
+static inline void df_bin_im2col_any(const void *xp, const df_bin_geom *g, int oh0, int nr, int scalar, uint64_t *col)
+{
+    for (int kq = 0; kq < g->Kw; kq++)
+        for (int p = nr * g->OW; p < g->Bp; p++) col[(size_t)kq * g->Bp + p] = 0;
+#ifdef DF_BIN_X86
+    if (!scalar && g->stride == 1 && df_bin_have_vpopcnt()) {
+        df_bin_im2col_avx512(xp, g, oh0, nr, col);
+        return;
+    }
+#endif
+    (void)scalar;
+    for (int kq = 0; kq < g->Kw; kq++)
+        for (int r = 0; r < nr; r++) df_bin_im2col_row(xp, g, kq, oh0 + r, col + (size_t)kq * g->Bp + (size_t)r * g->OW);
+}
+
+/* sign(w) [O][C][k][k] into wp [O][Kw] (bit t*S + c) and cps [O][k+1][k+1],
+ * the 2-D prefix sums over taps of corr = C - 2 popcount(w_tap), what a tap
+ * in the zero border adds. */
+static inline void df_bin_pack_weights(const float *w, int O, const df_bin_geom *g, uint64_t *wp, int32_t *cps)
+{
+    const int C = g->C, k = g->k, kk = k * k, kp = k + 1;
+    memset(wp, 0, df_bin_wp_words(g, O) * sizeof(uint64_t));
     for (int o = 0; o < O; o++) {
-        for (int c = 0; c < C; c++)
-            for (int t = 0; t < kk; t++)
-                if (w[((size_t)o * C + c) * kk + t] >= 0.0f) wp[((size_t)o * Cw + c / 64) * kk + t] |= (uint64_t)1 << (c % 64);
+        int32_t *cp = cps + (size_t)o * kp * kp;
+        for (int i = 0; i < kp * kp; i++) cp[i] = 0;
         for (int t = 0; t < kk; t++) {
-            int pc = 0;
-            for (int q = 0; q < Cw; q++) pc += __builtin_popcountll(wp[((size_t)o * Cw + q) * kk + t]);
-            corr[(size_t)o * kk + t] = C - 2 * pc;
+            int pos = 0;
+            for (int c = 0; c < C; c++)
+                if (w[((size_t)o * C + c) * kk + t] >= 0.0f) {
+                    const int bit = t * g->S + c;
+                    wp[(size_t)o * g->Kw + bit / 64] |= (uint64_t)1 << (bit % 64);
+                    pos++;
+                }
+            cp[(t / k + 1) * kp + t % k + 1] = C - 2 * pos;
         }
+        for (int i = 1; i < kp; i++)
+            for (int j = 1; j < kp; j++) cp[i * kp + j] += cp[(i - 1) * kp + j] + cp[i * kp + j - 1] - cp[(i - 1) * kp + j - 1];
     }
 }
 
-/* The border fix-up: outputs whose window leaves the image lose the
- * zero-border taps' constants. One output plane at a time (the planes are
- * 4 KB apart at 32x32: walking o innermost thrashes one cache set), and only
- * the rows and columns whose windows cross the border. */
-static inline void df_bin_border(const int32_t *corr, int O, int H, int W, int k, int stride, int pad, int dil, int OH,
-                                 int OW, int32_t *y)
+/* the taps [lo, hi] of one axis that land inside [0, n) for output index i */
+static inline void df_bin_valid(int i, int st, int pad, int dil, int k, int n, int *lo, int *hi)
 {
-    const int kk = k * k, span = (k - 1) * dil;
-    int owL = 0, owR = OW;
-    while (owL < OW && owL * stride - pad < 0) owL++;
-    while (owR > owL && (owR - 1) * stride - pad + span >= W) owR--;
+    const int a = i * st - pad;
+    if (dil == 1) /* no division */
+        *lo = a >= 0 ? 0 : -a, *hi = n - 1 - a;
+    else
+        *lo = a >= 0 ? 0 : (-a + dil - 1) / dil, *hi = n - 1 - a < 0 ? -1 : (n - 1 - a) / dil;
+    if (*hi > k - 1) *hi = k - 1;
+}
+
+/* Border classes: along an axis the valid tap range [lo, hi] only shrinks
+ * as the output index grows, so equal ranges form runs (a few at each end,
+ * one long interior run). A pixel's class is (row run, column run); every
+ * pixel of a class loses the same taps. */
+#define DF_BIN_MAXRUN 64
+static inline int df_bin_runs(int nout, int st, int pad, int dil, int k, int nin, int *lo, int *hi)
+{
+    int n = 0, l, h;
+    for (int i = 0; i < nout; i++) {
+        df_bin_valid(i, st, pad, dil, k, nin, &l, &h);
+        if (n && l == lo[n - 1] && h == hi[n - 1]) continue;
+        if (n == DF_BIN_MAXRUN) return -1;
+        lo[n] = l, hi[n] = h, n++;
+    }
+    return n;
+}
+
+/* The number of classes (-1: over DF_BIN_MAXRUN runs on an axis, never
+ * for a sane padding), and with cls [P] each output pixel's class. */
+static inline int df_bin_classes(const df_bin_geom *g, int32_t *cls)
+{
+    int rlo[DF_BIN_MAXRUN], rhi[DF_BIN_MAXRUN], clo[DF_BIN_MAXRUN], chi[DF_BIN_MAXRUN], l, h;
+    const int nr = df_bin_runs(g->OH, g->stride, g->pad, g->dil, g->k, g->H, rlo, rhi);
+    const int nc = df_bin_runs(g->OW, g->stride, g->pad, g->dil, g->k, g->W, clo, chi);
+    if (nr < 0 || nc < 0) return -1;
+    for (int oh = 0, r = 0; cls && oh < g->OH; oh++) {
+        df_bin_valid(oh, g->stride, g->pad, g->dil, g->k, g->H, &l, &h);
+        while (l != rlo[r] || h != rhi[r]) r++;
+        for (int ow = 0, c = 0; ow < g->OW; ow++) {
+            df_bin_valid(ow, g->stride, g->pad, g->dil, g->k, g->W, &l, &h);
+            while (l != clo[c] || h != chi[c]) c++;
+            cls[(size_t)oh * g->OW + ow] = r * nc + c;
+        }
+    }
+    return nr * nc;
+}
+
+/* tab [O][ncls]: what the border taps of each class add for channel o
+ * (all taps' corrections less the rectangle of valid ones, from cps). */
+static inline void df_bin_class_table(const int32_t *cps, int O, const df_bin_geom *g, int ncls, int32_t *tab)
+{
+    int rlo[DF_BIN_MAXRUN], rhi[DF_BIN_MAXRUN], clo[DF_BIN_MAXRUN], chi[DF_BIN_MAXRUN];
+    const int k = g->k, kp = k + 1, nr = df_bin_runs(g->OH, g->stride, g->pad, g->dil, k, g->H, rlo, rhi);
+    const int nc = df_bin_runs(g->OW, g->stride, g->pad, g->dil, k, g->W, clo, chi);
     for (int o = 0; o < O; o++) {
-        const int32_t *co = corr + (size_t)o * kk;
-        int32_t *yo = y + (size_t)o * OH * OW;
-        for (int oh = 0; oh < OH; oh++) {
-            const int h0 = oh * stride - pad, rows_in = h0 >= 0 && h0 + span < H;
-            for (int ow = 0; ow < OW; ow++) {
-                if (rows_in && ow == owL && owR > owL) ow = owR; /* skip the interior of the row */
-                if (ow >= OW) break;
-                const int w0 = ow * stride - pad;
-                int32_t fix = 0;
-                for (int kh = 0; kh < k; kh++) {
-                    const int ih = h0 + kh * dil, rin = ih >= 0 && ih < H;
-                    for (int kw = 0; kw < k; kw++) {
-                        const int iw = w0 + kw * dil;
-                        if (!rin || iw < 0 || iw >= W) fix += co[kh * k + kw];
-                    }
-                }
-                yo[(size_t)oh * OW + ow] -= fix;
+        const int32_t *cp = cps + (size_t)o * kp * kp;
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc && r * nc + c < ncls; c++) {
+                const int lh = rlo[r], hh = rhi[r], lw = clo[c], hw = chi[c];
+                const int32_t in = lh > hh || lw > hw ? 0
+                                   : cp[(hh + 1) * kp + hw + 1] - cp[lh * kp + hw + 1] - cp[(hh + 1) * kp + lw] + cp[lh * kp + lw];
+                tab[(size_t)o * ncls + r * nc + c] = cp[k * kp + k] - in;
             }
-        }
     }
 }
 
-/* Every tap on the bordered planes, one output at a time (scalar popcount). */
-static inline __attribute__((always_inline)) void df_bin_conv_loops(const uint64_t *xp, int C, int H, int W, int pad, const uint64_t *wp, int O, int k,
-                                        int stride, int dil, int OH, int OW, int32_t *y)
+/* y [O][P] -= what the border taps added (cls, tab, ncls from the above) */
+static inline void df_bin_fix_border(const int32_t *cls, const int32_t *tab, int ncls, int O, const df_bin_geom *g, int32_t *y)
 {
-    const int Cw = df_bin_words(C), Wp = W + 2 * pad, kk = k * k;
-    const size_t pl = df_bin_plane(H, W, pad);
     for (int o = 0; o < O; o++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                int mis = 0;
-                for (int q = 0; q < Cw; q++) {
-                    const uint64_t *xq = xp + (size_t)q * pl, *wq = wp + ((size_t)o * Cw + q) * kk;
-                    for (int kh = 0; kh < k; kh++)
-                        for (int kw = 0; kw < k; kw++)
-                            mis += __builtin_popcountll(xq[(size_t)(oh * stride + kh * dil) * Wp + ow * stride + kw * dil] ^
-                                                        wq[kh * k + kw]);
-                }
-                y[((size_t)o * OH + oh) * OW + ow] = kk * C - 2 * mis;
+        for (int p = 0; p < g->P; p++) y[(size_t)o * g->P + p] -= tab[(size_t)o * ncls + cls[p]];
+}
+
+/* out [O][P] = a[o] * (dot[o][p] - what the border taps added) + b[o] (b
+ * NULL: + 0.0f, which also turns -0 into +0 as a float conv's zero bias
+ * does), dot from df_bin_conv_raw. */
+static inline void df_bin_finish(const int32_t *dot, const int32_t *cls, const int32_t *tab, int ncls, int O,
+                                 const df_bin_geom *g, const float *a, const float *b, float *out)
+{
+    for (int o = 0; o < O; o++) {
+        const float A = a[o], B = b ? b[o] : 0.0f;
+        const int32_t *d = dot + (size_t)o * g->P, *t = tab + (size_t)o * ncls;
+        float *y = out + (size_t)o * g->P;
+        for (int p = 0; p < g->P; p++) y[p] = (float)(d[p] - t[cls[p]]) * A + B;
+    }
+}
+
+/* The GEMM of one block (np pixels; y at the block's first pixel, P
+ * apart per channel) with scalar popcounts: per output channel and word,
+ * one pass over the block's pixels (contiguous in col). Arguments are
+ * plain ints: stores to y (int32) could alias a geometry's fields. */
+static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
+                                                                    int O, int np, int P, int base, int32_t *y)
+{
+    int o = 0;
+    for (; o + 2 <= O; o += 2) { /* 2 channels x 4 pixels in registers: each load feeds two popcounts */
+        const uint64_t *w0 = wp + (size_t)o * Kw, *w1 = w0 + Kw;
+        int32_t *y0 = y + (size_t)o * P, *y1 = y0 + P;
+        for (int p = 0; p < np; p += 4) {
+            int a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+            for (int kq = 0; kq < Kw; kq++) { /* col is zero past np (Bp is a multiple of 16) */
+                const uint64_t *c = col + (size_t)kq * Bp + p, u = w0[kq], v = w1[kq];
+                a0 += __builtin_popcountll(c[0] ^ u), a1 += __builtin_popcountll(c[1] ^ u);
+                a2 += __builtin_popcountll(c[2] ^ u), a3 += __builtin_popcountll(c[3] ^ u);
+                b0 += __builtin_popcountll(c[0] ^ v), b1 += __builtin_popcountll(c[1] ^ v);
+                b2 += __builtin_popcountll(c[2] ^ v), b3 += __builtin_popcountll(c[3] ^ v);
             }
+            const int a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
+            for (int i = 0; i < 4 && p + i < np; i++) y0[p + i] = base - 2 * a[i], y1[p + i] = base - 2 * b[i];
+        }
+    }
+    for (; o < O; o++) {
+        int32_t *yo = y + (size_t)o * P;
+        for (int p = 0; p < np; p++) {
+            int mis = 0;
+            for (int kq = 0; kq < Kw; kq++) mis += __builtin_popcountll(col[(size_t)kq * Bp + p] ^ wp[(size_t)o * Kw + kq]);
+            yo[p] = base - 2 * mis;
+        }
+    }
 }
 
 #ifdef DF_BIN_X86
 /* the same loops with the popcnt instruction (any x86-64 CPU since 2008) */
-__attribute__((target("popcnt"))) static void df_bin_conv_popcnt(const uint64_t *xp, int C, int H, int W, int pad,
-                                                                 const uint64_t *wp, int O, int k, int stride, int dil,
-                                                                 int OH, int OW, int32_t *y)
+__attribute__((target("popcnt"))) static void df_bin_gemm_popcnt(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
+                                                                 int O, int np, int P, int base, int32_t *y)
 {
-    df_bin_conv_loops(xp, C, H, W, pad, wp, O, k, stride, dil, OH, OW, y);
-}
-#endif
-
-/* The portable path: scalar popcount, the instruction where the CPU has it. */
-static inline void df_bin_conv_portable(const uint64_t *xp, int C, int H, int W, int pad, const uint64_t *wp, int O, int k,
-                                        int stride, int dil, int OH, int OW, int32_t *y)
-{
-#ifdef DF_BIN_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("popcnt")) {
-        df_bin_conv_popcnt(xp, C, H, W, pad, wp, O, k, stride, dil, OH, OW, y);
-        return;
-    }
-#endif
-    df_bin_conv_loops(xp, C, H, W, pad, wp, O, k, stride, dil, OH, OW, y);
+    df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, y);
 }
 
-#ifdef DF_BIN_X86
-/* R (<= 8, a constant after inlining) output channels x 16 output columns
- * (stride 1): per tap two loads of 8 consecutive words, xor with each
- * channel's broadcast weight word, vpopcntq, add; masks cover the tail. */
+/* R (<= 8, a constant after inlining) output channels x 16 pixels: per
+ * word two loads of 8 pixels, xor with each channel's broadcast weight
+ * word, vpopcntq, add; masked stores at the block's tail. */
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"), always_inline)) static inline void
-df_bin_tile(const uint64_t *xp, int Cw, size_t pl, int Wp, const uint64_t *wp, int kk, int k, int dil, int R, int oh,
-            int ow0, int OW, int OH, int base, int32_t *y)
+df_bin_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
 {
-    const int n0 = OW - ow0 < 8 ? OW - ow0 : 8, n1 = OW - ow0 - 8 <= 0 ? 0 : OW - ow0 - 8 < 8 ? OW - ow0 - 8 : 8;
+    const int n0 = np - p0 < 8 ? np - p0 : 8, n1 = np - p0 - 8 <= 0 ? 0 : np - p0 - 8 < 8 ? np - p0 - 8 : 8;
     const __mmask8 m0 = (__mmask8)((1u << n0) - 1), m1 = (__mmask8)((1u << n1) - 1);
     __m512i a[8][2];
     for (int j = 0; j < 8; j++)
         if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
-    for (int q = 0; q < Cw; q++)
-        for (int kh = 0; kh < k; kh++) {
-            const uint64_t *row = xp + (size_t)q * pl + (size_t)(oh + kh * dil) * Wp + ow0;
-            for (int kw = 0; kw < k; kw++) {
-                const __m512i x0 = _mm512_maskz_loadu_epi64(m0, row + kw * dil),
-                              x1 = _mm512_maskz_loadu_epi64(m1, row + kw * dil + 8);
-                const uint64_t *wt = wp + (size_t)q * kk + kh * k + kw;
-                for (int j = 0; j < 8; j++)
-                    if (j < R) {
-                        const __m512i v = _mm512_set1_epi64((long long)wt[(size_t)j * Cw * kk]);
-                        a[j][0] = _mm512_add_epi64(a[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(x0, v)));
-                        a[j][1] = _mm512_add_epi64(a[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, v)));
-                    }
+    for (int kq = 0; kq < Kw; kq++) {
+        const uint64_t *c = col + (size_t)kq * Bp + p0;
+        const __m512i x0 = _mm512_loadu_si512(c), x1 = _mm512_loadu_si512(c + 8);
+        for (int j = 0; j < 8; j++)
+            if (j < R) {
+                const __m512i v = _mm512_set1_epi64((long long)wp[(size_t)j * Kw + kq]);
+                a[j][0] = _mm512_add_epi64(a[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(x0, v)));
+                a[j][1] = _mm512_add_epi64(a[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, v)));
             }
-        }
+    }
     const __m512i b = _mm512_set1_epi64(base);
     for (int j = 0; j < 8; j++)
         if (j < R) {
-            int32_t *yr = y + ((size_t)j * OH + oh) * OW + ow0;
+            int32_t *yr = y + (size_t)j * P + p0;
             _mm256_mask_storeu_epi32(yr, m0, _mm512_cvtepi64_epi32(_mm512_sub_epi64(b, _mm512_slli_epi64(a[j][0], 1))));
-            if (n1)
-                _mm256_mask_storeu_epi32(yr + 8, m1,
-                                         _mm512_cvtepi64_epi32(_mm512_sub_epi64(b, _mm512_slli_epi64(a[j][1], 1))));
+            if (n1) _mm256_mask_storeu_epi32(yr + 8, m1, _mm512_cvtepi64_epi32(_mm512_sub_epi64(b, _mm512_slli_epi64(a[j][1], 1))));
         }
 }
 
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"))) static void
-df_bin_conv_vpopcnt(const uint64_t *xp, int C, int H, int W, int pad, const uint64_t *wp, int O, int k, int dil, int OH,
-                    int OW, int32_t *y)
+df_bin_gemm_vpopcnt(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O, int np, int P, int base, int32_t *y)
 {
-    const int Cw = df_bin_words(C), Wp = W + 2 * pad, kk = k * k, base = kk * C;
-    const size_t pl = df_bin_plane(H, W, pad);
     int o0 = 0;
     for (; o0 + 8 <= O; o0 += 8)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow0 = 0; ow0 < OW; ow0 += 16)
-                df_bin_tile(xp, Cw, pl, Wp, wp + (size_t)o0 * Cw * kk, kk, k, dil, 8, oh, ow0, OW, OH, base,
-                            y + (size_t)o0 * OH * OW);
+        for (int p0 = 0; p0 < np; p0 += 16)
+            df_bin_tile(col, Bp, Kw, wp + (size_t)o0 * Kw, 8, p0, np, P, base, y + (size_t)o0 * P);
     for (; o0 < O; o0++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow0 = 0; ow0 < OW; ow0 += 16)
-                df_bin_tile(xp, Cw, pl, Wp, wp + (size_t)o0 * Cw * kk, kk, k, dil, 1, oh, ow0, OW, OH, base,
-                            y + (size_t)o0 * OH * OW);
+        for (int p0 = 0; p0 < np; p0 += 16)
+            df_bin_tile(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, y + (size_t)o0 * P);
+}
+
+/* The same tile with the layer's float output in its epilogue: y = a *
+ * (sum - what the border taps added) + b, the border correction of each
+ * lane a permute of the channel's class table by the lanes' classes (<= 32
+ * classes; a gather beyond), so the integers never reach memory. */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"), always_inline)) static inline void
+df_bin_tile_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base,
+              const int32_t *cls, const int32_t *tab, int ncls, const float *fa, const float *fb, float *out)
+{
+    const int n = np - p0 < 16 ? np - p0 : 16;
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    __m512i a[8][2];
+    for (int j = 0; j < 8; j++)
+        if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
+    for (int kq = 0; kq < Kw; kq++) {
+        const uint64_t *c = col + (size_t)kq * Bp + p0;
+        const __m512i x0 = _mm512_loadu_si512(c), x1 = _mm512_loadu_si512(c + 8);
+        for (int j = 0; j < 8; j++)
+            if (j < R) {
+                const __m512i v = _mm512_set1_epi64((long long)wp[(size_t)j * Kw + kq]);
+                a[j][0] = _mm512_add_epi64(a[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(x0, v)));
+                a[j][1] = _mm512_add_epi64(a[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, v)));
+            }
+    }
+    const __m512i b = _mm512_set1_epi32(base), cl = _mm512_maskz_loadu_epi32(m, cls + p0);
+    for (int j = 0; j < 8; j++)
+        if (j < R) {
+            const __m512i mis = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a[j][0])),
+                                                   _mm512_cvtepi64_epi32(a[j][1]), 1);
+            const int32_t *t = tab + (size_t)j * ncls;
+            __m512i fix;
+            if (ncls <= 16)
+                fix = _mm512_permutexvar_epi32(cl, _mm512_maskz_loadu_epi32((__mmask16)((1u << ncls) - 1), t));
+            else if (ncls <= 32)
+                fix = _mm512_permutex2var_epi32(_mm512_loadu_si512(t), cl,
+                                                _mm512_maskz_loadu_epi32((__mmask16)((1ull << (ncls - 16)) - 1), t + 16));
+            else
+                fix = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, cl, t, 4);
+            const __m512i d = _mm512_sub_epi32(_mm512_sub_epi32(b, _mm512_slli_epi32(mis, 1)), fix);
+            const __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(fa[j])),
+                                           _mm512_set1_ps(fb ? fb[j] : 0.0f));
+            _mm512_mask_storeu_ps(out + (size_t)j * P + p0, m, y);
+        }
+}
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"))) static void
+df_bin_gemm_vpopcnt_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O, int np, int P, int base,
+                      const int32_t *cls, const int32_t *tab, int ncls, const float *fa, const float *fb, float *out)
+{
+    int o0 = 0;
+    for (; o0 + 8 <= O; o0 += 8)
+        for (int p0 = 0; p0 < np; p0 += 16)
+            df_bin_tile_f(col, Bp, Kw, wp + (size_t)o0 * Kw, 8, p0, np, P, base, cls, tab + (size_t)o0 * ncls, ncls, fa + o0,
+                          fb ? fb + o0 : NULL, out + (size_t)o0 * P);
+    for (; o0 < O; o0++)
+        for (int p0 = 0; p0 < np; p0 += 16)
+            df_bin_tile_f(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, cls, tab + (size_t)o0 * ncls, ncls, fa + o0,
+                          fb ? fb + o0 : NULL, out + (size_t)o0 * P);
 }
 #endif
 
@@ -249,7 +490,8 @@ static inline int df_bin_have_vpopcnt(void)
     if (have < 0) {
         __builtin_cpu_init();
         have = __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512vl");
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq");
     }
     return have;
 #else
@@ -257,20 +499,67 @@ static inline int df_bin_have_vpopcnt(void)
 #endif
 }
 
-/* y [O][OH][OW] (int32 sums of sign products); xp from df_bin_pack with this
- * pad; wp, corr from df_bin_pack_weights. portable: 1 forces the scalar
- * path (benchmarks, tests). */
-static inline void df_bin_conv(const uint64_t *xp, int C, int H, int W, int pad, const uint64_t *wp, const int32_t *corr,
-                               int O, int k, int stride, int dil, int OH, int OW, int portable, int32_t *y)
+/* y [O][P] (P = OH * OW): the sums of sign products of the signs of x
+ * [C][H][W] and the packed weights (wp from df_bin_pack_weights with this
+ * geometry) over every tap, border taps included (df_bin_fix_border or
+ * df_bin_finish take those out). xp (df_bin_xp_bytes) and col
+ * (df_bin_col_words) are scratch. portable: 1 forces the scalar path
+ * (benchmarks, tests). */
+static inline void df_bin_conv_raw(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, int portable, void *xp,
+                                   uint64_t *col, int32_t *y)
+{
+    const int base = g->k * g->k * g->C, vec = !portable && df_bin_have_vpopcnt();
+#ifdef DF_BIN_X86
+    __builtin_cpu_init();
+    const int pc = __builtin_cpu_supports("popcnt");
+#endif
+    df_bin_pack_any(x, g, portable, xp);
+    for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+        const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
+        int32_t *yb = y + (size_t)oh0 * g->OW;
+        df_bin_im2col_any(xp, g, oh0, nr, portable, col);
+#ifdef DF_BIN_X86
+        if (vec)
+            df_bin_gemm_vpopcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+        else if (pc)
+            df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+        else
+#endif
+            df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+    }
+    (void)vec;
+}
+
+/* y [O][P]: the conv of the signs, exactly as a float conv of them with
+ * zero padding (cls, tab, ncls: df_bin_classes and df_bin_class_table). */
+static inline void df_bin_conv(const float *x, const df_bin_geom *g, const uint64_t *wp, const int32_t *cls,
+                               const int32_t *tab, int ncls, int O, int portable, void *xp, uint64_t *col, int32_t *y)
+{
+    df_bin_conv_raw(x, g, wp, O, portable, xp, col, y);
+    df_bin_fix_border(cls, tab, ncls, O, g, y);
+}
+
+/* out [O][P] = a[o] * conv(signs)[o][p] + b[o] (b NULL: + 0.0f): a binary
+ * layer's float output. The vector path computes it in the GEMM's
+ * epilogue; the others through dot [O][P] (scratch) and df_bin_finish. */
+static inline void df_bin_conv_float(const float *x, const df_bin_geom *g, const uint64_t *wp, const int32_t *cls,
+                                     const int32_t *tab, int ncls, const float *a, const float *b, int O, int portable,
+                                     void *xp, uint64_t *col, int32_t *dot, float *out)
 {
 #ifdef DF_BIN_X86
-    if (!portable && stride == 1 && df_bin_have_vpopcnt())
-        df_bin_conv_vpopcnt(xp, C, H, W, pad, wp, O, k, dil, OH, OW, y);
-    else
+    if (!portable && df_bin_have_vpopcnt()) {
+        df_bin_pack_any(x, g, 0, xp);
+        for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+            const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
+            df_bin_im2col_any(xp, g, oh0, nr, 0, col);
+            df_bin_gemm_vpopcnt_f(col, g->Bp, g->Kw, wp, O, nr * g->OW, g->P, g->k * g->k * g->C, cls + at, tab, ncls, a,
+                                  b, out + at);
+        }
+        return;
+    }
 #endif
-        df_bin_conv_portable(xp, C, H, W, pad, wp, O, k, stride, dil, OH, OW, y);
-    (void)portable;
-    df_bin_border(corr, O, H, W, k, stride, pad, dil, OH, OW, y);
+    df_bin_conv_raw(x, g, wp, O, portable, xp, col, dot);
+    df_bin_finish(dot, cls, tab, ncls, O, g, a, b, out);
 }
 
 #endif

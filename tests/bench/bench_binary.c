@@ -1,11 +1,13 @@
 /* Bit-packed binary conv inference vs our float32 conv (nn_conv2d) of the
  * same shape, in the same run: a 3x3 conv, 64 -> 64 channels, 32x32, batch
- * 64 (the NASB issue's shape), single thread by default. The binary time
- * includes everything an inference layer does: binarize and pack the float
- * input, the XNOR-popcount conv, and BN folded to a per-channel affine
- * (a * dot + b, float out, Bi-Real's real-valued path) or to a threshold
- * (the next layer's sign bits). AVX-512 VPOPCNTDQ path (where the CPU has
- * it) and the portable scalar-popcount path.
+ * 64 (the NASB issue's shape), then the three stage shapes of a binary
+ * ResNet-20 on 28x28 inputs (16x28x28, 32x14x14, 64x7x7), single thread by
+ * default. The binary time includes everything an inference layer does:
+ * binarize and pack the float input, im2col, the XNOR-popcount GEMM, the
+ * border fix, and BN folded to a per-channel affine (a * dot + b, float
+ * out, Bi-Real's real-valued path) or to a threshold (the next layer's sign
+ * bits). AVX-512 VPOPCNTDQ path (where the CPU has it) and the portable
+ * scalar-popcount path. Each time is the best of 5.
  * Usage: build/bench_binary [THREADS] [BATCH] */
 #include <math.h>
 #include <stdio.h>
@@ -16,88 +18,114 @@
 #include "nn/evaluate.h"
 #include "nn/ops.h"
 
-enum { Cc = 64, O = 64, H = 32, W = 32, K = 3 };
+enum { K = 3 };
 
-static double bin_layer(const float *x, int N, const uint64_t *wp, const int32_t *corr, const float *a, const float *b,
-                        int portable, int threshold, uint64_t *xp, int32_t *dot, float *y, uint64_t *bits)
+typedef struct {
+    const df_bin_geom *g;
+    int O, N;
+    const uint64_t *wp;
+    const int32_t *cls, *tab;
+    int ncls;
+    const float *a, *b;
+    void *xp;
+    uint64_t *col, *bits;
+    int32_t *dot;
+    float *y;
+} layer;
+
+static double bin_layer(const layer *L, const float *x, int portable, int threshold)
 {
+    const df_bin_geom *g = L->g;
+    const int P = g->P, O = L->O;
     const double t0 = nn_now();
-    for (int n = 0; n < N; n++) {
-        df_bin_pack(x + (size_t)n * Cc * H * W, Cc, H, W, 1, xp);
-        df_bin_conv(xp, Cc, H, W, 1, wp, corr, O, K, 1, 1, H, W, portable, dot);
-        if (threshold) { /* sign(a dot + b) >= 0  <=>  dot >= -b / a (a > 0 here) */
-            memset(bits, 0, sizeof(uint64_t) * H * W);
+    for (int n = 0; n < L->N; n++) {
+        const float *xn = x + (size_t)n * g->C * g->H * g->W;
+        if (threshold) {
+            df_bin_conv(xn, g, L->wp, L->cls, L->tab, L->ncls, O, portable, L->xp, L->col, L->dot); /* sign(a dot + b) >= 0  <=>  dot >= -b / a (a > 0 here) */
+            memset(L->bits, 0, sizeof(uint64_t) * P);
             for (int o = 0; o < O; o++) {
-                const float tau = -b[o] / a[o];
-                const int32_t *d = dot + (size_t)o * H * W;
-                for (int p = 0; p < H * W; p++) bits[p] |= (uint64_t)((float)d[p] >= tau) << o;
+                const float tau = -L->b[o] / L->a[o];
+                const int32_t *d = L->dot + (size_t)o * P;
+                for (int p = 0; p < P; p++) L->bits[p] |= (uint64_t)((float)d[p] >= tau) << (o % 64);
             }
-        } else {
-            for (int o = 0; o < O; o++) {
-                const int32_t *d = dot + (size_t)o * H * W;
-                float *yo = y + ((size_t)n * O + o) * H * W;
-                for (int p = 0; p < H * W; p++) yo[p] = a[o] * (float)d[p] + b[o];
-            }
+        } else { /* the vector GEMM writes the affine's floats itself */
+            df_bin_conv_float(xn, g, L->wp, L->cls, L->tab, L->ncls, L->a, L->b, O, portable, L->xp, L->col, L->dot,
+                              L->y + (size_t)n * O * P);
         }
     }
     return nn_now() - t0;
 }
 
+/* one shape: prints a line and returns the vector path's ratio */
+static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
+{
+    const int O = Cc, reps = 5;
+    nn_rng r;
+    nn_rng_seed(&r, 1);
+    const df_bin_geom g = df_bin_geometry(Cc, H, W, K, 1, 1, 1);
+    const size_t nx = (size_t)N * Cc * H * W, nw = (size_t)O * Cc * K * K;
+    float *xs = malloc(sizeof(float) * nx), *ws = malloc(sizeof(float) * nw), *a = malloc(sizeof(float) * O),
+          *b = malloc(sizeof(float) * O);
+    for (size_t i = 0; i < nx; i++) xs[i] = nn_rng_normal(&r);
+    for (size_t i = 0; i < nw; i++) ws[i] = nn_rng_normal(&r);
+    for (int o = 0; o < O; o++) a[o] = 0.01f + 0.001f * o, b[o] = 0.1f * (o % 5) - 0.2f;
+    layer L = {.g = &g, .O = O, .N = N, .a = a, .b = b};
+    uint64_t *wp = malloc(sizeof(uint64_t) * df_bin_wp_words(&g, O));
+    L.ncls = df_bin_classes(&g, NULL);
+    int32_t *cps = malloc(sizeof(int32_t) * df_bin_cps_ints(&g, O)), *cls = malloc(sizeof(int32_t) * g.P),
+            *tab = malloc(sizeof(int32_t) * O * L.ncls);
+    df_bin_pack_weights(ws, O, &g, wp, cps);
+    df_bin_classes(&g, cls);
+    df_bin_class_table(cps, O, &g, L.ncls, tab);
+    L.wp = wp, L.cls = cls, L.tab = tab;
+    L.xp = malloc(df_bin_xp_bytes(&g));
+    L.col = malloc(sizeof(uint64_t) * df_bin_col_words(&g));
+    L.bits = malloc(sizeof(uint64_t) * g.P);
+    L.dot = malloc(sizeof(int32_t) * (size_t)O * g.P);
+    L.y = malloc(sizeof(float) * (size_t)N * O * g.P);
+    double tf = 1e30, tv = 1e30, tp = 1e30, tvt = 1e30;
+    for (int rep = 0; rep < reps; rep++) {
+        nn_ctx_reset(c);
+        nn_tensor *xx = nn_new4(c, N, Cc, H, W), *ww = nn_new4(c, O, Cc, K, K);
+        memcpy(xx->data, xs, nx * sizeof(float));
+        memcpy(ww->data, ws, nw * sizeof(float));
+        double t0 = nn_now();
+        nn_conv2d(c, xx, ww, NULL, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1});
+        const double t = nn_now() - t0;
+        tf = t < tf ? t : tf;
+        double u = bin_layer(&L, xs, 0, 0);
+        tv = u < tv ? u : tv;
+        u = bin_layer(&L, xs, 0, 1);
+        tvt = u < tvt ? u : tvt;
+        u = bin_layer(&L, xs, 1, 0);
+        tp = u < tp ? u : tp;
+    }
+    const int vp = df_bin_have_vpopcnt();
+    const double bmacs = (double)N * O * g.P * Cc * K * K;
+    printf("%s%d -> %d, %dx%d: float %.2f ms; vpopcnt %.2f ms (%.2fx, %.0f Gbit-MAC/s), threshold %.2f ms (%.2fx); "
+           "portable %.2f ms (%.2fx)\n",
+           first ? "" : "  ", Cc, O, H, W, 1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? tf / tv : 0.0, vp ? bmacs / tv / 1e9 : 0.0,
+           vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, 1e3 * tp, tf / tp);
+    if (first)
+        printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"portable_ms\":%.3f,"
+               "\"ratio_vpopcnt\":%.2f,\"ratio_portable\":%.2f}\n",
+               1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? 1e3 * tvt : 0.0, 1e3 * tp, vp ? tf / tv : 0.0, tf / tp);
+    free(xs), free(ws), free(a), free(b), free(wp), free(cps), free(cls), free(tab), free(L.xp), free(L.col), free(L.bits), free(L.dot), free(L.y);
+}
+
 int main(int argc, char **argv)
 {
-    const int threads = argc > 1 ? atoi(argv[1]) : 1, N = argc > 2 ? atoi(argv[2]) : 64, reps = 5;
+    const int threads = argc > 1 ? atoi(argv[1]) : 1, N = argc > 2 ? atoi(argv[2]) : 64;
     nn_ctx c;
     nn_ctx_init(&c, threads, 512u << 20);
     c.grad_enabled = 0;
-    nn_rng r;
-    nn_rng_seed(&r, 1);
-    nn_tensor *x = nn_new4(&c, N, Cc, H, W), *w = nn_new4(&c, O, Cc, K, K);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
-    for (size_t i = 0; i < w->numel; i++) w->data[i] = nn_rng_normal(&r);
-    uint64_t *wp = malloc(sizeof(uint64_t) * O * K * K), *xp = malloc(sizeof(uint64_t) * df_bin_plane(H, W, 1)),
-             *bits = malloc(sizeof(uint64_t) * H * W);
-    int32_t *corr = malloc(sizeof(int32_t) * O * K * K), *dot = malloc(sizeof(int32_t) * O * H * W);
-    float *y = malloc(sizeof(float) * N * O * H * W), a[O], b[O];
-    for (int o = 0; o < O; o++) a[o] = 0.01f + 0.001f * o, b[o] = 0.1f * (o % 5) - 0.2f;
-    df_bin_pack_weights(w->data, O, Cc, K, wp, corr);
-    /* the inputs outlive the context resets below */
-    float *xs = malloc(sizeof(float) * x->numel), *ws = malloc(sizeof(float) * w->numel);
-    memcpy(xs, x->data, x->numel * sizeof(float));
-    memcpy(ws, w->data, w->numel * sizeof(float));
-    double tf = 1e30, tv = 1e30, tp = 1e30, tvt = 1e30;
-    for (int rep = 0; rep < reps; rep++) {
-        nn_ctx_reset(&c);
-        nn_tensor *xx = nn_new4(&c, N, Cc, H, W), *ww = nn_new4(&c, O, Cc, K, K);
-        memcpy(xx->data, xs, (size_t)N * Cc * H * W * sizeof(float));
-        memcpy(ww->data, ws, (size_t)O * Cc * K * K * sizeof(float));
-        double t0 = nn_now();
-        nn_conv2d(&c, xx, ww, NULL, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1});
-        const double t = nn_now() - t0;
-        tf = t < tf ? t : tf;
-        double u = bin_layer(xs, N, wp, corr, a, b, 0, 0, xp, dot, y, bits);
-        tv = u < tv ? u : tv;
-        u = bin_layer(xs, N, wp, corr, a, b, 0, 1, xp, dot, y, bits);
-        tvt = u < tvt ? u : tvt;
-        u = bin_layer(xs, N, wp, corr, a, b, 1, 0, xp, dot, y, bits);
-        tp = u < tp ? u : tp;
-    }
-    const double bmacs = (double)N * O * H * W * Cc * K * K;
-    printf("3x3 conv %d -> %d, %dx%d, batch %d; float conv %d thread(s), binary 1 thread; best of %d\n", Cc, O, H, W, N,
-           nn_threads(&c), reps);
-    printf("float32 conv (nn_conv2d):        %8.2f ms\n", 1e3 * tf);
-    if (df_bin_have_vpopcnt()) {
-        printf("binary, AVX-512 VPOPCNTDQ, BN affine out: %8.2f ms  %.2fx  (%.0f Gbit-MAC/s)\n", 1e3 * tv, tf / tv,
-               bmacs / tv / 1e9);
-        printf("binary, AVX-512 VPOPCNTDQ, BN threshold: %8.2f ms  %.2fx\n", 1e3 * tvt, tf / tvt);
-    } else {
-        printf("binary, AVX-512 VPOPCNTDQ: not on this CPU\n");
-    }
-    printf("binary, portable popcount, BN affine out: %8.2f ms  %.2fx  (%.0f Gbit-MAC/s)\n", 1e3 * tp, tf / tp,
-           bmacs / tp / 1e9);
-    printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"portable_ms\":%.3f,"
-           "\"ratio_vpopcnt\":%.2f,\"ratio_portable\":%.2f}\n",
-           1e3 * tf, df_bin_have_vpopcnt() ? 1e3 * tv : 0.0, df_bin_have_vpopcnt() ? 1e3 * tvt : 0.0, 1e3 * tp,
-           df_bin_have_vpopcnt() ? tf / tv : 0.0, tf / tp);
-    free(wp), free(xp), free(bits), free(corr), free(dot), free(y), free(xs), free(ws);
+    printf("3x3 convs, batch %d; float conv %d thread(s), binary 1 thread; best of 5; AVX-512 VPOPCNTDQ %s\n", N,
+           nn_threads(&c), df_bin_have_vpopcnt() ? "present" : "absent (vector columns 0)");
+    bench_shape(&c, 64, 32, 32, N, 1);
+    printf("binary ResNet-20 stage shapes (28x28 input):\n");
+    bench_shape(&c, 16, 28, 28, N, 0);
+    bench_shape(&c, 32, 14, 14, N, 0);
+    bench_shape(&c, 64, 7, 7, N, 0);
+    nn_ctx_free(&c);
     return 0;
 }
