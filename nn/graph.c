@@ -660,6 +660,18 @@ static void bconv_run(void *arg, int ith, int nth)
                           col, dot, j->y->data + b * j->O * P);
 }
 
+/* 1: a conv the bit-packed kernels run (binary weights, groups 1, no bias,
+ * a padding with border classes) */
+static int bin_packable(const nn_graph *g, const nn_gnode *n)
+{
+    if (n->op != NN_OP_CONV || !n->wbin || n->groups != 1 || n->bias) return 0;
+    const nn_gnode *a = &g->nodes[n->in[0]];
+    const int C = n->in[0] == 0 ? g->in_shape[0] : a->shape[0], H = n->in[0] == 0 ? g->in_shape[1] : a->shape[1],
+              W = n->in[0] == 0 ? g->in_shape[2] : a->shape[2];
+    const df_bin_geom bg = df_bin_geometry(C, H, W, n->kernel, n->stride, n->pad, n->dilation);
+    return df_bin_classes(&bg, NULL) >= 0;
+}
+
 /* A binary conv: s * conv(x, sign(W)) (nn_sign_weight), or with packed the
  * same numbers by XNOR-popcount on bit-packed signs (x must be signs, as a
  * sign node makes them; groups 1): the sum of +-1 products is an integer
@@ -670,10 +682,7 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
     const int O = w->shape[0], C = x->shape[1], k = n->kernel;
     float *s = nn_arena_floats(&c->arena, (size_t)O);
     nn_tensor *sc = nn_new(c, 1, &w->shape[0]), *z = nn_new(c, 1, &w->shape[0]);
-    bconv_job j = {.x = x, .s = s, .O = O};
-    j.g = df_bin_geometry(C, x->shape[2], x->shape[3], k, n->stride, n->pad, n->dilation);
-    j.ncls = df_bin_classes(&j.g, NULL); /* < 0: a padding past any sane conv's */
-    if (!packed || n->groups != 1 || n->bias || c->grad_enabled || j.ncls < 0) {
+    if (!packed || c->grad_enabled || !bin_packable(g, n)) {
         nn_tensor *sw = nn_sign_weight(c, w, n->wbin == 2, s);
         memcpy(sc->data, s, (size_t)O * sizeof(float));
         memset(z->data, 0, (size_t)O * sizeof(float));
@@ -694,6 +703,9 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
         for (int o2 = nch; o2 < O; o2++) s[o2] = s[0];
     }
     const int nth = nn_threads(c);
+    bconv_job j = {.x = x, .s = s, .O = O};
+    j.g = df_bin_geometry(C, x->shape[2], x->shape[3], k, n->stride, n->pad, n->dilation);
+    j.ncls = df_bin_classes(&j.g, NULL);
     uint64_t *wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * df_bin_wp_words(&j.g, O));
     int32_t *cps = nn_arena_alloc(&c->arena, sizeof(int32_t) * df_bin_cps_ints(&j.g, O)),
             *cls = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)j.g.P),
@@ -729,6 +741,16 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
     nn_tensor **out = o && o->outputs ? o->outputs : nn_arena_alloc(&c->arena, (size_t)g->n * sizeof(nn_tensor *));
     /* Observers must see every node's own output: no fusion then. */
     const int fuse = !(o && (o->hook || o->outputs));
+    /* Bit-packed inference packs x >= 0, which is sign(x) >= 0: a sign node
+     * read only by packed convs hands them its input and is not computed. */
+    unsigned char *sign_skip = NULL;
+    if (fuse && o && o->binary_packed && !c->grad_enabled) {
+        sign_skip = nn_arena_alloc(&c->arena, (size_t)g->n);
+        for (int i = 0; i < g->n; i++) sign_skip[i] = g->nodes[i].op == NN_OP_SIGN && i != g->output;
+        for (int i = 0; i < g->n; i++)
+            for (int k = 0; k < g->nodes[i].nin && g->nodes[i].op != NN_OP_INPUT; k++)
+                if (!bin_packable(g, &g->nodes[i])) sign_skip[g->nodes[i].in[k]] = 0;
+    }
     double *conv_stats = NULL; /* sums of the previous conv's output, for its BN */
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
@@ -798,7 +820,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
             y = skip ? nn_add_relu(c, a, in[1]) : nn_add(c, a, in[1]);
             break;
         case NN_OP_CONCAT: y = nn_concat(c, in, n->nin); break;
-        case NN_OP_SIGN: y = nn_sign(c, a, n->approx); break;
+        case NN_OP_SIGN: y = sign_skip && sign_skip[i] ? a : nn_sign(c, a, n->approx); break;
         case NN_OP_ADDER_CONV:
             y = nn_adder_conv2d(c, a, node_weight(g, c, n),
                                 (nn_adder_attr){n->stride, n->pad, n->dilation, n->groups, n->alr_eta});
