@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "search/cost.h"
 #include "compress/kd.h"
 #include "nn/data.h"
 #include "nn/evaluate.h"
@@ -49,7 +50,9 @@ static const char *nasb_help =
     "Config keys: data {path, mean, std, train_limit, test_limit, augment}, model\n"
     "{zoo} (a baseline instead of the search), search {epochs, batch_size,\n"
     "val_fraction, seed, weights {lr, momentum, weight_decay}, arch {lr, beta1,\n"
-    "beta2, weight_decay}}, variants [1, 4, ...], pretrain and finetune {train,\n"
+    "beta2, weight_decay}, flops_budget (derived networks at most this times the\n"
+    "backbone's Flops, cheaper ops traded in by least alpha per Flop saved)},\n"
+    "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule} (as in datafree train), source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd} (data-free NASB: every stage's batches from a\n"
     "generator reconstructed from the teacher, GDFQ's KD loss; the search's proxy\n"
@@ -59,6 +62,7 @@ typedef struct {
     const char *data, *out;
     int train_limit, epochs, batch, seed, variants[5], nvar;
     float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
+    float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
     int nmean, nstd;
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
     const char *gen_path, *teacher_path; /* source generator: data-free NASB */
@@ -70,7 +74,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", "source",
                                        NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
-    static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", NULL};
+    static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
     static const char *const ka[] = {"lr", "beta1", "beta2", "weight_decay", NULL};
     memset(c, 0, sizeof *c);
@@ -98,6 +102,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
         if (failed || nn_json_check_keys(s, "$.search", ks, e) || nn_json_int(s, "$.search", "epochs", 0, &c->epochs, e) ||
             nn_json_int(s, "$.search", "batch_size", 0, &c->batch, e) || nn_json_int(s, "$.search", "seed", 0, &c->seed, e) ||
             nn_json_float(s, "$.search", "val_fraction", 0, &c->val_fraction, e) ||
+            nn_json_float(s, "$.search", "flops_budget", 0, &c->flops_budget, e) ||
             (w && (nn_json_check_keys(w, "$.search.weights", kw, e) || nn_json_float(w, "$.search.weights", "lr", 0, &c->w_lr, e) ||
                    nn_json_float(w, "$.search.weights", "momentum", 0, &c->w_mom, e) ||
                    nn_json_float(w, "$.search.weights", "weight_decay", 0, &c->w_wd, e))) ||
@@ -123,6 +128,9 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     }
     if (c->epochs < 1 || c->batch < 2 || !(c->val_fraction > 0.0f && c->val_fraction < 1.0f))
         return nn_fail(e, "$.search: epochs >= 1, batch_size >= 2, val_fraction in (0, 1)");
+    if (c->flops_budget != 0.0f && !(c->flops_budget >= 1.0f))
+        return nn_fail(e, "$.search.flops_budget: %g (a ratio to the backbone's Flops, >= 1; 0 or absent: none)",
+                       (double)c->flops_budget);
     c->kd.temperature = 20.0f, c->kd.alpha = 1.0f;
     c->source = cJSON_GetObjectItem(root, "source");
     if (c->source) { /* checked in full by the train stages; the search needs its files */
@@ -382,10 +390,29 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         const int ne = nasb_edges(edges);
         snprintf(m, sizeof m, "%s/alpha.svg", dir);
         int bad = srch_plot_alpha_svg(m, edges, ne, history, ep, &e);
+        double cost[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS], cv[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS], fixed = 0;
+        if (!bad) bad = nasb_op_costs(g, 1, cost, &fixed, &e);
         for (int v = cfg->nvar - 1; v >= 0 && !bad; v--) { /* variants[0] last: its file marks the stage done */
             srch_genotype gt;
             bad = nasb_derive(alpha, cfg->variants[v], &gt, &e);
+            if (!bad && cfg->flops_budget > 0) { /* V3's branches each pay the backbone units and the ops */
+                srch_genotype bare = {.n = 0, .branches = gt.branches};
+                nn_graph *bb = nasb_build(d.c, d.h, d.w, d.num_classes, 1, &bare, &e);
+                double mem, fb = 0, bm;
+                if (bb) nn_graph_cost(bb, &mem, &fb, &bm);
+                nn_graph_free(bb);
+                for (int k = 0; k < ne * NASB_NOPS; k++) cv[k] = cost[k] * gt.branches;
+                bad = !bb || srch_fit_budget(edges, ne, alpha, cv, fb, cfg->flops_budget * fixed,
+                                             cfg->variants[v] == 4 ? "identity" : NULL, &gt, &e); /* V4: no identity */
+            }
             if (bad) break;
+            nn_graph *dn = nasb_build(d.c, d.h, d.w, d.num_classes, 1, &gt, &e);
+            double mem, fl = 0, bm;
+            if (dn) nn_graph_cost(dn, &mem, &fl, &bm);
+            nn_graph_free(dn);
+            if (!ra->json)
+                printf("variant %d: %.4g Flops, %.2fx the backbone's %.4g%s\n", cfg->variants[v], fl, fl / fixed, fixed,
+                       cfg->flops_budget > 0 ? " (within $.search.flops_budget)" : "");
             write_cell_dots(&gt, dir, cfg->variants[v]);
             snprintf(m, sizeof m, "%s/genotype_v%d.json", dir, cfg->variants[v]);
             bad = srch_genotype_save(&gt, m, &e);

@@ -60,31 +60,55 @@ double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, do
     return c;
 }
 
+/* the index of op name in edge ed, -1 if it has none */
+static int op_of(const srch_edge *ed, const char *name)
+{
+    for (int j = 0; j < ed->nops; j++)
+        if (!strcmp(ed->ops[j], name)) return j;
+    return -1;
+}
+
+int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
+                    const char *forbid, srch_genotype *g, nn_err *e)
+{
+    double total = fixed;
+    int at[SRCH_MAX_EDGES], off[SRCH_MAX_EDGES]; /* each choice's edge and that edge's alpha offset */
+    for (int k = 0; k < g->n; k++) {
+        int i = 0, o = 0;
+        while (i < ne && !(edges[i].from == g->e[k].from && edges[i].to == g->e[k].to)) o += edges[i++].nops;
+        at[k] = i < ne && op_of(&edges[i], g->e[k].op) >= 0 ? i : -1, off[k] = o;
+        if (at[k] >= 0) total += cost[o + op_of(&edges[i], g->e[k].op)];
+    }
+    while (total > budget) {
+        int bk = -1, bj = -1;
+        double best = 0, saved = 0;
+        for (int k = 0; k < g->n; k++) {
+            if (at[k] < 0) continue; /* not an edge of this space: nothing to move */
+            const srch_edge *ed = &edges[at[k]];
+            const int o = off[k], cur = op_of(ed, g->e[k].op);
+            for (int j = 0; j < ed->nops; j++) {
+                const double dc = cost[o + cur] - cost[o + j];
+                if (!(dc > 0) || !strcmp(ed->ops[j], "none") || (forbid && !strcmp(ed->ops[j], forbid))) continue;
+                int taken = 0; /* an op the node already has on this edge */
+                for (int q = 0; q < g->n && !taken; q++)
+                    taken = q != k && at[q] == at[k] && !strcmp(g->e[q].op, ed->ops[j]);
+                if (taken) continue;
+                const double score = (double)(alpha[o + cur] - alpha[o + j]) / dc;
+                if (bk < 0 || score < best || (score == best && dc > saved)) bk = k, bj = j, best = score, saved = dc;
+            }
+        }
+        if (bk < 0)
+            return nn_fail(e, "derive: the cheapest architecture with these edges costs %.4g, over the budget %.4g",
+                           total, budget);
+        snprintf(g->e[bk].op, sizeof g->e[bk].op, "%s", edges[at[bk]].ops[bj]);
+        total -= saved;
+    }
+    return NN_OK;
+}
+
 int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,
                        double budget, srch_genotype *g, nn_err *e)
 {
     if (srch_derive(edges, ne, alpha, SRCH_DERIVE_ARGMAX, 0, g, e)) return NN_ERR;
-    double total = srch_genotype_cost(edges, ne, cost, fixed, g);
-    while (total > budget) {
-        int bi = -1, bk = -1, bg = -1;
-        double best = 0, saved = 0;
-        for (int k = 0; k < g->n; k++) {
-            int i = 0, o = 0;
-            while (i < ne && !(edges[i].from == g->e[k].from && edges[i].to == g->e[k].to)) o += edges[i++].nops;
-            const int cur = i < ne ? chosen(&edges[i], g) : -1;
-            if (cur < 0) continue; /* not an edge of this space: nothing to move */
-            for (int j = 0; j < edges[i].nops; j++) {
-                const double dc = cost[o + cur] - cost[o + j];
-                if (!(dc > 0) || !strcmp(edges[i].ops[j], "none")) continue;
-                const double score = (double)(alpha[o + cur] - alpha[o + j]) / dc;
-                if (bi < 0 || score < best || (score == best && dc > saved)) bi = i, bk = j, bg = k, best = score, saved = dc;
-            }
-        }
-        if (bi < 0)
-            return nn_fail(e, "derive: the cheapest architecture with these edges costs %.4g, over the budget %.4g",
-                           total, budget);
-        snprintf(g->e[bg].op, sizeof g->e[bg].op, "%s", edges[bi].ops[bk]);
-        total -= saved;
-    }
-    return NN_OK;
+    return srch_fit_budget(edges, ne, alpha, cost, fixed, budget, NULL, g, e);
 }

@@ -24,8 +24,14 @@ double srch_cost_penalty(const srch_edge *edges, int ne, const float *alpha, con
 /* The cost of a genotype: fixed plus its edges' ops (an edge it lacks costs 0). */
 double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, double fixed, const srch_genotype *g);
 
-/* srch_derive(ARGMAX) then the greedy moves above until the genotype costs at
- * most budget; an error if even the cheapest non-"none" ops exceed it. */
+/* The greedy moves above on a derived genotype g (any rule; a choice moves
+ * only to an op its node does not already have on that edge, never to
+ * "none" or to forbid, which may be NULL) until it costs at most budget; an
+ * error if even the cheapest allowed ops exceed it. */
+int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
+                    const char *forbid, srch_genotype *g, nn_err *e);
+
+/* srch_derive(ARGMAX) then srch_fit_budget. */
 int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,
                        double budget, srch_genotype *g, nn_err *e);
 

@@ -199,3 +199,28 @@ int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e)
     }
     return NN_OK;
 }
+
+int nasb_op_costs(const nn_graph *supernet, int wbin, double *cost, double *fixed, nn_err *e)
+{
+    srch_genotype none = {.n = 0, .branches = 1};
+    nn_graph *b = nasb_build(supernet->in_shape[0], supernet->in_shape[1], supernet->in_shape[2], supernet->num_classes,
+                             wbin, &none, e);
+    if (!b) return NN_ERR;
+    double mem, bm;
+    nn_graph_cost(b, &mem, fixed, &bm);
+    nn_graph_free(b);
+    int q = 0;
+    for (int i = 0; i < supernet->n; i++) {
+        const nn_gnode *n = &supernet->nodes[i];
+        if (n->op != NN_OP_MIX) continue;
+        if (q >= NASB_CELLS * NASB_EDGES_PER_CELL) return nn_fail(e, "graph '%s' is not a NASB supernet", supernet->name);
+        for (int k = 0; k < NASB_NOPS; k++) { /* a binary conv's MACs / 64; pooling, identity and zero are free */
+            const char *op = nasb_ops[k];
+            const int bin = op[0] == 'b', kk = bin ? op[strlen(op) - 1] - '0' : 0;
+            cost[q * NASB_NOPS + k] = bin ? (double)n->shape[0] * n->shape[0] * kk * kk * n->shape[1] * n->shape[2] / 64.0 : 0.0;
+        }
+        q++;
+    }
+    if (q != NASB_CELLS * NASB_EDGES_PER_CELL) return nn_fail(e, "graph '%s' is not a NASB supernet", supernet->name);
+    return NN_OK;
+}

@@ -45,4 +45,10 @@ nn_graph *nasb_build(int C, int H, int W, int classes, int wbin, const srch_geno
  * strongest (edge, op) pairs by softmax weight. */
 int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e);
 
+/* NASB's cost (Flops = real MACs + binary MACs / 64) of every (edge, op) of
+ * the supernet, in alpha's layout: what the op adds to a derived network;
+ * *fixed: what every derived network pays (the Bi-Real backbone, stem and
+ * head, i.e. bireal_resnet20). For srch_fit_budget. */
+int nasb_op_costs(const nn_graph *supernet, int wbin, double *cost, double *fixed, nn_err *e);
+
 #endif

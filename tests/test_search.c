@@ -9,6 +9,7 @@
 #include "generators/autorecon.h"
 #include "nn/graph.h"
 #include "nn/optim.h"
+#include "nn/zoo.h"
 #include "search/cost.h"
 #include "search/derive.h"
 #include "search/gates.h"
@@ -661,6 +662,54 @@ static void test_nasb(void **s)
     assert_null(nasb_build(1, 28, 28, 10, 1, &g2, &e));
     assert_non_null(strstr(e.msg, "conv7x7"));
     nn_graph_free(d);
+    /* Flops: the op costs and the backbone add up to what a built network
+     * costs; the backbone is Bi-Real ResNet-20's; under a budget of 1.15x
+     * the backbone, alphas that want 5x5 binary convs everywhere (2.3x)
+     * give up the least alpha per Flop saved: the result fits, each node
+     * keeps one op, and the strongest node's choice survives when cheap
+     * moves elsewhere suffice */
+    {
+        double cost[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS], fixed = 0, mem, fl, bm;
+        assert_int_equal(nasb_op_costs(g, 1, cost, &fixed, &e), NN_OK);
+        nn_graph *br = nn_zoo_build("bireal_resnet20", 1, 28, 28, 10, 1, &e);
+        assert_non_null(br);
+        nn_graph_cost(br, &mem, &fl, &bm);
+        assert_true(fabs(fl - fixed) < 1e-6 * fl);
+        nn_graph_free(br);
+        float a5[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS] = {0};
+        for (int q = 0; q < ne; q++) {
+            a5[q * NASB_NOPS + 5] = 1.0f + 0.01f * q; /* bconv5x5, the later edges a little stronger */
+            a5[q * NASB_NOPS + 2] = 0.9f;            /* identity close behind */
+            a5[q * NASB_NOPS + 4] = 0.95f;           /* bconv3x3 closer still */
+        }
+        a5[14 * NASB_NOPS + 5] = 5.0f; /* cell 1, edge 4 -> 5: far the strongest */
+        srch_genotype gb;
+        assert_int_equal(nasb_derive(a5, 1, &gb, &e), NN_OK);
+        const double before = srch_genotype_cost(edges, ne, cost, fixed, &gb);
+        assert_true(before > 2.0 * fixed);
+        assert_int_equal(srch_fit_budget(edges, ne, a5, cost, fixed, 1.15 * fixed, NULL, &gb, &e), NN_OK);
+        const double after = srch_genotype_cost(edges, ne, cost, fixed, &gb);
+        assert_true(after <= 1.15 * fixed && after > fixed);
+        assert_int_equal(gb.n, 15);
+        int kept = 0;
+        for (int q = 0; q < gb.n; q++) kept += gb.e[q].from == 4 && gb.e[q].to == 5 && !strcmp(gb.e[q].op, "bconv5x5");
+        assert_int_equal(kept, 1);
+        nn_graph *dn = nasb_build(1, 28, 28, 10, 1, &gb, &e);
+        assert_non_null(dn);
+        nn_graph_cost(dn, &mem, &fl, &bm);
+        assert_true(fabs(fl - after) < 1e-6 * fl); /* the built network costs what the fit counted */
+        nn_graph_free(dn);
+        /* V4 keeps 4 ops per node, never two of one op on an edge */
+        assert_int_equal(nasb_derive(a5, 4, &gb, &e), NN_OK);
+        assert_int_equal(srch_fit_budget(edges, ne, a5, cost, fixed, 1.15 * fixed, "identity", &gb, &e), NN_OK);
+        assert_true(srch_genotype_cost(edges, ne, cost, fixed, &gb) <= 1.15 * fixed);
+        for (int q = 0; q < gb.n; q++) assert_string_not_equal(gb.e[q].op, "identity");
+        for (int q = 0; q < gb.n; q++)
+            for (int r = q + 1; r < gb.n; r++)
+                assert_false(gb.e[q].from == gb.e[r].from && gb.e[q].to == gb.e[r].to && !strcmp(gb.e[q].op, gb.e[r].op));
+        /* a budget under the backbone cannot be met */
+        assert_int_equal(srch_fit_budget(edges, ne, a5, cost, fixed, 0.9 * fixed, NULL, &gb, &e), NN_ERR);
+    }
     nn_graph_free(g);
 }
 
