@@ -382,13 +382,10 @@ __attribute__((target("popcnt"))) static void df_bin_gemm_popcnt(const uint64_t 
 
 /* R (<= 8, a constant after inlining) output channels x 16 pixels: per
  * word two loads of 8 pixels, xor with each channel's broadcast weight
- * word, vpopcntq, add; masked stores at the block's tail. */
+ * word, vpopcntq, add; the mismatch counts in a[j][0..1]. */
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"), always_inline)) static inline void
-df_bin_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
+df_bin_tile_acc(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, __m512i a[8][2])
 {
-    const int n0 = np - p0 < 8 ? np - p0 : 8, n1 = np - p0 - 8 <= 0 ? 0 : np - p0 - 8 < 8 ? np - p0 - 8 : 8;
-    const __mmask8 m0 = (__mmask8)((1u << n0) - 1), m1 = (__mmask8)((1u << n1) - 1);
-    __m512i a[8][2];
     for (int j = 0; j < 8; j++)
         if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
     for (int kq = 0; kq < Kw; kq++) {
@@ -401,6 +398,17 @@ df_bin_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int 
                 a[j][1] = _mm512_add_epi64(a[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, v)));
             }
     }
+}
+
+/* The tile with int32 sums out (base - 2 mismatches), masked stores at the
+ * block's tail. */
+__attribute__((target("avx512f,avx512vl,avx512vpopcntdq"), always_inline)) static inline void
+df_bin_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
+{
+    const int n0 = np - p0 < 8 ? np - p0 : 8, n1 = np - p0 - 8 <= 0 ? 0 : np - p0 - 8 < 8 ? np - p0 - 8 : 8;
+    const __mmask8 m0 = (__mmask8)((1u << n0) - 1), m1 = (__mmask8)((1u << n1) - 1);
+    __m512i a[8][2];
+    df_bin_tile_acc(col, Bp, Kw, wp, R, p0, a);
     const __m512i b = _mm512_set1_epi64(base);
     for (int j = 0; j < 8; j++)
         if (j < R) {
@@ -433,18 +441,7 @@ df_bin_tile_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, in
     const int n = np - p0 < 16 ? np - p0 : 16;
     const __mmask16 m = (__mmask16)((1u << n) - 1);
     __m512i a[8][2];
-    for (int j = 0; j < 8; j++)
-        if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
-    for (int kq = 0; kq < Kw; kq++) {
-        const uint64_t *c = col + (size_t)kq * Bp + p0;
-        const __m512i x0 = _mm512_loadu_si512(c), x1 = _mm512_loadu_si512(c + 8);
-        for (int j = 0; j < 8; j++)
-            if (j < R) {
-                const __m512i v = _mm512_set1_epi64((long long)wp[(size_t)j * Kw + kq]);
-                a[j][0] = _mm512_add_epi64(a[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(x0, v)));
-                a[j][1] = _mm512_add_epi64(a[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(x1, v)));
-            }
-    }
+    df_bin_tile_acc(col, Bp, Kw, wp, R, p0, a);
     const __m512i b = _mm512_set1_epi32(base), cl = _mm512_maskz_loadu_epi32(m, cls + p0);
     for (int j = 0; j < 8; j++)
         if (j < R) {
