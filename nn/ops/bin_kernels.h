@@ -479,6 +479,67 @@ df_bin_gemm_vpopcnt_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, i
 }
 #endif
 
+#ifdef DF_BIN_X86
+/* AVX2 without VPOPCNTDQ: R (<= 4) output channels x 8 pixels; each xor's
+ * popcount by two nibble lookups (vpshufb), summed as bytes for up to 31
+ * words (8 a word: no overflow), then into 64-bit lanes by vpsadbw. */
+__attribute__((target("avx2"), always_inline)) static inline void
+df_bin_tile_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+                                         3, 3, 4),
+                  m4 = _mm256_set1_epi8(0x0f), z = _mm256_setzero_si256();
+    __m256i sum[4][2];
+    for (int j = 0; j < 4; j++) sum[j][0] = sum[j][1] = z;
+    for (int k0 = 0; k0 < Kw; k0 += 31) {
+        const int k1 = Kw < k0 + 31 ? Kw : k0 + 31;
+        __m256i a[4][2];
+        for (int j = 0; j < 4; j++) a[j][0] = a[j][1] = z;
+        for (int kq = k0; kq < k1; kq++) {
+            const uint64_t *c = col + (size_t)kq * Bp + p0;
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)c), x1 = _mm256_loadu_si256((const __m256i *)(c + 4));
+            for (int j = 0; j < 4; j++)
+                if (j < R) {
+                    const __m256i v = _mm256_set1_epi64x((long long)wp[(size_t)j * Kw + kq]);
+                    const __m256i t0 = _mm256_xor_si256(x0, v), t1 = _mm256_xor_si256(x1, v);
+                    a[j][0] = _mm256_add_epi8(a[j][0], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(t0, m4)),
+                                                                       _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(t0, 4), m4))));
+                    a[j][1] = _mm256_add_epi8(a[j][1], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(t1, m4)),
+                                                                       _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(t1, 4), m4))));
+                }
+        }
+        for (int j = 0; j < 4; j++)
+            if (j < R)
+                for (int i = 0; i < 2; i++) sum[j][i] = _mm256_add_epi64(sum[j][i], _mm256_sad_epu8(a[j][i], z));
+    }
+    const int n = np - p0 < 8 ? np - p0 : 8;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes), b = _mm256_set1_epi32(base);
+    for (int j = 0; j < 4; j++)
+        if (j < R) { /* the 8 low halves of the two 64-bit sums, then base - 2 mismatches */
+            const __m256i lo = _mm256_permutevar8x32_epi32(sum[j][0], pick), hi = _mm256_permutevar8x32_epi32(sum[j][1], pick);
+            const __m256i mis = _mm256_permute2x128_si256(lo, hi, 0x20);
+            _mm256_maskstore_epi32((int *)(y + (size_t)j * P + p0), mask, _mm256_sub_epi32(b, _mm256_slli_epi32(mis, 1)));
+        }
+}
+
+__attribute__((target("avx2"))) static void df_bin_gemm_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O,
+                                                             int np, int P, int base, int32_t *y)
+{
+    int o0 = 0;
+    for (; o0 + 4 <= O; o0 += 4)
+        for (int p0 = 0; p0 < np; p0 += 8)
+            df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)o0 * Kw, 4, p0, np, P, base, y + (size_t)o0 * P);
+    for (; o0 < O; o0++)
+        for (int p0 = 0; p0 < np; p0 += 8)
+            df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, y + (size_t)o0 * P);
+}
+#endif
+
+/* the kernel sets: isa 0 takes the best this CPU has, the others force one
+ * (tests, benchmarks; one the CPU lacks falls back to the scalar path) */
+enum { DF_BIN_ISA_BEST = 0, DF_BIN_ISA_SCALAR = 1, DF_BIN_ISA_AVX2 = 2 };
+
 /* 1: the AVX-512 VPOPCNTDQ path exists on this CPU (and in this build). */
 static inline int df_bin_have_vpopcnt(void)
 {
@@ -496,43 +557,56 @@ static inline int df_bin_have_vpopcnt(void)
 #endif
 }
 
+/* 1: the AVX2 path exists on this CPU (and in this build). */
+static inline int df_bin_have_avx2(void)
+{
+#ifdef DF_BIN_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
 /* y [O][P] (P = OH * OW): the sums of sign products of the signs of x
  * [C][H][W] and the packed weights (wp from df_bin_pack_weights with this
  * geometry) over every tap, border taps included (df_bin_fix_border or
  * df_bin_finish take those out). xp (df_bin_xp_bytes) and col
- * (df_bin_col_words) are scratch. portable: 1 forces the scalar path
- * (benchmarks, tests). */
-static inline void df_bin_conv_raw(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, int portable, void *xp,
+ * (df_bin_col_words) are scratch. isa: DF_BIN_ISA_*. */
+static inline void df_bin_conv_raw(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, int isa, void *xp,
                                    uint64_t *col, int32_t *y)
 {
-    const int base = g->k * g->k * g->C, vec = !portable && df_bin_have_vpopcnt();
+    const int base = g->k * g->k * g->C, vec = isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt();
+    const int avx2 = (isa == DF_BIN_ISA_BEST || isa == DF_BIN_ISA_AVX2) && df_bin_have_avx2();
 #ifdef DF_BIN_X86
     __builtin_cpu_init();
     const int pc = __builtin_cpu_supports("popcnt");
 #endif
-    df_bin_pack_any(x, g, portable, xp);
+    df_bin_pack_any(x, g, !vec, xp);
     for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
         const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
         int32_t *yb = y + (size_t)oh0 * g->OW;
-        df_bin_im2col_any(xp, g, oh0, nr, portable, col);
+        df_bin_im2col_any(xp, g, oh0, nr, !vec, col);
 #ifdef DF_BIN_X86
         if (vec)
             df_bin_gemm_vpopcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+        else if (avx2)
+            df_bin_gemm_avx2(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
         else if (pc)
             df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
         else
 #endif
             df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
     }
-    (void)vec;
+    (void)vec, (void)avx2;
 }
 
 /* y [O][P]: the conv of the signs, exactly as a float conv of them with
  * zero padding (cls, tab, ncls: df_bin_classes and df_bin_class_table). */
 static inline void df_bin_conv(const float *x, const df_bin_geom *g, const uint64_t *wp, const int32_t *cls,
-                               const int32_t *tab, int ncls, int O, int portable, void *xp, uint64_t *col, int32_t *y)
+                               const int32_t *tab, int ncls, int O, int isa, void *xp, uint64_t *col, int32_t *y)
 {
-    df_bin_conv_raw(x, g, wp, O, portable, xp, col, y);
+    df_bin_conv_raw(x, g, wp, O, isa, xp, col, y);
     df_bin_fix_border(cls, tab, ncls, O, g, y);
 }
 
@@ -540,11 +614,11 @@ static inline void df_bin_conv(const float *x, const df_bin_geom *g, const uint6
  * layer's float output. The vector path computes it in the GEMM's
  * epilogue; the others through dot [O][P] (scratch) and df_bin_finish. */
 static inline void df_bin_conv_float(const float *x, const df_bin_geom *g, const uint64_t *wp, const int32_t *cls,
-                                     const int32_t *tab, int ncls, const float *a, const float *b, int O, int portable,
+                                     const int32_t *tab, int ncls, const float *a, const float *b, int O, int isa,
                                      void *xp, uint64_t *col, int32_t *dot, float *out)
 {
 #ifdef DF_BIN_X86
-    if (!portable && df_bin_have_vpopcnt()) {
+    if (isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt()) {
         df_bin_pack_any(x, g, 0, xp);
         for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
             const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
@@ -555,7 +629,7 @@ static inline void df_bin_conv_float(const float *x, const df_bin_geom *g, const
         return;
     }
 #endif
-    df_bin_conv_raw(x, g, wp, O, portable, xp, col, dot);
+    df_bin_conv_raw(x, g, wp, O, isa, xp, col, dot);
     df_bin_finish(dot, cls, tab, ncls, O, g, a, b, out);
 }
 

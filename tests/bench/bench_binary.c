@@ -6,8 +6,9 @@
  * binarize and pack the float input, im2col, the XNOR-popcount GEMM, the
  * border fix, and BN folded to a per-channel affine (a * dot + b, float
  * out, Bi-Real's real-valued path) or to a threshold (the next layer's sign
- * bits). AVX-512 VPOPCNTDQ path (where the CPU has it) and the portable
- * scalar-popcount path. Each time is the best of 5.
+ * bits). AVX-512 VPOPCNTDQ path (where the CPU has it), the AVX2 path
+ * (nibble-lookup popcounts; scalar pack and im2col, as on a CPU without
+ * AVX-512) and the portable scalar-popcount path. Each time is the best of 5.
  * Usage: build/bench_binary [THREADS] [BATCH] */
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ typedef struct {
     float *y;
 } layer;
 
-static double bin_layer(const layer *L, const float *x, int portable, int threshold)
+static double bin_layer(const layer *L, const float *x, int isa, int threshold)
 {
     const df_bin_geom *g = L->g;
     const int P = g->P, O = L->O;
@@ -41,7 +42,7 @@ static double bin_layer(const layer *L, const float *x, int portable, int thresh
     for (int n = 0; n < L->N; n++) {
         const float *xn = x + (size_t)n * g->C * g->H * g->W;
         if (threshold) {
-            df_bin_conv(xn, g, L->wp, L->cls, L->tab, L->ncls, O, portable, L->xp, L->col, L->dot); /* sign(a dot + b) >= 0  <=>  dot >= -b / a (a > 0 here) */
+            df_bin_conv(xn, g, L->wp, L->cls, L->tab, L->ncls, O, isa, L->xp, L->col, L->dot); /* sign(a dot + b) >= 0  <=>  dot >= -b / a (a > 0 here) */
             memset(L->bits, 0, sizeof(uint64_t) * P);
             for (int o = 0; o < O; o++) {
                 const float tau = -L->b[o] / L->a[o];
@@ -49,7 +50,7 @@ static double bin_layer(const layer *L, const float *x, int portable, int thresh
                 for (int p = 0; p < P; p++) L->bits[p] |= (uint64_t)((float)d[p] >= tau) << (o % 64);
             }
         } else { /* the vector GEMM writes the affine's floats itself */
-            df_bin_conv_float(xn, g, L->wp, L->cls, L->tab, L->ncls, L->a, L->b, O, portable, L->xp, L->col, L->dot,
+            df_bin_conv_float(xn, g, L->wp, L->cls, L->tab, L->ncls, L->a, L->b, O, isa, L->xp, L->col, L->dot,
                               L->y + (size_t)n * O * P);
         }
     }
@@ -83,7 +84,8 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
     L.bits = malloc(sizeof(uint64_t) * g.P);
     L.dot = malloc(sizeof(int32_t) * (size_t)O * g.P);
     L.y = malloc(sizeof(float) * (size_t)N * O * g.P);
-    double tf = 1e30, tv = 1e30, tp = 1e30, tvt = 1e30;
+    double tf = 1e30, tv = 1e30, tp = 1e30, tvt = 1e30, t2 = 1e30;
+    const int vp = df_bin_have_vpopcnt(), a2 = df_bin_have_avx2();
     for (int rep = 0; rep < reps; rep++) {
         nn_ctx_reset(c);
         nn_tensor *xx = nn_new4(c, N, Cc, H, W), *ww = nn_new4(c, O, Cc, K, K);
@@ -93,23 +95,27 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
         nn_conv2d(c, xx, ww, NULL, (nn_conv_attr){.stride = 1, .pad = 1, .dilation = 1, .groups = 1});
         const double t = nn_now() - t0;
         tf = t < tf ? t : tf;
-        double u = bin_layer(&L, xs, 0, 0);
+        double u = bin_layer(&L, xs, DF_BIN_ISA_BEST, 0);
         tv = u < tv ? u : tv;
-        u = bin_layer(&L, xs, 0, 1);
+        u = bin_layer(&L, xs, DF_BIN_ISA_BEST, 1);
         tvt = u < tvt ? u : tvt;
-        u = bin_layer(&L, xs, 1, 0);
+        if (a2) {
+            u = bin_layer(&L, xs, DF_BIN_ISA_AVX2, 0);
+            t2 = u < t2 ? u : t2;
+        }
+        u = bin_layer(&L, xs, DF_BIN_ISA_SCALAR, 0);
         tp = u < tp ? u : tp;
     }
-    const int vp = df_bin_have_vpopcnt();
     const double bmacs = (double)N * O * g.P * Cc * K * K;
     printf("%s%d -> %d, %dx%d: float %.2f ms; vpopcnt %.2f ms (%.2fx, %.0f Gbit-MAC/s), threshold %.2f ms (%.2fx); "
-           "portable %.2f ms (%.2fx)\n",
+           "avx2 %.2f ms (%.2fx); portable %.2f ms (%.2fx)\n",
            first ? "" : "  ", Cc, O, H, W, 1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? tf / tv : 0.0, vp ? bmacs / tv / 1e9 : 0.0,
-           vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, 1e3 * tp, tf / tp);
+           vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, a2 ? 1e3 * t2 : 0.0, a2 ? tf / t2 : 0.0, 1e3 * tp, tf / tp);
     if (first)
-        printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"portable_ms\":%.3f,"
-               "\"ratio_vpopcnt\":%.2f,\"ratio_portable\":%.2f}\n",
-               1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? 1e3 * tvt : 0.0, 1e3 * tp, vp ? tf / tv : 0.0, tf / tp);
+        printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"avx2_ms\":%.3f,\"portable_ms\":%.3f,"
+               "\"ratio_vpopcnt\":%.2f,\"ratio_avx2\":%.2f,\"ratio_portable\":%.2f}\n",
+               1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? 1e3 * tvt : 0.0, a2 ? 1e3 * t2 : 0.0, 1e3 * tp, vp ? tf / tv : 0.0,
+               a2 ? tf / t2 : 0.0, tf / tp);
     free(xs), free(ws), free(a), free(b), free(wp), free(cps), free(cls), free(tab), free(L.xp), free(L.col), free(L.bits), free(L.dot), free(L.y);
 }
 
