@@ -294,7 +294,8 @@ static nn_tensor *f_pool(nn_ctx *c, nn_tensor **in, void *arg)
     case 4: return nn_global_avgpool(c, x);
     case 5: return nn_upsample_nearest(c, x, 2);
     case 6: return nn_upsample_bilinear(c, x, 2);
-    default: return nn_avgpool2d(c, x, (nn_pool_attr){2, 2, 0, 1}); /* the 2x2 fast path, odd height */
+    case 7: return nn_avgpool2d(c, x, (nn_pool_attr){2, 2, 0, 1}); /* the 2x2 fast path, odd height */
+    default: return nn_maxpool2d(c, x, (nn_pool_attr){3, 1, 1, 1}); /* NASB's op: border and interior paths */
     }
 }
 
@@ -305,9 +306,50 @@ static void test_pool_grad(void **s)
     nn_rng_seed(&r, 5);
     int xs[4] = {2, 2, 7, 6};
     nn_tensor *x = tu_randn(4, xs, &r, 1.0f);
-    const char *names[8] = {"maxpool k3s2p1", "maxpool k2s2", "avgpool incl", "avgpool excl", "gap", "nearest x2",
-                            "bilinear x2", "avgpool k2s2"};
-    for (int k = 0; k < 8; k++) tu_gradcheck(&C, f_pool, &x, 1, &k, 1e-3f, 2e-3f, 1e-2f, 200, names[k]);
+    const char *names[9] = {"maxpool k3s2p1", "maxpool k2s2", "avgpool incl", "avgpool excl", "gap", "nearest x2",
+                            "bilinear x2", "avgpool k2s2", "maxpool k3s1p1"};
+    for (int k = 0; k < 9; k++) tu_gradcheck(&C, f_pool, &x, 1, &k, 1e-3f, 2e-3f, 1e-2f, 200, names[k]);
+    tu_free(x);
+}
+
+/* Max and average pooling forward against naive loops, exactly: every
+ * window shape the fast paths take (3x3 stride 1, 2x2 stride 2) and some
+ * they do not, on planes with interior and border outputs. */
+static void test_pool_forward(void **s)
+{
+    (void)s;
+    static const int cfg[][4] = {{3, 1, 1, 0}, {3, 2, 1, 0}, {2, 2, 0, 0}, {5, 1, 2, 0}, {3, 1, 0, 0},
+                                 {2, 2, 0, 1}, {3, 2, 1, 1}, {3, 1, 1, 1}}; /* k, stride, pad, avg */
+    nn_rng r;
+    nn_rng_seed(&r, 11);
+    int xs[4] = {2, 3, 9, 8};
+    nn_tensor *x = tu_randn(4, xs, &r, 1.0f);
+    const int H = 9, W = 8;
+    for (size_t q = 0; q < sizeof cfg / sizeof cfg[0]; q++) {
+        const int k = cfg[q][0], st = cfg[q][1], p = cfg[q][2], avg = cfg[q][3];
+        nn_ctx_reset(&C);
+        C.grad_enabled = 0;
+        nn_tensor *xx = nn_new4(&C, 2, 3, H, W);
+        memcpy(xx->data, x->data, x->numel * sizeof(float));
+        nn_pool_attr a = {k, st, p, 1};
+        nn_tensor *y = avg ? nn_avgpool2d(&C, xx, a) : nn_maxpool2d(&C, xx, a);
+        const int OH = y->shape[2], OW = y->shape[3];
+        for (int pl = 0; pl < 6; pl++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    float m = -INFINITY, sum = 0.0f;
+                    int n = 0;
+                    for (int kh = 0; kh < k; kh++)
+                        for (int kw = 0; kw < k; kw++) {
+                            const int ih = oh * st - p + kh, iw = ow * st - p + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            const float v = x->data[(size_t)pl * H * W + ih * W + iw];
+                            m = v > m ? v : m, sum += v, n++;
+                        }
+                    const float want = avg ? sum / (float)(k * k) : m; /* count_include_pad: k*k inside the padding */
+                    assert_true(y->data[((size_t)pl * OH + oh) * OW + ow] == want);
+                }
+    }
     tu_free(x);
 }
 
@@ -407,7 +449,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_grad), cmocka_unit_test(test_conv_kernel_sets),   cmocka_unit_test(test_dense_grad), cmocka_unit_test(test_norm_grad),
-        cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_struct_grad),
+        cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_pool_forward),
+        cmocka_unit_test(test_struct_grad),
         cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values),
     };
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);

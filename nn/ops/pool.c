@@ -18,37 +18,84 @@ static void planes(const nn_tensor *x, int ith, int nth, size_t *lo, size_t *hi)
     nn_split((size_t)x->shape[0] * x->shape[1], ith, nth, lo, hi);
 }
 
+/* One output of a max pool: the first largest value in window order (kh
+ * outer, kw inner), and its flat index in the plane (-1: an empty window). */
+static void maxpool_one(const float *x, int H, int W, int k, int s, int p, int oh, int ow, float *y, int *am)
+{
+    const int h0 = oh * s - p < 0 ? 0 : oh * s - p, h1 = oh * s - p + k < H ? oh * s - p + k : H;
+    const int w0 = ow * s - p < 0 ? 0 : ow * s - p, w1 = ow * s - p + k < W ? ow * s - p + k : W;
+    if (h0 >= h1 || w0 >= w1) { /* a window wholly in the padding */
+        *y = -FLT_MAX, *am = -1;
+        return;
+    }
+    float best = x[h0 * W + w0];
+    int bi = h0 * W + w0;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = ih == h0 ? w0 + 1 : w0; iw < w1; iw++) { /* selects, not branches */
+            const float v = x[ih * W + iw];
+            const int take = v > best;
+            best = take ? v : best;
+            bi = take ? ih * W + iw : bi;
+        }
+    *y = best, *am = bi;
+}
+
+/* The interior outputs [l, r) of one row, tap by tap across the row: the
+ * same order and strict comparison as maxpool_one without a branch per tap
+ * (random data makes those a coin flip for the predictor); at0: the flat
+ * index of output 0's first tap. */
+static void maxpool_row(const float *restrict x, int W, int k, int s, int at0, int l, int r, float *restrict y,
+                        int *restrict am)
+{
+    for (int ow = l; ow < r; ow++) y[ow] = x[at0 + ow * s], am[ow] = at0 + ow * s;
+    for (int kh = 0; kh < k; kh++)
+        for (int kw = kh ? 0 : 1; kw < k; kw++) {
+            const int base = at0 + kh * W + kw;
+            if (s == 1) /* contiguous taps: one vector compare and two blends per 16 outputs */
+                for (int ow = l; ow < r; ow++) {
+                    const float v = x[base + ow];
+                    const int take = v > y[ow];
+                    y[ow] = take ? v : y[ow];
+                    am[ow] = take ? base + ow : am[ow];
+                }
+            else
+                for (int ow = l; ow < r; ow++) {
+                    const float v = x[base + ow * s];
+                    const int take = v > y[ow];
+                    y[ow] = take ? v : y[ow];
+                    am[ow] = take ? base + ow * s : am[ow];
+                }
+        }
+}
+
 static void maxpool_fwd(void *arg, int ith, int nth)
 {
     pool_job *j = arg;
     const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
     const int k = j->a.kernel, s = j->a.stride, p = j->a.pad;
+    /* outputs whose window is inside the image: rows [t, b), columns [l, r) */
+    int t = 0, b = OH, l = 0, r = OW;
+    while (t < OH && t * s - p < 0) t++;
+    while (b > t && (b - 1) * s - p + k > H) b--;
+    while (l < OW && l * s - p < 0) l++;
+    while (r > l && (r - 1) * s - p + k > W) r--;
     size_t lo, hi;
     planes(j->x, ith, nth, &lo, &hi);
     for (size_t pl = lo; pl < hi; pl++) {
         const float *x = j->x->data + pl * H * W;
         float *y = j->y->data + pl * OH * OW;
         int *am = j->argmax + pl * OH * OW;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float best = -FLT_MAX;
-                int bi = -1;
-                for (int kh = 0; kh < k; kh++) {
-                    int ih = oh * s - p + kh;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int kw = 0; kw < k; kw++) {
-                        int iw = ow * s - p + kw;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = x[ih * W + iw];
-                        if (v > best || bi < 0) {
-                            best = v;
-                            bi = ih * W + iw;
-                        }
-                    }
-                }
-                y[oh * OW + ow] = best;
-                am[oh * OW + ow] = bi;
+        for (int oh = 0; oh < OH; oh++) {
+            float *yr = y + oh * OW;
+            int *ar = am + oh * OW;
+            if (oh < t || oh >= b) {
+                for (int ow = 0; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
+                continue;
             }
+            for (int ow = 0; ow < l; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
+            for (int ow = r; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
+            maxpool_row(x, W, k, s, (oh * s - p) * W - p, l, r, yr, ar);
+        }
     }
 }
 
