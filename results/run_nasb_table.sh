@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 pat=${1:-*}
 THREADS=${DATAFREE_THREADS:+--threads $DATAFREE_THREADS}   # e.g. DATAFREE_THREADS=1 beside another run
-for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 nasb_s2 nasb_s3 fp_resnet20 nasb_datafree_s1; do
+for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3; do
   case "$name" in $pat) ;; *) continue ;; esac
   if [ "$name" = nasb_datafree_s1 ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
     # data-free NASB draws every batch from a generator reconstructed from the teacher
