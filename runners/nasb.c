@@ -55,8 +55,10 @@ static const char *nasb_help =
     "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule} (as in datafree train), source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd} (data-free NASB: every stage's batches from a\n"
-    "generator reconstructed from the teacher, GDFQ's KD loss; the search's proxy\n"
-    "split is then generated too), output {dir}. See configs/nasb/.\n";
+    "generator reconstructed from the teacher, GDFQ's KD loss, batches_per_epoch\n"
+    "fresh batches per epoch for each of the search's two steps; the training split\n"
+    "is never read, data.path's test split only for evaluation), output {dir}.\n"
+    "See configs/nasb/.\n";
 
 typedef struct {
     const char *data, *out;
@@ -66,6 +68,7 @@ typedef struct {
     int nmean, nstd;
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
     const char *gen_path, *teacher_path; /* source generator: data-free NASB */
+    int gen_batches;                     /* its weight (and alpha) batches per search epoch */
     cmp_kd kd;
 } nasb_cfg;
 
@@ -140,6 +143,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
         if (!strcmp(type, "generator") &&
             (nn_json_str(c->source, "$.source", "generator", 1, &c->gen_path, e) ||
              nn_json_str(c->source, "$.source", "teacher", 1, &c->teacher_path, e) ||
+             nn_json_int(c->source, "$.source", "batches_per_epoch", 1, &c->gen_batches, e) ||
              (k && (nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
                     nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e)))))
             return NN_ERR;
@@ -181,23 +185,32 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     snprintf(path, sizeof path, "%s/genotype_v%d.json", dir, cfg->variants[0]);
     if (nn_file_exists(path)) return 0; /* finished */
     if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
-    nn_dataset d;
-    if (nn_dataset_load(cfg->data, "train", &d, &e)) return run_error(e.msg), -1;
-    if (cfg->train_limit > 0) nn_dataset_truncate(&d, cfg->train_limit);
-    nn_graph *g = nasb_build(d.c, d.h, d.w, d.num_classes, 1, NULL, &e), *gen = NULL, *teacher = NULL;
-    if (g && cfg->gen_path) { /* data-free: images and targets from the generator and its teacher */
+    nn_dataset d = {0};
+    nn_graph *g = NULL, *gen = NULL, *teacher = NULL;
+    int C, H, W, K;
+    if (cfg->gen_path) { /* data-free: images and targets from the generator and its teacher; no data read */
         gen = nn_graph_load(cfg->gen_path, &e);
         teacher = gen ? run_load_model(cfg->teacher_path, &e) : NULL;
         if (!teacher) {
             run_error(e.msg);
             nn_graph_free(gen);
-            nn_graph_free(g);
-            nn_dataset_free(&d);
+            return -1;
+        }
+        C = teacher->in_shape[0], H = teacher->in_shape[1], W = teacher->in_shape[2], K = teacher->num_classes;
+        if (gen->nodes[gen->output].ndim != 3 || memcmp(gen->nodes[gen->output].shape, teacher->in_shape, 3 * sizeof(int))) {
+            run_error("$.source.generator: its images do not have the teacher's input shape");
+            nn_graph_free(gen);
+            nn_graph_free(teacher);
             return -1;
         }
         nn_graph_set_trainable(gen, 0);
         nn_graph_set_trainable(teacher, 0);
+    } else {
+        if (nn_dataset_load(cfg->data, "train", &d, &e)) return run_error(e.msg), -1;
+        if (cfg->train_limit > 0) nn_dataset_truncate(&d, cfg->train_limit);
+        C = d.c, H = d.h, W = d.w, K = d.num_classes;
     }
+    g = nasb_build(C, H, W, K, 1, NULL, &e);
     int rc = -1, start = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
     float *history = NULL;
     srch_gates gs = {0};
@@ -208,7 +221,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         run_error(e.msg);
         goto out;
     }
-    for (int c = 0; c < d.c; c++) {
+    for (int c = 0; c < C; c++) {
         g->mean[c] = cfg->nmean ? cfg->mean[cfg->nmean > c ? c : 0] : 0.0f;
         g->std[c] = cfg->nstd ? cfg->std[cfg->nstd > c ? c : 0] : 1.0f;
     }
@@ -232,17 +245,19 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     } else {
         remove(metrics), remove(alog);
     }
-    /* the proxy split: a fixed shuffle, the last val_fraction for alpha */
-    perm = malloc(sizeof(int) * (size_t)d.n);
+    /* the proxy split: a fixed shuffle, the last val_fraction for alpha
+     * (data-free: fresh generator batches for both, source.batches_per_epoch) */
+    perm = malloc(sizeof(int) * (size_t)(d.n + 1));
     lab = malloc(sizeof(int) * (size_t)cfg->batch);
     for (int i = 0; i < d.n; i++) perm[i] = i;
     nn_rng sr;
     nn_rng_seed(&sr, (uint64_t)cfg->seed * 7919ULL);
     nn_rng_shuffle(&sr, perm, d.n);
     nv = (int)((float)d.n * cfg->val_fraction), nt = d.n - nv;
-    const int steps = nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
+    const int steps = gen ? cfg->gen_batches : nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
     if (steps < 1) {
-        run_error("nasb: the proxy split is smaller than one batch (raise data.train_limit)");
+        run_error(gen ? "$.source.batches_per_epoch: must be >= 1"
+                      : "nasb: the proxy split is smaller than one batch (raise data.train_limit)");
         goto out;
     }
     int ea = 0;
@@ -250,7 +265,12 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     history = calloc((size_t)cfg->epochs * (size_t)ea, sizeof(float));
     nn_ctx_init(&ctx, ra->threads, 256u << 20);
     have_ctx = 1;
-    if (!ra->json)
+    if (!ra->json && gen)
+        printf("NASB search, data-free: supernet %d nodes, %d mixed edges x %d ops, %zu weights; batches from the "
+               "generator %s, KD from %s; %d epochs x %d steps, batch %d, %d threads\n",
+               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), cfg->gen_path, cfg->teacher_path, cfg->epochs, steps,
+               cfg->batch, nn_threads(&ctx));
+    else if (!ra->json)
         printf("NASB search: supernet %d nodes, %d mixed edges x %d ops, %zu weights; %d train / %d val images, "
                "%d epochs x %d steps, batch %d, %d threads\n",
                g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), nt, nv, cfg->epochs, steps, cfg->batch,
@@ -282,7 +302,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                     ctx.grad_enabled = 0;
                     nn_tensor *z = nn_new2(&ctx, cfg->batch, gen->in_shape[0]);
                     for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&r);
-                    for (int i = 0; i < cfg->batch; i++) lab[i] = (int)(nn_rng_u64(&r) % (uint64_t)d.num_classes);
+                    for (int i = 0; i < cfg->batch; i++) lab[i] = (int)(nn_rng_u64(&r) % (uint64_t)K);
                     nn_fwd_opts go = {.labels = lab};
                     x = nn_graph_forward(gen, &ctx, z, &go);
                     tl = nn_graph_forward(teacher, &ctx, x, NULL);

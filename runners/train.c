@@ -293,7 +293,10 @@ int run_train(int argc, char **argv)
     nn_optim opt = {0};
     nn_ctx ctx;
     int have_ctx = 0;
-    if (nn_dataset_load(cfg.data_path, "train", &train, &e) || nn_dataset_load(cfg.data_path, "test", &test, &e)) {
+    /* data-free (a generator source) never opens the training split: a user
+     * without the data has only the test split, for evaluation */
+    if ((!cfg.gen_path && nn_dataset_load(cfg.data_path, "train", &train, &e)) ||
+        nn_dataset_load(cfg.data_path, "test", &test, &e)) {
         char m[1100];
         snprintf(m, sizeof m, "$.data.path: %s", e.msg);
         run_error(m);
@@ -301,19 +304,19 @@ int run_train(int argc, char **argv)
     }
     nn_dataset_truncate(&train, cfg.train_limit);
     nn_dataset_truncate(&test, cfg.test_limit);
-    if ((cfg.nmean && cfg.nmean != train.c) || (cfg.nstd && cfg.nstd != train.c)) {
-        fprintf(stderr, "datafree: $.data.mean/std: need one value per channel (%d)\n", train.c);
+    const nn_dataset *shp = cfg.gen_path ? &test : &train; /* the input shape and classes */
+    if ((cfg.nmean && cfg.nmean != shp->c) || (cfg.nstd && cfg.nstd != shp->c)) {
+        fprintf(stderr, "datafree: $.data.mean/std: need one value per channel (%d)\n", shp->c);
         goto out;
     }
-    g = run_model_from_config(cfg.model, "$.model", train.c, train.h, train.w, train.num_classes,
-                              (uint64_t)cfg.seed, &e);
+    g = run_model_from_config(cfg.model, "$.model", shp->c, shp->h, shp->w, shp->num_classes, (uint64_t)cfg.seed, &e);
     if (!g) {
         run_error(e.msg);
         goto out;
     }
     for (int i = 0; i < cfg.nmean; i++) g->mean[i] = cfg.mean[i];
     for (int i = 0; i < cfg.nstd; i++) g->std[i] = cfg.std[i];
-    if (nn_check_data_fits(g, &train, &e)) {
+    if (nn_check_data_fits(g, shp, &e)) {
         run_error(e.msg);
         goto out;
     }
@@ -324,7 +327,7 @@ int run_train(int argc, char **argv)
             run_error(e.msg);
             goto out;
         }
-        if (nn_check_data_fits(teacher, &train, &e) || gen->nodes[gen->output].ndim != 3 ||
+        if (nn_check_data_fits(teacher, &test, &e) || gen->nodes[gen->output].ndim != 3 ||
             memcmp(gen->nodes[gen->output].shape, g->in_shape, 3 * sizeof(int))) {
             run_error(e.msg[0] ? e.msg : "$.source.generator: its images do not have the model's input shape");
             goto out;
@@ -415,7 +418,7 @@ int run_train(int argc, char **argv)
                g->name, train.desc, train.n, test.n, cfg.epochs, steps_per_epoch, cfg.batch, nn_threads(&ctx),
                nn_graph_num_trainable(g));
 
-    int *perm = nn_xmalloc((size_t)train.n * sizeof(int)), *labels = nn_xmalloc((size_t)cfg.batch * sizeof(int));
+    int *perm = nn_xmalloc((size_t)(train.n + 1) * sizeof(int)), *labels = nn_xmalloc((size_t)cfg.batch * sizeof(int));
     run_progress prog;
     run_progress_init(&prog, json);
     nn_eval_result ev = {0};

@@ -341,7 +341,12 @@ static void test_end_to_end(void **s)
     assert_true(tu_out_number("teacher_agreement") > 0.5); /* the generator learned the classes */
     assert_true(nn_file_exists("/tmp/datafree_dfq_gen/grid.png"));
     assert_true(nn_file_exists("/tmp/datafree_dfq_gen/generator.json"));
-    /* data-free training: a fresh student sees only G(z, y) and the teacher's logits */
+    /* data-free training: a fresh student sees only G(z, y) and the teacher's
+     * logits, from a data folder that holds the test split only (a user
+     * without the training data has no training files to give) */
+    tu_sh("mkdir -p /tmp/datafree_dfq_testonly && ln -sf %s/t10k-images-idx3-ubyte.gz %s/t10k-labels-idx1-ubyte.gz "
+          "/tmp/datafree_dfq_testonly/",
+          data, data);
     snprintf(cfg, sizeof cfg,
              "{\"model\":{\"graph\":{\"input\":[1,28,28],\"num_classes\":10,\"nodes\":["
              "{\"name\":\"c1\",\"op\":\"conv2d\",\"out_channels\":16,\"kernel\":3,\"padding\":1},"
@@ -350,12 +355,11 @@ static void test_end_to_end(void **s)
              "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":32,\"kernel\":3,\"padding\":1},"
              "{\"name\":\"b2\",\"op\":\"batchnorm\"},{\"name\":\"r2\",\"op\":\"relu\"},"
              "{\"name\":\"gap\",\"op\":\"global_avgpool\"},{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":10}]}},"
-             "\"data\":{\"path\":\"%s\",\"mean\":[0.286],\"std\":[0.353],\"test_limit\":1000},"
+             "\"data\":{\"path\":\"/tmp/datafree_dfq_testonly\",\"mean\":[0.286],\"std\":[0.353],\"test_limit\":1000},"
              "\"source\":{\"type\":\"generator\",\"generator\":\"/tmp/datafree_dfq_gen/generator.json\","
              "\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"batches_per_epoch\":80},"
              "\"train\":{\"epochs\":4,\"batch_size\":32,\"seed\":1,\"threads\":2},"
-             "\"optim\":{\"type\":\"adam\",\"lr\":0.003},\"output\":{\"dir\":\"/tmp/datafree_dfq_dfstudent\"}}",
-             data);
+             "\"optim\":{\"type\":\"adam\",\"lr\":0.003},\"output\":{\"dir\":\"/tmp/datafree_dfq_dfstudent\"}}");
     tu_write_text("/tmp/datafree_dfq_dfstudent.json", cfg);
     assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_dfstudent.json --json", tu_bin()), 0);
     const double dfs = tu_out_number("test_accuracy");
@@ -368,6 +372,25 @@ static void test_end_to_end(void **s)
         print_error("data-free student reached only %.4f (teacher %.4f)\n", dfs, teacher);
         fail();
     }
+    /* data-free NASB from the same folder: a search on generated batches
+     * only (its proxy split generated too), then the derived network
+     * pretrained and finetuned binarized on them; a few batches each, this
+     * checks the plumbing (and that no training file is opened), not accuracy */
+    snprintf(cfg, sizeof cfg,
+             "{\"data\":{\"path\":\"/tmp/datafree_dfq_testonly\",\"mean\":[0.286],\"std\":[0.353],\"test_limit\":300},"
+             "\"search\":{\"epochs\":1,\"batch_size\":16},\"variants\":[1],"
+             "\"source\":{\"type\":\"generator\",\"generator\":\"/tmp/datafree_dfq_gen/generator.json\","
+             "\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"batches_per_epoch\":4},"
+             "\"pretrain\":{\"train\":{\"epochs\":1,\"batch_size\":16,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05,"
+             "\"momentum\":0.9}},\"finetune\":{\"train\":{\"epochs\":1,\"batch_size\":16,\"seed\":1},"
+             "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0}},\"output\":{\"dir\":\"/tmp/datafree_dfq_nasb\"}}");
+    tu_write_text("/tmp/datafree_dfq_nasb.json", cfg);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb.json --threads 2", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "NASB search, data-free"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_nasb/search/genotype_v1.json"));
+    assert_true(nn_file_exists("/tmp/datafree_dfq_nasb/v1/finetune/model.json"));
+    assert_int_equal(tu_sh("wc -l < /tmp/datafree_dfq_nasb/search/metrics.jsonl"), 0);
+    assert_int_equal(atoi(TU_OUT), 1);
     /* KD on real data: the teacher's adder counterpart distilled from it (one
      * short epoch); a teacher whose preprocessing differs is refused */
     assert_int_equal(tu_sh("%s convert /tmp/datafree_dfq_teacher/model.json /tmp/datafree_dfq_adder.json --to-adder",
