@@ -309,7 +309,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                     ctx.training = 1;
                     ctx.grad_enabled = 1;
                 } else {
-                    x = nn_new4(&ctx, cfg->batch, d.c, d.h, d.w);
+                    x = nn_new4(&ctx, cfg->batch, C, H, W);
                     nn_dataset_batch(&d, perm + (ph ? nt : 0) + st * cfg->batch, cfg->batch, g->mean, g->std, aug, &r,
                                      x->data, lab);
                 }
@@ -417,7 +417,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
             bad = nasb_derive(alpha, cfg->variants[v], &gt, &e);
             if (!bad && cfg->flops_budget > 0) { /* V3's branches each pay the backbone units and the ops */
                 srch_genotype bare = {.n = 0, .branches = gt.branches};
-                nn_graph *bb = nasb_build(d.c, d.h, d.w, d.num_classes, 1, &bare, &e);
+                nn_graph *bb = nasb_build(C, H, W, K, 1, &bare, &e);
                 double mem, fb = 0, bm;
                 if (bb) nn_graph_cost(bb, &mem, &fb, &bm);
                 nn_graph_free(bb);
@@ -426,7 +426,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                                              cfg->variants[v] == 4 ? "identity" : NULL, &gt, &e); /* V4: no identity */
             }
             if (bad) break;
-            nn_graph *dn = nasb_build(d.c, d.h, d.w, d.num_classes, 1, &gt, &e);
+            nn_graph *dn = nasb_build(C, H, W, K, 1, &gt, &e);
             double mem, fl = 0, bm;
             if (dn) nn_graph_cost(dn, &mem, &fl, &bm);
             nn_graph_free(dn);

@@ -378,7 +378,7 @@ static void test_end_to_end(void **s)
      * checks the plumbing (and that no training file is opened), not accuracy */
     snprintf(cfg, sizeof cfg,
              "{\"data\":{\"path\":\"/tmp/datafree_dfq_testonly\",\"mean\":[0.286],\"std\":[0.353],\"test_limit\":300},"
-             "\"search\":{\"epochs\":1,\"batch_size\":16},\"variants\":[1],"
+             "\"search\":{\"epochs\":1,\"batch_size\":16,\"flops_budget\":1.15},\"variants\":[1],"
              "\"source\":{\"type\":\"generator\",\"generator\":\"/tmp/datafree_dfq_gen/generator.json\","
              "\"teacher\":\"/tmp/datafree_dfq_teacher/model.json\",\"batches_per_epoch\":4},"
              "\"pretrain\":{\"train\":{\"epochs\":1,\"batch_size\":16,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05,"
@@ -387,6 +387,7 @@ static void test_end_to_end(void **s)
     tu_write_text("/tmp/datafree_dfq_nasb.json", cfg);
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb.json --threads 2", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "NASB search, data-free"));
+    assert_non_null(strstr(TU_OUT, "(within $.search.flops_budget)")); /* derived at the teacher's input shape */
     assert_true(nn_file_exists("/tmp/datafree_dfq_nasb/search/genotype_v1.json"));
     assert_true(nn_file_exists("/tmp/datafree_dfq_nasb/v1/finetune/model.json"));
     assert_int_equal(tu_sh("wc -l < /tmp/datafree_dfq_nasb/search/metrics.jsonl"), 0);
