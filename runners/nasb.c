@@ -147,6 +147,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
              (k && (nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
                     nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e)))))
             return NN_ERR;
+        if (c->gen_path && c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
     }
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
@@ -256,8 +257,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     nv = (int)((float)d.n * cfg->val_fraction), nt = d.n - nv;
     const int steps = gen ? cfg->gen_batches : nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
     if (steps < 1) {
-        run_error(gen ? "$.source.batches_per_epoch: must be >= 1"
-                      : "nasb: the proxy split is smaller than one batch (raise data.train_limit)");
+        run_error("nasb: the proxy split is smaller than one batch (raise data.train_limit)");
         goto out;
     }
     int ea = 0;

@@ -385,6 +385,12 @@ static void test_end_to_end(void **s)
              "\"momentum\":0.9}},\"finetune\":{\"train\":{\"epochs\":1,\"batch_size\":16,\"seed\":1},"
              "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0}},\"output\":{\"dir\":\"/tmp/datafree_dfq_nasb\"}}");
     tu_write_text("/tmp/datafree_dfq_nasb.json", cfg);
+    char *bpe = strstr(cfg, "\"batches_per_epoch\":4"); /* refused before anything runs */
+    assert_non_null(bpe);
+    bpe[strlen("\"batches_per_epoch\":")] = '0';
+    tu_write_text("/tmp/datafree_dfq_nasb_bad.json", cfg);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.source.batches_per_epoch"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb.json --threads 2", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "NASB search, data-free"));
     assert_non_null(strstr(TU_OUT, "(within $.search.flops_budget)")); /* derived at the teacher's input shape */

@@ -380,6 +380,19 @@ __attribute__((target("popcnt"))) static void df_bin_gemm_popcnt(const uint64_t 
     df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, y);
 }
 
+/* The tile loop every vector GEMM shares: TILE(o0, R, p0) for output
+ * channels [o0, o0 + R) and the PX pixels from p0 of the block's np, R =
+ * RMAX while RMAX channels are left, then 1; R is a literal in each call,
+ * so an always_inline tile specializes its channel loops to it. */
+#define DF_BIN_TILES(O, RMAX, np, PX, TILE)                                      \
+    do {                                                                         \
+        int o0_ = 0;                                                             \
+        for (; o0_ + (RMAX) <= (O); o0_ += (RMAX))                               \
+            for (int p0_ = 0; p0_ < (np); p0_ += (PX)) TILE(o0_, RMAX, p0_);     \
+        for (; o0_ < (O); o0_++)                                                 \
+            for (int p0_ = 0; p0_ < (np); p0_ += (PX)) TILE(o0_, 1, p0_);        \
+    } while (0)
+
 /* R (<= 8, a constant after inlining) output channels x 16 pixels: per
  * word two loads of 8 pixels, xor with each channel's broadcast weight
  * word, vpopcntq, add; the mismatch counts in a[j][0..1]. */
@@ -421,13 +434,9 @@ df_bin_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int 
 __attribute__((target("avx512f,avx512vl,avx512vpopcntdq"))) static void
 df_bin_gemm_vpopcnt(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O, int np, int P, int base, int32_t *y)
 {
-    int o0 = 0;
-    for (; o0 + 8 <= O; o0 += 8)
-        for (int p0 = 0; p0 < np; p0 += 16)
-            df_bin_tile(col, Bp, Kw, wp + (size_t)o0 * Kw, 8, p0, np, P, base, y + (size_t)o0 * P);
-    for (; o0 < O; o0++)
-        for (int p0 = 0; p0 < np; p0 += 16)
-            df_bin_tile(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, y + (size_t)o0 * P);
+#define T(o0, R, p0) df_bin_tile(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, y + (size_t)(o0) * P)
+    DF_BIN_TILES(O, 8, np, 16, T);
+#undef T
 }
 
 /* The same tile with the layer's float output in its epilogue: y = a *
@@ -467,15 +476,11 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"))) static void
 df_bin_gemm_vpopcnt_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O, int np, int P, int base,
                       const int32_t *cls, const int32_t *tab, int ncls, const float *fa, const float *fb, float *out)
 {
-    int o0 = 0;
-    for (; o0 + 8 <= O; o0 += 8)
-        for (int p0 = 0; p0 < np; p0 += 16)
-            df_bin_tile_f(col, Bp, Kw, wp + (size_t)o0 * Kw, 8, p0, np, P, base, cls, tab + (size_t)o0 * ncls, ncls, fa + o0,
-                          fb ? fb + o0 : NULL, out + (size_t)o0 * P);
-    for (; o0 < O; o0++)
-        for (int p0 = 0; p0 < np; p0 += 16)
-            df_bin_tile_f(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, cls, tab + (size_t)o0 * ncls, ncls, fa + o0,
-                          fb ? fb + o0 : NULL, out + (size_t)o0 * P);
+#define T(o0, R, p0)                                                                                                   \
+    df_bin_tile_f(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls, ncls, fa + (o0), \
+                  fb ? fb + (o0) : NULL, out + (size_t)(o0) * P)
+    DF_BIN_TILES(O, 8, np, 16, T);
+#undef T
 }
 #endif
 
@@ -526,13 +531,9 @@ df_bin_tile_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R,
 __attribute__((target("avx2"))) static void df_bin_gemm_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O,
                                                              int np, int P, int base, int32_t *y)
 {
-    int o0 = 0;
-    for (; o0 + 4 <= O; o0 += 4)
-        for (int p0 = 0; p0 < np; p0 += 8)
-            df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)o0 * Kw, 4, p0, np, P, base, y + (size_t)o0 * P);
-    for (; o0 < O; o0++)
-        for (int p0 = 0; p0 < np; p0 += 8)
-            df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)o0 * Kw, 1, p0, np, P, base, y + (size_t)o0 * P);
+#define T(o0, R, p0) df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, y + (size_t)(o0) * P)
+    DF_BIN_TILES(O, 4, np, 8, T);
+#undef T
 }
 #endif
 

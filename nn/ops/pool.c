@@ -40,6 +40,18 @@ static void maxpool_one(const float *x, int H, int W, int k, int s, int p, int o
     *y = best, *am = bi;
 }
 
+/* One tap of outputs [l, r): the tap of output ow is x[base + ow * s]. */
+static inline __attribute__((always_inline)) void maxpool_tap(const float *restrict x, int base, int s, int l, int r,
+                                                              float *restrict y, int *restrict am)
+{
+    for (int ow = l; ow < r; ow++) {
+        const float v = x[base + ow * s];
+        const int take = v > y[ow];
+        y[ow] = take ? v : y[ow];
+        am[ow] = take ? base + ow * s : am[ow];
+    }
+}
+
 /* The interior outputs [l, r) of one row, tap by tap across the row: the
  * same order and strict comparison as maxpool_one without a branch per tap
  * (random data makes those a coin flip for the predictor); at0: the flat
@@ -51,20 +63,10 @@ static void maxpool_row(const float *restrict x, int W, int k, int s, int at0, i
     for (int kh = 0; kh < k; kh++)
         for (int kw = kh ? 0 : 1; kw < k; kw++) {
             const int base = at0 + kh * W + kw;
-            if (s == 1) /* contiguous taps: one vector compare and two blends per 16 outputs */
-                for (int ow = l; ow < r; ow++) {
-                    const float v = x[base + ow];
-                    const int take = v > y[ow];
-                    y[ow] = take ? v : y[ow];
-                    am[ow] = take ? base + ow : am[ow];
-                }
+            if (s == 1) /* a literal stride: contiguous taps, one vector compare and two blends per 16 outputs */
+                maxpool_tap(x, base, 1, l, r, y, am);
             else
-                for (int ow = l; ow < r; ow++) {
-                    const float v = x[base + ow * s];
-                    const int take = v > y[ow];
-                    y[ow] = take ? v : y[ow];
-                    am[ow] = take ? base + ow * s : am[ow];
-                }
+                maxpool_tap(x, base, s, l, r, y, am);
         }
 }
 

@@ -57,6 +57,38 @@ static double bin_layer(const layer *L, const float *x, int isa, int threshold)
     return nn_now() - t0;
 }
 
+#ifdef DF_BIN_X86
+/* Where the VPOPCNTDQ layer's time goes: df_bin_conv_float's three steps
+ * timed one by one over the batch (best of 5 each): sign + pack of the
+ * float input, im2col of the bits, the popcount GEMM with its float
+ * epilogue. */
+static void vpopcnt_steps(const layer *L, const float *x)
+{
+    const df_bin_geom *g = L->g;
+    double best[3] = {1e30, 1e30, 1e30};
+    for (int rep = 0; rep < 5; rep++) {
+        double t[3] = {0, 0, 0};
+        for (int n = 0; n < L->N; n++) {
+            double t0 = nn_now();
+            df_bin_pack_any(x + (size_t)n * g->C * g->H * g->W, g, 0, L->xp);
+            t[0] += nn_now() - t0;
+            for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+                const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
+                t0 = nn_now();
+                df_bin_im2col_any(L->xp, g, oh0, nr, 0, L->col);
+                const double t1 = nn_now();
+                df_bin_gemm_vpopcnt_f(L->col, g->Bp, g->Kw, L->wp, L->O, nr * g->OW, g->P, g->k * g->k * g->C, L->cls + at,
+                                      L->tab, L->ncls, L->a, L->b, L->y + (size_t)n * L->O * g->P + at);
+                t[1] += t1 - t0, t[2] += nn_now() - t1;
+            }
+        }
+        for (int i = 0; i < 3; i++) best[i] = t[i] < best[i] ? t[i] : best[i];
+    }
+    printf("  vpopcnt steps: sign + pack %.2f ms, im2col %.2f ms, popcount GEMM + float epilogue %.2f ms\n", 1e3 * best[0],
+           1e3 * best[1], 1e3 * best[2]);
+}
+#endif
+
 /* one shape: prints a line and returns the vector path's ratio */
 static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
 {
@@ -111,6 +143,9 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
            "avx2 %.2f ms (%.2fx); portable %.2f ms (%.2fx)\n",
            first ? "" : "  ", Cc, O, H, W, 1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? tf / tv : 0.0, vp ? bmacs / tv / 1e9 : 0.0,
            vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, a2 ? 1e3 * t2 : 0.0, a2 ? tf / t2 : 0.0, 1e3 * tp, tf / tp);
+#ifdef DF_BIN_X86
+    if (first && vp) vpopcnt_steps(&L, xs);
+#endif
     if (first)
         printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"avx2_ms\":%.3f,\"portable_ms\":%.3f,"
                "\"ratio_vpopcnt\":%.2f,\"ratio_avx2\":%.2f,\"ratio_portable\":%.2f}\n",
