@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "search/cost.h"
 #include "compress/kd.h"
+#include "gensrc.h"
 #include "nn/data.h"
 #include "nn/evaluate.h"
 #include "nn/io.h"
@@ -54,9 +55,11 @@ static const char *nasb_help =
     "backbone's Flops, cheaper ops traded in by least alpha per Flop saved)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule} (as in datafree train), source {type generator, generator,\n"
-    "teacher, batches_per_epoch, kd} (data-free NASB: every stage's batches from a\n"
-    "generator reconstructed from the teacher, GDFQ's KD loss, batches_per_epoch\n"
-    "fresh batches per epoch for each of the search's two steps; the training split\n"
+    "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
+    "from a generator reconstructed from the teacher, GDFQ's KD loss,\n"
+    "batches_per_epoch fresh batches per epoch for each of the search's two steps;\n"
+    "update {lr, beta1, beta2, bns_beta, adversarial}: each stage trains the\n"
+    "generator on against its network, as in datafree train; the training split\n"
     "is never read, data.path's test split only for evaluation), output {dir}.\n"
     "See configs/nasb/.\n";
 
@@ -70,6 +73,7 @@ typedef struct {
     const char *gen_path, *teacher_path; /* source generator: data-free NASB */
     int gen_batches;                     /* its weight (and alpha) batches per search epoch */
     cmp_kd kd;
+    run_gensrc gsrc; /* $.source.update: the generator trains on during the search too */
 } nasb_cfg;
 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
@@ -148,6 +152,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
                     nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e)))))
             return NN_ERR;
         if (c->gen_path && c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
+        if (c->gen_path && run_gensrc_parse(c->source, &c->gsrc, e)) return NN_ERR;
     }
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
@@ -187,25 +192,18 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     if (nn_file_exists(path)) return 0; /* finished */
     if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
     nn_dataset d = {0};
-    nn_graph *g = NULL, *gen = NULL, *teacher = NULL;
+    nn_graph *g = NULL;
+    run_gensrc gsrc = cfg->gsrc, *gen = NULL;
     int C, H, W, K;
     if (cfg->gen_path) { /* data-free: images and targets from the generator and its teacher; no data read */
-        gen = nn_graph_load(cfg->gen_path, &e);
-        teacher = gen ? run_load_model(cfg->teacher_path, &e) : NULL;
-        if (!teacher) {
+        gen = &gsrc;
+        if (run_gensrc_open(gen, cfg->gen_path, cfg->teacher_path, &e)) {
             run_error(e.msg);
-            nn_graph_free(gen);
+            run_gensrc_free(gen);
             return -1;
         }
-        C = teacher->in_shape[0], H = teacher->in_shape[1], W = teacher->in_shape[2], K = teacher->num_classes;
-        if (gen->nodes[gen->output].ndim != 3 || memcmp(gen->nodes[gen->output].shape, teacher->in_shape, 3 * sizeof(int))) {
-            run_error("$.source.generator: its images do not have the teacher's input shape");
-            nn_graph_free(gen);
-            nn_graph_free(teacher);
-            return -1;
-        }
-        nn_graph_set_trainable(gen, 0);
-        nn_graph_set_trainable(teacher, 0);
+        C = gen->teacher->in_shape[0], H = gen->teacher->in_shape[1], W = gen->teacher->in_shape[2];
+        K = gen->teacher->num_classes;
     } else {
         if (nn_dataset_load(cfg->data, "train", &d, &e)) return run_error(e.msg), -1;
         if (cfg->train_limit > 0) nn_dataset_truncate(&d, cfg->train_limit);
@@ -213,7 +211,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     }
     g = nasb_build(C, H, W, K, 1, NULL, &e);
     int rc = -1, start = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
-    float *history = NULL;
+    float *history = NULL, *xbuf = NULL, *tbuf = NULL;
     srch_gates gs = {0};
     nn_optim wopt = {0}, aopt = {0};
     nn_ctx ctx;
@@ -234,9 +232,11 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
     snprintf(alog, sizeof alog, "%s/alpha.jsonl", dir);
-    run_ckpt_part parts[2] = {{"supernet.", g, &wopt}, {"arch.", g, &aopt}};
+    /* an updated generator's state goes with the search's */
+    run_ckpt_part parts[3] = {{"supernet.", g, &wopt}, {"arch.", g, &aopt}, {"generator.", gen ? gen->gen : NULL, gen ? &gen->opt : NULL}};
+    const int nparts = gen && gen->update ? 3 : 2;
     if (ra->resume && nn_file_exists(path)) {
-        if (run_ckpt_load(path, parts, 2, &start, &e)) {
+        if (run_ckpt_load(path, parts, nparts, &start, &e)) {
             run_error(e.msg);
             goto out;
         }
@@ -250,6 +250,8 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
      * (data-free: fresh generator batches for both, source.batches_per_epoch) */
     perm = malloc(sizeof(int) * (size_t)(d.n + 1));
     lab = malloc(sizeof(int) * (size_t)cfg->batch);
+    xbuf = malloc(sizeof(float) * (size_t)cfg->batch * C * H * W);
+    tbuf = malloc(sizeof(float) * (size_t)cfg->batch * K);
     for (int i = 0; i < d.n; i++) perm[i] = i;
     nn_rng sr;
     nn_rng_seed(&sr, (uint64_t)cfg->seed * 7919ULL);
@@ -267,8 +269,9 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     have_ctx = 1;
     if (!ra->json && gen)
         printf("NASB search, data-free: supernet %d nodes, %d mixed edges x %d ops, %zu weights; batches from the "
-               "generator %s, KD from %s; %d epochs x %d steps, batch %d, %d threads\n",
-               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), cfg->gen_path, cfg->teacher_path, cfg->epochs, steps,
+               "generator %s (%s), KD from %s; %d epochs x %d steps, batch %d, %d threads\n",
+               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), cfg->gen_path,
+               gen->update ? "trained on, adversarially" : "frozen", cfg->teacher_path, cfg->epochs, steps,
                cfg->batch, nn_threads(&ctx));
     else if (!ra->json)
         printf("NASB search: supernet %d nodes, %d mixed edges x %d ops, %zu weights; %d train / %d val images, "
@@ -292,29 +295,25 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         for (int st = 0; st < steps; st++) {
             for (int ph = 1; ph >= 0; ph--) { /* 1: alpha on validation, then 0: weights on training */
                 nn_ctx_reset(&ctx);
-                ctx.training = 1;
-                ctx.grad_enabled = 1;
                 nn_graph_set_trainable_group(g, NN_GROUP_WEIGHTS, !ph);
                 nn_graph_set_trainable_group(g, NN_GROUP_ARCH, ph);
+                nn_fwd_opts fo = {.mix_weights = srch_gates_weights, .mix_user = &gs, .active = gs.active};
                 nn_tensor *x, *tl = NULL;
-                if (gen) { /* G(z, y) and the teacher's logits, without a tape */
-                    ctx.training = 0;
-                    ctx.grad_enabled = 0;
-                    nn_tensor *z = nn_new2(&ctx, cfg->batch, gen->in_shape[0]);
-                    for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&r);
-                    for (int i = 0; i < cfg->batch; i++) lab[i] = (int)(nn_rng_u64(&r) % (uint64_t)K);
-                    nn_fwd_opts go = {.labels = lab};
-                    x = nn_graph_forward(gen, &ctx, z, &go);
-                    tl = nn_graph_forward(teacher, &ctx, x, NULL);
-                    ctx.training = 1;
-                    ctx.grad_enabled = 1;
+                /* an updated generator's adversarial step runs against this step's sampled path; a
+                 * frozen generator's batch is drawn first, as before the update option existed */
+                if (gen && gen->update) srch_gates_sample(&gs, g, ph ? 2 : 1, &r);
+                if (gen) { /* G(z, y) and the teacher's logits */
+                    run_gensrc_batch(gen, &ctx, g, &fo, cfg->batch, &r, lab, xbuf, tbuf);
+                    x = nn_view(&ctx, xbuf, 4, (int[]){cfg->batch, C, H, W});
+                    tl = nn_view(&ctx, tbuf, 2, (int[]){cfg->batch, K});
                 } else {
                     x = nn_new4(&ctx, cfg->batch, C, H, W);
                     nn_dataset_batch(&d, perm + (ph ? nt : 0) + st * cfg->batch, cfg->batch, g->mean, g->std, aug, &r,
                                      x->data, lab);
                 }
-                srch_gates_sample(&gs, g, ph ? 2 : 1, &r);
-                nn_fwd_opts fo = {.mix_weights = srch_gates_weights, .mix_user = &gs, .active = gs.active};
+                if (!(gen && gen->update)) srch_gates_sample(&gs, g, ph ? 2 : 1, &r);
+                ctx.training = 1;
+                ctx.grad_enabled = 1;
                 nn_tensor *y = nn_graph_forward(g, &ctx, x, &fo);
                 nn_tensor *loss = tl ? cmp_kd_loss(&ctx, y, tl, lab, cfg->kd) : nn_cross_entropy(&ctx, y, lab, 0.0f);
                 if (!isfinite(loss->data[0])) {
@@ -371,7 +370,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         cJSON_Delete(aj);
         run_append_line(alog, txt);
         free(txt);
-        if (run_ckpt_save(path, parts, 2, epoch + 1, &e)) {
+        if (run_ckpt_save(path, parts, nparts, epoch + 1, &e)) {
             run_error(e.msg);
             goto out;
         }
@@ -449,10 +448,9 @@ out:
     nn_optim_free(&wopt);
     nn_optim_free(&aopt);
     srch_gates_free(&gs);
-    free(history), free(perm), free(lab);
+    free(history), free(perm), free(lab), free(xbuf), free(tbuf);
     nn_graph_free(g);
-    nn_graph_free(gen);
-    nn_graph_free(teacher);
+    if (gen) run_gensrc_free(gen);
     nn_dataset_free(&d);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "nn/ops.h"
 #include "nn/optim.h"
 #include "compress/kd.h"
+#include "gensrc.h"
 
 typedef struct train_cfg {
     const cJSON *model;
@@ -34,12 +35,13 @@ typedef struct train_cfg {
     const char *gen_path, *teacher_path;
     int gen_batches;
     cmp_kd kd;
+    run_gensrc gsrc; /* the generator source; $.source.update keeps it training */
 } train_cfg;
 
 static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *e)
 {
     static const char *const top[] = {"model", "data", "train", "optim", "schedule", "output", "source", NULL};
-    static const char *const ksrc[] = {"type", "generator", "teacher", "batches_per_epoch", "kd", NULL};
+    static const char *const ksrc[] = {"type", "generator", "teacher", "batches_per_epoch", "kd", "update", NULL};
     static const char *const kkd[] = {"temperature", "alpha", NULL};
     static const char *const kdata[] = {"path", "mean", "std", "augment", "train_limit", "test_limit", NULL};
     static const char *const kaug[] = {"crop_pad", "hflip", NULL};
@@ -148,8 +150,9 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
                        nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
                 return NN_ERR;
             if (k && !c->teacher_path) return nn_fail(e, "$.source.kd: needs $.source.teacher");
-            if (cJSON_GetObjectItem(src, "generator") || cJSON_GetObjectItem(src, "batches_per_epoch"))
-                return nn_fail(e, "$.source: generator and batches_per_epoch are for type generator");
+            if (cJSON_GetObjectItem(src, "generator") || cJSON_GetObjectItem(src, "batches_per_epoch") ||
+                cJSON_GetObjectItem(src, "update"))
+                return nn_fail(e, "$.source: generator, batches_per_epoch and update are for type generator");
         }
         if (!strcmp(type, "generator")) {
             const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
@@ -161,6 +164,7 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
                        nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
                 return NN_ERR;
             if (c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
+            if (run_gensrc_parse(src, &c->gsrc, e)) return NN_ERR;
         }
     }
     const cJSON *out = nn_json_obj(j, "$", "output", 1, e, &failed);
@@ -257,9 +261,12 @@ static const char *train_help =
     "momentum, nesterov, weight_decay, decay_all, beta1, beta2}, schedule {type\n"
     "cosine|multistep|constant, warmup_epochs, min_lr, milestones, gamma},\n"
     "source {type real|generator, generator (generator.json of datafree reconstruct\n"
-    "or quantize), teacher, batches_per_epoch, kd {temperature, alpha}} (generator:\n"
-    "data-free training on G(z, y) with GDFQ's student loss against the teacher;\n"
-    "the real test split is only evaluated; real with a teacher: the same loss on\n"
+    "or quantize), teacher, batches_per_epoch, kd {temperature, alpha}, update {lr,\n"
+    "beta1, beta2, bns_beta, adversarial}} (generator: data-free training on G(z, y)\n"
+    "with GDFQ's student loss against the teacher, the real test split only\n"
+    "evaluated; update: the generator keeps training, one Adam step per batch on\n"
+    "CE + bns_beta BNS - adversarial |S - T|_1, written to DIR/generator.json;\n"
+    "real with a teacher: the same loss on\n"
     "the real batches, i.e. KD, e.g. an adder network from its CNN), output {dir,\n"
     "export}. See configs/.\n";
 
@@ -289,7 +296,8 @@ int run_train(int argc, char **argv)
 
     int rc = 1;
     nn_dataset train = {0}, test = {0};
-    nn_graph *g = NULL, *gen = NULL, *teacher = NULL;
+    nn_graph *g = NULL, *teacher = NULL;
+    run_gensrc *gs = NULL;
     nn_optim opt = {0};
     nn_ctx ctx;
     int have_ctx = 0;
@@ -321,19 +329,15 @@ int run_train(int argc, char **argv)
         goto out;
     }
     if (cfg.gen_path) { /* data-free: the generator and the teacher it was reconstructed from */
-        gen = nn_graph_load(cfg.gen_path, &e);
-        teacher = gen ? run_load_model(cfg.teacher_path, &e) : NULL;
-        if (!teacher) {
+        gs = &cfg.gsrc;
+        if (run_gensrc_open(gs, cfg.gen_path, cfg.teacher_path, &e) || nn_check_data_fits(gs->teacher, &test, &e)) {
             run_error(e.msg);
             goto out;
         }
-        if (nn_check_data_fits(teacher, &test, &e) || gen->nodes[gen->output].ndim != 3 ||
-            memcmp(gen->nodes[gen->output].shape, g->in_shape, 3 * sizeof(int))) {
-            run_error(e.msg[0] ? e.msg : "$.source.generator: its images do not have the model's input shape");
+        if (memcmp(gs->teacher->in_shape, g->in_shape, 3 * sizeof(int))) {
+            run_error("$.source.generator: its images do not have the model's input shape");
             goto out;
         }
-        nn_graph_set_trainable(gen, 0);
-        nn_graph_set_trainable(teacher, 0);
     } else if (cfg.teacher_path) { /* KD on real data: the teacher sees the student's batches as they are */
         teacher = run_load_model(cfg.teacher_path, &e);
         if (!teacher || nn_check_data_fits(teacher, &train, &e)) {
@@ -358,7 +362,7 @@ int run_train(int argc, char **argv)
     opt.beta1 = cfg.beta1;
     opt.beta2 = cfg.beta2;
 
-    const long steps_per_epoch = gen ? cfg.gen_batches : (train.n + cfg.batch - 1) / cfg.batch;
+    const long steps_per_epoch = gs ? cfg.gen_batches : (train.n + cfg.batch - 1) / cfg.batch;
     nn_sched sched = {.kind = cfg.skind,
                       .lr = cfg.lr,
                       .min_lr = cfg.min_lr,
@@ -380,7 +384,7 @@ int run_train(int argc, char **argv)
     long step = 0;
     snprintf(path, sizeof path, "%s/ckpt.safetensors", cfg.out_dir);
     if (resume && nn_file_exists(path)) {
-        if (load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e)) {
+        if (load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e) || (gs && run_gensrc_load(gs, cfg.out_dir, &e))) {
             run_error(e.msg);
             goto out;
         }
@@ -403,11 +407,12 @@ int run_train(int argc, char **argv)
     }
     nn_ctx_init(&ctx, cfg.threads, 64 << 20);
     have_ctx = 1;
-    if (!json && gen)
-        printf("train %s data-free: batches from the generator %s, KD from %s (T %g, alpha %g); %d test images, "
+    if (!json && gs)
+        printf("train %s data-free: batches from the generator %s (%s), KD from %s (T %g, alpha %g); %d test images, "
                "%d epochs x %ld steps, batch %d, %d threads, %zu params\n",
-               g->name, cfg.gen_path, cfg.teacher_path, cfg.kd.temperature, cfg.kd.alpha, test.n, cfg.epochs,
-               steps_per_epoch, cfg.batch, nn_threads(&ctx), nn_graph_num_trainable(g));
+               g->name, cfg.gen_path, gs->update ? "trained on, adversarially" : "frozen", cfg.teacher_path,
+               cfg.kd.temperature, cfg.kd.alpha, test.n, cfg.epochs, steps_per_epoch, cfg.batch, nn_threads(&ctx),
+               nn_graph_num_trainable(g));
     else if (!json && teacher)
         printf("train %s on %s with KD from %s (T %g, alpha %g): %d train / %d test images, %d epochs x %ld steps, "
                "batch %d, %d threads, %zu params\n",
@@ -419,6 +424,11 @@ int run_train(int argc, char **argv)
                nn_graph_num_trainable(g));
 
     int *perm = nn_xmalloc((size_t)(train.n + 1) * sizeof(int)), *labels = nn_xmalloc((size_t)cfg.batch * sizeof(int));
+    float *xbuf = NULL, *tbuf = NULL; /* a generator batch, kept across the tape reset */
+    if (gs) {
+        xbuf = nn_xmalloc((size_t)cfg.batch * g->in_shape[0] * g->in_shape[1] * g->in_shape[2] * sizeof(float));
+        tbuf = nn_xmalloc((size_t)cfg.batch * g->num_classes * sizeof(float));
+    }
     run_progress prog;
     run_progress_init(&prog, json);
     nn_eval_result ev = {0};
@@ -435,18 +445,13 @@ int run_train(int argc, char **argv)
         long correct = 0, seen = 0;
         float lr = 0.0f;
         for (long s = 0; s < steps_per_epoch; s++, step++) {
-            int off = (int)(s * cfg.batch), n = gen ? cfg.batch : train.n - off < cfg.batch ? train.n - off : cfg.batch;
+            int off = (int)(s * cfg.batch), n = gs ? cfg.batch : train.n - off < cfg.batch ? train.n - off : cfg.batch;
             nn_ctx_reset(&ctx);
             nn_tensor *x, *tlog = NULL;
-            if (gen) { /* G(z, y) for sampled labels, and the teacher's logits on it, without a tape */
-                ctx.training = 0;
-                ctx.grad_enabled = 0;
-                nn_tensor *z = nn_new2(&ctx, n, gen->in_shape[0]);
-                for (size_t i = 0; i < z->numel; i++) z->data[i] = nn_rng_normal(&rng);
-                for (int i = 0; i < n; i++) labels[i] = (int)(nn_rng_u64(&rng) % (uint64_t)g->num_classes);
-                nn_fwd_opts go = {.labels = labels};
-                x = nn_graph_forward(gen, &ctx, z, &go);
-                tlog = nn_graph_forward(teacher, &ctx, x, NULL);
+            if (gs) { /* G(z, y) for sampled labels and the teacher's logits on it (a generator step first, if updated) */
+                run_gensrc_batch(gs, &ctx, g, NULL, n, &rng, labels, xbuf, tbuf);
+                x = nn_view(&ctx, xbuf, 4, (int[]){n, g->in_shape[0], g->in_shape[1], g->in_shape[2]});
+                tlog = nn_view(&ctx, tbuf, 2, (int[]){n, g->num_classes});
             } else {
                 x = nn_new4(&ctx, n, train.c, train.h, train.w);
                 nn_dataset_batch(&train, perm + off, n, g->mean, g->std, &cfg.aug, &rng, x->data, labels);
@@ -510,14 +515,17 @@ int run_train(int argc, char **argv)
             goto out_loop;
         }
         run_progress_done(&prog);
-        char line[400];
+        char line[600], gm[200] = "";
+        if (gs) run_gensrc_metrics(gs, gm, sizeof gm);
         snprintf(line, sizeof line,
                  "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"test_loss\":%.5f,\"test_acc\":%.5f,"
-                 "\"lr\":%.6g,\"epoch_seconds\":%.1f,\"images_per_s\":%.1f}",
+                 "\"lr\":%.6g,\"epoch_seconds\":%.1f,\"images_per_s\":%.1f%s}",
                  epoch + 1, loss_sum / seen, (double)correct / seen, ev.loss, ev.accuracy, lr, ep_time,
-                 seen / ep_time);
-        /* Checkpoint first, then the metrics line: a resume trims lines past it. */
-        if (save_ckpt(cfg.out_dir, g, &opt, epoch + 1, step, &e)) {
+                 seen / ep_time, gm);
+        /* Checkpoint first (the generator's, then the run's), then the metrics
+         * line: a resume trims lines past it. A crash between the two
+         * checkpoints resumes with the generator one epoch further on. */
+        if ((gs && run_gensrc_save(gs, cfg.out_dir, epoch + 1, &e)) || save_ckpt(cfg.out_dir, g, &opt, epoch + 1, step, &e)) {
             run_error(e.msg);
             goto out_loop;
         }
@@ -538,7 +546,10 @@ int run_train(int argc, char **argv)
             goto out_loop;
         }
         snprintf(path, sizeof path, "%s/model.json", cfg.out_dir);
+        char gpath[1200];
+        snprintf(gpath, sizeof gpath, "%s/generator.json", cfg.out_dir);
         if (nn_graph_save(g, path, &e) || (cfg.export_path && nn_graph_save(g, cfg.export_path, &e)) ||
+            (gs && gs->update && nn_graph_save(gs->gen, gpath, &e)) ||
             (cfg.export_path && export_metrics(metrics, cfg.export_path, &e))) {
             run_error(e.msg);
             goto out_loop;
@@ -555,11 +566,13 @@ int run_train(int argc, char **argv)
 out_loop:
     free(perm);
     free(labels);
+    free(xbuf);
+    free(tbuf);
 out:
     if (have_ctx) nn_ctx_free(&ctx);
     nn_optim_free(&opt);
     nn_graph_free(g);
-    nn_graph_free(gen);
+    if (gs) run_gensrc_free(gs);
     nn_graph_free(teacher);
     nn_dataset_free(&train);
     nn_dataset_free(&test);

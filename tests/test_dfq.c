@@ -14,6 +14,8 @@
 #include "nn/io.h"
 #include "nn/json.h"
 #include "nn/data.h"
+#include "runners/cli.h"
+#include "runners/gensrc.h"
 #include "testutil.h"
 
 #define C TU_CTX
@@ -371,6 +373,81 @@ static void test_end_to_end(void **s)
     if (dfs < 0.25) {
         print_error("data-free student reached only %.4f (teacher %.4f)\n", dfs, teacher);
         fail();
+    }
+    /* the generator trained on (source.update): against a fixed student, its
+     * steps widen the student-teacher gap the adversarial term asks for */
+    {
+        nn_err e;
+        run_gensrc gsrc;
+        cJSON *src = cJSON_Parse("{\"update\":{\"lr\":0.01,\"bns_beta\":0,\"adversarial\":10}}");
+        assert_int_equal(run_gensrc_parse(src, &gsrc, &e), NN_OK);
+        cJSON_Delete(src);
+        assert_int_equal(run_gensrc_open(&gsrc, "/tmp/datafree_dfq_gen/generator.json",
+                                         "/tmp/datafree_dfq_teacher/model.json", &e), NN_OK);
+        nn_graph *st = run_load_model("/tmp/datafree_dfq_dfstudent/model.json", &e);
+        assert_non_null(st);
+        nn_graph_set_trainable(st, 0);
+        nn_ctx c;
+        nn_ctx_init(&c, 2, 64 << 20);
+        nn_rng r;
+        nn_rng_seed(&r, 5);
+        int lab[32];
+        float *x = malloc(32 * 784 * sizeof(float)), tl[320];
+        double gap[40];
+        for (int i = 0; i < 40; i++) {
+            run_gensrc_batch(&gsrc, &c, st, NULL, 32, &r, lab, x, tl);
+            gap[i] = gsrc.gap / (double)gsrc.seen;
+            gsrc.gap = 0, gsrc.seen = 0;
+        }
+        double first = 0, last = 0;
+        for (int i = 0; i < 5; i++) first += gap[i] / 5, last += gap[35 + i] / 5;
+        if (!(last > 1.5 * first)) {
+            print_error("adversarial generator steps: |S - T|_1 %.4f over the first 5 batches, %.4f over the last 5\n",
+                        first, last);
+            fail();
+        }
+        /* a bad update block is refused with its JSON path */
+        src = cJSON_Parse("{\"update\":{\"lr\":0.01,\"adversary\":1}}");
+        assert_int_equal(run_gensrc_parse(src, &gsrc, &e), NN_ERR);
+        assert_non_null(strstr(e.msg, "$.source.update"));
+        cJSON_Delete(src);
+        free(x);
+        nn_ctx_free(&c);
+        nn_graph_free(st);
+    }
+    /* a data-free run with the generator trained on: stopped after one epoch
+     * and resumed, it ends exactly where an uninterrupted run does (the
+     * generator's state is checkpointed with the run's), and writes the
+     * generator it ended with */
+    {
+        char *u = strstr(cfg, "\"batches_per_epoch\":80}");
+        assert_non_null(u);
+        char ucfg[4096];
+        snprintf(ucfg, sizeof ucfg, "%.*s\"batches_per_epoch\":20,\"update\":{\"adversarial\":1}}%s", (int)(u - cfg),
+                 cfg, u + strlen("\"batches_per_epoch\":80}"));
+        char *ep = strstr(ucfg, "\"epochs\":4"), *dir = strstr(ucfg, "datafree_dfq_dfstudent");
+        assert_non_null(ep);
+        assert_non_null(dir);
+        ep[strlen("\"epochs\":")] = '2';
+        memcpy(dir, "datafree_dfq_dfupdate1", strlen("datafree_dfq_dfupdate1"));
+        tu_write_text("/tmp/datafree_dfq_dfupdate1.json", ucfg);
+        memcpy(dir, "datafree_dfq_dfupdate2", strlen("datafree_dfq_dfupdate2"));
+        tu_write_text("/tmp/datafree_dfq_dfupdate2.json", ucfg);
+        tu_sh("rm -rf /tmp/datafree_dfq_dfupdate1 /tmp/datafree_dfq_dfupdate2");
+        assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_dfupdate1.json --json", tu_bin()), 0);
+        assert_non_null(strstr(TU_OUT, "\"complete\":true"));
+        const double full = tu_out_number("test_accuracy");
+        assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_dfupdate2.json --stop-after 1", tu_bin()), 0);
+        assert_non_null(strstr(TU_OUT, "trained on, adversarially"));
+        assert_true(nn_file_exists("/tmp/datafree_dfq_dfupdate2/generator_ckpt.safetensors"));
+        assert_int_equal(tu_sh("%s train /tmp/datafree_dfq_dfupdate2.json --resume --json", tu_bin()), 0);
+        assert_true(tu_out_number("test_accuracy") == full);
+        assert_int_equal(tu_sh("cmp /tmp/datafree_dfq_dfupdate1/generator.safetensors "
+                               "/tmp/datafree_dfq_dfupdate2/generator.safetensors"), 0);
+        assert_int_equal(tu_sh("cmp -s /tmp/datafree_dfq_gen/generator.safetensors "
+                               "/tmp/datafree_dfq_dfupdate1/generator.safetensors"), 1); /* it did train */
+        assert_int_equal(tu_sh("grep -c g_gap /tmp/datafree_dfq_dfupdate1/metrics.jsonl"), 0);
+        assert_int_equal(atoi(TU_OUT), 2);
     }
     /* data-free NASB from the same folder: a search on generated batches
      * only (its proxy split generated too), then the derived network
