@@ -28,7 +28,15 @@ find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read 
     esac
   elif [ -f "$d/ckpt.safetensors" ] && [ "$(stat -c %s "$d/ckpt.safetensors")" -lt 20000000 ]; then
     git add -f "$d/ckpt.safetensors"
+    # a generator trained on during the run (source.update): its state goes with the run's
+    [ -f "$d/generator_ckpt.safetensors" ] && git add -f "$d/generator_ckpt.safetensors"
   fi
+  [ $done = 1 ] && git rm -q --cached --ignore-unmatch "$d/generator_ckpt.safetensors"
+done
+# the generator the data-free NASB rows draw from: their input, kept so a
+# fresh clone reruns them on the same one instead of reconstructing it
+for x in generator.json generator.safetensors; do
+  [ -f "results/runs/nasb/generator/$x" ] && git add -f "results/runs/nasb/generator/$x"
 done
 git add results/dfq_resnet20_fmnist.md
 for t in results/addernet_fmnist.md results/nasb_fmnist.md; do [ -f "$t" ] && git add "$t"; done

@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 pat=${1:-*}
 THREADS=${DATAFREE_THREADS:+--threads $DATAFREE_THREADS}   # e.g. DATAFREE_THREADS=1 beside another run
-for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3; do
+for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3 nasb_datafree_adv_s1; do
   case "$name" in $pat) ;; *) continue ;; esac
-  if [ "$name" = nasb_datafree_s1 ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
+  if [ "${name#nasb_datafree}" != "$name" ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
     # data-free NASB draws every batch from a generator reconstructed from the teacher
     echo "== reconstruct (generator for $name)"
     "$BIN" reconstruct configs/nasb/reconstruct_resnet20.json --resume $THREADS || exit 1
@@ -87,11 +87,13 @@ for label, dirs, search in [
     rel = f"{fl / base[1]:.2f}x" if base else ""
     d = f"{mean - base[0]:+.2f}" if base and not l.startswith("Bi-Real") else ""
     out.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | {mb:.3f} | {wall:.0f} min |")
-l, v = row("data-free NASB ResNet-20 (every batch from a generator reconstructed from the ResNet-20 teacher)",
-           [f"{R}/nasb_datafree_s1/v1"], [f"{R}/nasb_datafree_s1/search"])
-if v is None:
-    out.append(f"| {l} | not run yet | | | | | |")
-else:
+for name, label in [
+        ("nasb_datafree_s1", "data-free NASB ResNet-20 (every batch from a generator reconstructed from the ResNet-20 teacher, frozen)"),
+        ("nasb_datafree_adv_s1", "data-free NASB ResNet-20, the generator trained on adversarially (`source.update`)")]:
+    l, v = row(label, [f"{R}/{name}/v1"], [f"{R}/{name}/search"])
+    if v is None:
+        out.append(f"| {l} | not run yet | | | | | |")
+        continue
     mean, sd, n, seeds, fl, mb, wall = v
     out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | {wall:.0f} min |"
                if base else f"| {l} | {mean:.2f} (1 seed) | | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
