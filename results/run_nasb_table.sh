@@ -12,18 +12,18 @@ cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 pat=${1:-*}
 THREADS=${DATAFREE_THREADS:+--threads $DATAFREE_THREADS}   # e.g. DATAFREE_THREADS=1 beside another run
-for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3 nasb_datafree_adv_s1; do
+for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3 nasb_datafree_adv_s1 fp_resnet20_datafree fp_resnet20_datafree_adv; do
   case "$name" in $pat) ;; *) continue ;; esac
-  if [ "${name#nasb_datafree}" != "$name" ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
+  if [ "${name#*datafree}" != "$name" ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
     # data-free NASB draws every batch from a generator reconstructed from the teacher
     echo "== reconstruct (generator for $name)"
     "$BIN" reconstruct configs/nasb/reconstruct_resnet20.json --resume $THREADS || exit 1
   fi
-  if [ "$name" = fp_resnet20 ]; then
-    [ -f results/runs/nasb/fp_resnet20/model.json ] && continue
+  if [ "${name#fp_resnet20}" != "$name" ]; then
+    [ -f "results/runs/nasb/$name/model.json" ] && continue
     echo "== $name"
-    r=; [ -f results/runs/nasb/fp_resnet20/ckpt.safetensors ] && r=--resume
-    "$BIN" train configs/nasb/fp_resnet20.json $r $THREADS || exit 1
+    r=; [ -f "results/runs/nasb/$name/ckpt.safetensors" ] && r=--resume
+    "$BIN" train "configs/nasb/$name.json" $r $THREADS || exit 1
     continue
   fi
   echo "== $name"
@@ -97,9 +97,12 @@ for name, label in [
     mean, sd, n, seeds, fl, mb, wall = v
     out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | {wall:.0f} min |"
                if base else f"| {l} | {mean:.2f} (1 seed) | | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
-fp = last_acc(f"{R}/fp_resnet20")
-out.append(f"| full-precision ResNet-20 (same 8 epochs, 30k images) | {fp:.2f} (1 seed) | | | | | {secs(R + '/fp_resnet20') / 60:.0f} min |"
-           if fp is not None else "| full-precision ResNet-20 | not run yet | | | | | |")
+for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
+                    ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
+                    ("fp_resnet20_datafree_adv", "full-precision ResNet-20, data-free, the generator trained on adversarially")]:
+    fp = last_acc(f"{R}/{name}") if os.path.exists(f"{R}/{name}/model.json") else None
+    out.append(f"| {label} | {fp:.2f} (1 seed) | | | | | {secs(R + '/' + name) / 60:.0f} min |"
+               if fp is not None else f"| {label} | not run yet | | | | | |")
 with open("results/nasb_fmnist.md.tmp", "w") as f:
     f.write("# NASB on Fashion-MNIST\n\nWritten by `bash results/run_nasb_table.sh` from the finished runs; top-1 on the "
             "10,000 real test images after binarized finetuning.\nOne budget for every row: 30,000 training images, "
