@@ -265,10 +265,10 @@ static const char *train_help =
     "beta1, beta2, bns_beta, adversarial}} (generator: data-free training on G(z, y)\n"
     "with GDFQ's student loss against the teacher, the real test split only\n"
     "evaluated; update: the generator keeps training, one Adam step per batch on\n"
-    "CE + bns_beta BNS - adversarial |S - T|_1, written to DIR/generator.json;\n"
-    "real with a teacher: the same loss on\n"
-    "the real batches, i.e. KD, e.g. an adder network from its CNN), output {dir,\n"
-    "export}. See configs/.\n";
+    "CE + bns_beta BNS - adversarial |S - T|_1 (defaults 1e-3, 0.5, 0.999, 0.1, 1),\n"
+    "written to DIR/generator.json; real with a teacher: the same loss on the real\n"
+    "batches, i.e. KD, e.g. an adder network from its CNN), output {dir, export}.\n"
+    "See configs/.\n";
 
 int run_train(int argc, char **argv)
 {
