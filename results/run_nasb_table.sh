@@ -120,18 +120,41 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed), with bit-packed inference beside the "
                 "float simulation:\n\n" + "\n".join(models) + "\n")
-    try:  # what the data-free row's networks learned: the generator's batches against the real test set
-        pre = [json.loads(l) for l in open(f"{R}/nasb_datafree_s1/v1/pretrain/metrics.jsonl")][-1]
-        fin = [json.loads(l) for l in open(f"{R}/nasb_datafree_s1/v1/finetune/metrics.jsonl")][-1]
-        f.write(f"\nData-free row: the network starts from scratch and never sees a real training image; it fits the "
-                f"generator's batches (top-1 against the labels they were drawn for: after pretraining "
-                f"{100 * pre['train_acc']:.1f} %, after binarized finetuning {100 * fin['train_acc']:.1f} %) but "
-                f"reaches only {100 * pre['test_acc']:.2f} % / {100 * fin['test_acc']:.2f} % on the real test set: "
+    def stage(name, st):  # the last epoch of a finished data-free run's stage, with its mean epoch time
+        d = f"{R}/{name}/{st}" if st else f"{R}/{name}"
+        try:
+            if not os.path.exists(f"{d}/model.json"):
+                return None
+            ls = [json.loads(l) for l in open(f"{d}/metrics.jsonl")]
+            return dict(ls[-1], mean_seconds=statistics.mean(l["epoch_seconds"] for l in ls))
+        except (OSError, IndexError, KeyError, ValueError):
+            return None
+    pre, fin = stage("nasb_datafree_s1/v1", "pretrain"), stage("nasb_datafree_s1/v1", "finetune")
+    if pre and fin:  # what the data-free rows' networks learned: the generator's batches against the real test set
+        f.write(f"\nData-free rows: the network starts from scratch and never sees a real training image. With the "
+                f"frozen generator it fits the generator's batches (top-1 against the labels they were drawn for: after "
+                f"pretraining {100 * pre['train_acc']:.1f} %, after binarized finetuning {100 * fin['train_acc']:.1f} %) "
+                f"but reaches only {100 * pre['test_acc']:.2f} % / {100 * fin['test_acc']:.2f} % on the real test set: "
                 "the generator (8 x 100 GDFQ iterations, then frozen) covers too narrow a part of the data for "
                 "training from scratch. GDFQ's quantization rows do well from the same kind of generator because "
-                "their student starts from the teacher's weights.\n")
-    except (OSError, IndexError, KeyError):
-        pass
+                "their student starts from the teacher's weights.")
+        apre, afin = stage("nasb_datafree_adv_s1/v1", "pretrain"), stage("nasb_datafree_adv_s1/v1", "finetune")
+        if apre and afin:
+            f.write(f" With `source.update` (`configs/nasb/nasb_datafree_adv_s1.json`: every stage, the search's "
+                    "included, keeps training the same generator, one Adam step per batch on GDFQ's CE + 0.1 BNS minus "
+                    "DFAD's L1 gap between the network's and the teacher's logits, so the images move to where the "
+                    f"network still disagrees with the teacher) the batches are harder (generator-batch top-1 "
+                    f"{100 * apre['train_acc']:.1f} % / {100 * afin['train_acc']:.1f} %) and the real test set reaches "
+                    f"{100 * apre['test_acc']:.2f} % / {100 * afin['test_acc']:.2f} %, at "
+                    f"{apre['mean_seconds'] / pre['mean_seconds']:.1f}x / {afin['mean_seconds'] / fin['mean_seconds']:.1f}x "
+                    "the time per epoch.")
+        fpf, fpa = stage("fp_resnet20_datafree", None), stage("fp_resnet20_datafree_adv", None)
+        if fpf and fpa:
+            f.write(f" The full-precision ResNet-20 trained the same way from the same generator: "
+                    f"{100 * fpf['test_acc']:.2f} % frozen, {100 * fpa['test_acc']:.2f} % trained on "
+                    "(`configs/nasb/fp_resnet20_datafree*.json`; the choice of the update's weights: "
+                    "`configs/nasb/trials/README.md`).")
+        f.write("\n")
 os.replace("results/nasb_fmnist.md.tmp", "results/nasb_fmnist.md")
 print(open("results/nasb_fmnist.md").read())
 PY
