@@ -22,8 +22,9 @@ find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read 
   if [ $done = 1 ]; then
     git rm -q --cached --ignore-unmatch "$d/ckpt.safetensors"
     # a finished NASB stage's model: the next stage starts from it, and its
-    # presence is what marks the stage done (about 1-5 MB each)
-    case "$d" in results/runs/nasb/*/pretrain/|results/runs/nasb/*/finetune/)
+    # presence is what marks the stage done (about 1-5 MB each); the
+    # full-precision rows' models, so that datafree eval reproduces them
+    case "$d" in results/runs/nasb/*/pretrain/|results/runs/nasb/*/finetune/|results/runs/nasb/fp_resnet20*/)
       git add -f "$d/model.json" "$d/model.safetensors" ;;
     esac
   elif [ -f "$d/ckpt.safetensors" ] && [ "$(stat -c %s "$d/ckpt.safetensors")" -lt 20000000 ]; then

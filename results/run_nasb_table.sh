@@ -103,6 +103,9 @@ for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30
     fp = last_acc(f"{R}/{name}") if os.path.exists(f"{R}/{name}/model.json") else None
     out.append(f"| {label} | {fp:.2f} (1 seed) | | | | | {secs(R + '/' + name) / 60:.0f} min |"
                if fp is not None else f"| {label} | not run yet | | | | | |")
+    if fp is not None:
+        models.append(f"- {label}: `./build/datafree eval --model {R}/{name}/model.json --data "
+                      f"/usr/share/datasets/fashion-mnist` ({fp:.2f} %)")
 with open("results/nasb_fmnist.md.tmp", "w") as f:
     f.write("# NASB on Fashion-MNIST\n\nWritten by `bash results/run_nasb_table.sh` from the finished runs; top-1 on the "
             "10,000 real test images after binarized finetuning.\nOne budget for every row: 30,000 training images, "
@@ -110,16 +113,16 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "weight decay 0), batch 128; NASB and NASB-V4 share one 2-epoch binary-gate search per seed "
             "(15k/15k proxy split; weights SGD 0.01 momentum 0.9, alpha Adam 3e-3), each derived network "
             "held to 1.15x the Bi-Real backbone's Flops (`search.flops_budget`: cheaper ops traded in by least "
-            "alpha per Flop saved). The data-free row takes every batch of every stage, the search's included, "
-            "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`), "
-            "with GDFQ's KD loss; only the real test split is read, for evaluation. Flops = real MACs + binary MACs / 64, memory = 32 real + 1 binary bits per "
+            "alpha per Flop saved). The data-free rows take every batch of every stage, the search's included, "
+            "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`; "
+            "frozen, or trained on with `source.update`), with GDFQ's KD loss; only the real test split is read, for evaluation. Flops = real MACs + binary MACs / 64, memory = 32 real + 1 binary bits per "
             "parameter (seed 003 Table 4.6), from `datafree inspect`. Commands: `datafree nasb configs/nasb/<row>_s<seed>.json`.\n\n"
             "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
             "|---|---|---|---|---|---|---|\n")
     f.write("\n".join(out) + "\n")
     if models:
-        f.write("\nThe median seed's finetuned model of each row (committed), with bit-packed inference beside the "
-                "float simulation:\n\n" + "\n".join(models) + "\n")
+        f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
+                "beside the float simulation):\n\n" + "\n".join(models) + "\n")
     def stage(name, st):  # the last epoch of a finished data-free run's stage, with its mean epoch time
         d = f"{R}/{name}/{st}" if st else f"{R}/{name}"
         try:
@@ -144,8 +147,10 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                     "included, keeps training the same generator, one Adam step per batch on GDFQ's CE + 0.1 BNS minus "
                     "DFAD's L1 gap between the network's and the teacher's logits, so the images move to where the "
                     f"network still disagrees with the teacher) the batches are harder (generator-batch top-1 "
-                    f"{100 * apre['train_acc']:.1f} % / {100 * afin['train_acc']:.1f} %) and the real test set reaches "
-                    f"{100 * apre['test_acc']:.2f} % / {100 * afin['test_acc']:.2f} %, at "
+                    f"{100 * apre['train_acc']:.1f} % / {100 * afin['train_acc']:.1f} %) and the real test set gives "
+                    f"{100 * apre['test_acc']:.2f} % / {100 * afin['test_acc']:.2f} % (finetuning epoch by epoch: "
+                    + ", ".join(f"{100 * json.loads(l)['test_acc']:.2f}" for l in open(f"{R}/nasb_datafree_adv_s1/v1/finetune/metrics.jsonl"))
+                    + f" %), at "
                     f"{apre['mean_seconds'] / pre['mean_seconds']:.1f}x / {afin['mean_seconds'] / fin['mean_seconds']:.1f}x "
                     "the time per epoch.")
         fpf, fpa = stage("fp_resnet20_datafree", None), stage("fp_resnet20_datafree_adv", None)
@@ -153,7 +158,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             f.write(f" The full-precision ResNet-20 trained the same way from the same generator: "
                     f"{100 * fpf['test_acc']:.2f} % frozen, {100 * fpa['test_acc']:.2f} % trained on "
                     "(`configs/nasb/fp_resnet20_datafree*.json`; the choice of the update's weights: "
-                    "`configs/nasb/trials/README.md`).")
+                    "`configs/nasb/trials/README.md`). One seed each, and from-scratch data-free networks swing "
+                    "by several points between epochs: the generator trained on helps the full-precision network, "
+                    "not (at this budget) the binary one, and neither comes near training on the real images.")
         f.write("\n")
 os.replace("results/nasb_fmnist.md.tmp", "results/nasb_fmnist.md")
 print(open("results/nasb_fmnist.md").read())
