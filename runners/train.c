@@ -497,9 +497,12 @@ int run_train(int argc, char **argv)
             double el = nn_now() - t0, ips = seen / (el > 0 ? el : 1e-9);
             const double eta = (nn_now() - t0) / (double)(s + 1) *
                                (double)((cfg.epochs - epoch - 1) * steps_per_epoch + steps_per_epoch - s - 1);
-            run_progress_line(&prog, "epoch %d/%d step %ld/%ld loss %.4f acc %.2f%% lr %.4g %.0f img/s ETA %.0fm%02.0fs",
+            char gl[96] = ""; /* a generator trained on: its losses so far this epoch */
+            if (gs && gs->update && gs->seen)
+                snprintf(gl, sizeof gl, " | G ce %.3f gap %.3f", gs->ce / (double)gs->seen, gs->gap / (double)gs->seen);
+            run_progress_line(&prog, "epoch %d/%d step %ld/%ld loss %.4f acc %.2f%% lr %.4g%s %.0f img/s ETA %.0fm%02.0fs",
                               epoch + 1, cfg.epochs, s + 1, steps_per_epoch, loss_sum / seen, 100.0 * correct / seen,
-                              lr, ips, floor(eta / 60), fmod(eta, 60));
+                              lr, gl, ips, floor(eta / 60), fmod(eta, 60));
             if ((s + 1) % 50 == 0 || s + 1 == steps_per_epoch) {
                 char line[300];
                 snprintf(line, sizeof line,
