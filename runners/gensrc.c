@@ -9,14 +9,35 @@
 #include "nn/json.h"
 #include "nn/ops.h"
 
+int run_parse_kd(const cJSON *source, cmp_kd *kd, nn_err *e)
+{
+    static const char *const kk[] = {"temperature", "alpha", NULL};
+    kd->temperature = 20.0f, kd->alpha = 1.0f, kd->batchmean = 0;
+    int failed = 0;
+    const cJSON *k = nn_json_obj(source, "$.source", "kd", 0, e, &failed);
+    if (failed || (k && (nn_json_check_keys(k, "$.source.kd", kk, e) ||
+                         nn_json_float(k, "$.source.kd", "temperature", 0, &kd->temperature, e) ||
+                         nn_json_float(k, "$.source.kd", "alpha", 0, &kd->alpha, e))))
+        return NN_ERR;
+    return NN_OK;
+}
+
 int run_gensrc_parse(const cJSON *source, run_gensrc *s, nn_err *e)
 {
+    static const char *const ks[] = {"type", "generator", "teacher", "batches_per_epoch", "kd", "update", NULL};
     static const char *const ku[] = {"lr", "beta1", "beta2", "bns_beta", "adversarial", NULL};
     memset(s, 0, sizeof *s);
+    s->batches = 100;
     /* GDFQ's generator optimiser and loss weight; DFAD's adversarial weight */
     s->lr = 1e-3f, s->beta1 = 0.5f, s->beta2 = 0.999f, s->bns_beta = 0.1f, s->adversarial = 1.0f;
+    if (nn_json_check_keys(source, "$.source", ks, e) ||
+        nn_json_str(source, "$.source", "generator", 1, &s->gen_path, e) ||
+        nn_json_str(source, "$.source", "teacher", 1, &s->teacher_path, e) ||
+        nn_json_int(source, "$.source", "batches_per_epoch", 0, &s->batches, e) || run_parse_kd(source, &s->kd, e))
+        return NN_ERR;
+    if (s->batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
     int failed = 0;
-    const cJSON *u = source ? nn_json_obj(source, "$.source", "update", 0, e, &failed) : NULL;
+    const cJSON *u = nn_json_obj(source, "$.source", "update", 0, e, &failed);
     if (failed) return NN_ERR;
     if (!u) return NN_OK;
     if (nn_json_check_keys(u, "$.source.update", ku, e) || nn_json_float(u, "$.source.update", "lr", 0, &s->lr, e) ||
@@ -31,11 +52,11 @@ int run_gensrc_parse(const cJSON *source, run_gensrc *s, nn_err *e)
     return NN_OK;
 }
 
-int run_gensrc_open(run_gensrc *s, const char *gen_path, const char *teacher_path, nn_err *e)
+int run_gensrc_open(run_gensrc *s, nn_err *e)
 {
-    s->gen = nn_graph_load(gen_path, e);
+    s->gen = nn_graph_load(s->gen_path, e);
     if (!s->gen) return NN_ERR;
-    s->teacher = run_load_model(teacher_path, e);
+    s->teacher = run_load_model(s->teacher_path, e);
     if (!s->teacher) return NN_ERR;
     const nn_gnode *o = &s->gen->nodes[s->gen->output];
     if (o->ndim != 3 || memcmp(o->shape, s->teacher->in_shape, 3 * sizeof(int)))

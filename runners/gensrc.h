@@ -15,10 +15,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "compress/kd.h"
 #include "nn/graph.h"
 #include "nn/optim.h"
 
 typedef struct run_gensrc {
+    const char *gen_path, *teacher_path; /* $.source.generator, $.source.teacher */
+    int batches;                         /* $.source.batches_per_epoch (default 100) */
+    cmp_kd kd;                           /* $.source.kd: the network's loss against the teacher */
     nn_graph *gen, *teacher;
     nn_optim opt;
     int update;
@@ -27,15 +31,22 @@ typedef struct run_gensrc {
     long seen;
 } run_gensrc;
 
-/* $.source.update {lr, beta1, beta2, bns_beta, adversarial} (absent: frozen);
- * checks the keys. */
+/* A $.source of type generator, every key checked: generator, teacher
+ * (required), batches_per_epoch, kd {temperature, alpha}, update {lr, beta1,
+ * beta2, bns_beta, adversarial} (absent: frozen). The one parser of this
+ * block for datafree train and datafree nasb. The paths point into source:
+ * keep it until run_gensrc_open. */
 int run_gensrc_parse(const cJSON *source, run_gensrc *s, nn_err *e);
+/* $.source.kd {temperature, alpha} into kd (GDFQ's T 20, alpha 1 if absent). */
+int run_parse_kd(const cJSON *source, cmp_kd *kd, nn_err *e);
 /* Load the generator and its teacher (both checked: the generator's images
  * must have the teacher's input shape). */
-int run_gensrc_open(run_gensrc *s, const char *gen_path, const char *teacher_path, nn_err *e);
+int run_gensrc_open(run_gensrc *s, nn_err *e);
 /* One batch of n: labels drawn uniformly, images into x[n*C*H*W] and the
  * teacher's logits into tl[n*K]. With update, the generator first takes its
- * step against `student` run with `so` (NULL student: no adversarial term).
+ * step against `student` run with `so` (NULL student: no adversarial term),
+ * the student in training mode, so its BN running statistics see the batch
+ * here and again in its own step.
  * Resets c's tape; the student's gradients are left dirty (zero them). */
 void run_gensrc_batch(run_gensrc *s, nn_ctx *c, nn_graph *student, const nn_fwd_opts *so, int n, nn_rng *r,
                       int *labels, float *x, float *tl);

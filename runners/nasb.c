@@ -57,7 +57,8 @@ static const char *nasb_help =
     "optim, schedule} (as in datafree train), source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
     "from a generator reconstructed from the teacher, GDFQ's KD loss,\n"
-    "batches_per_epoch fresh batches per epoch for each of the search's two steps;\n"
+    "batches_per_epoch (default 100) fresh batches per epoch for each of the\n"
+    "search's two steps; the whole source block is checked before the search;\n"
     "update {lr, beta1, beta2, bns_beta, adversarial}: each stage trains the\n"
     "generator on against its network, as in datafree train; the training split\n"
     "is never read, data.path's test split only for evaluation), output {dir}.\n"
@@ -70,10 +71,10 @@ typedef struct {
     float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
     int nmean, nstd;
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
-    const char *gen_path, *teacher_path; /* source generator: data-free NASB */
-    int gen_batches;                     /* its weight (and alpha) batches per search epoch */
-    cmp_kd kd;
-    run_gensrc gsrc; /* $.source.update: the generator trains on during the search too */
+    /* source generator (gsrc.gen_path set): data-free NASB; gsrc.batches
+     * weight (and alpha) batches per search epoch, and the generator trains
+     * on during the search too with $.source.update */
+    run_gensrc gsrc;
 } nasb_cfg;
 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
@@ -138,21 +139,11 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     if (c->flops_budget != 0.0f && !(c->flops_budget >= 1.0f))
         return nn_fail(e, "$.search.flops_budget: %g (a ratio to the backbone's Flops, >= 1; 0 or absent: none)",
                        (double)c->flops_budget);
-    c->kd.temperature = 20.0f, c->kd.alpha = 1.0f;
     c->source = cJSON_GetObjectItem(root, "source");
-    if (c->source) { /* checked in full by the train stages; the search needs its files */
+    if (c->source) { /* a generator source checked in full here, before the search (a real one by the train stages) */
         const char *type = NULL;
-        const cJSON *k = cJSON_GetObjectItem(c->source, "kd");
         if (nn_json_str(c->source, "$.source", "type", 1, &type, e)) return NN_ERR;
-        if (!strcmp(type, "generator") &&
-            (nn_json_str(c->source, "$.source", "generator", 1, &c->gen_path, e) ||
-             nn_json_str(c->source, "$.source", "teacher", 1, &c->teacher_path, e) ||
-             nn_json_int(c->source, "$.source", "batches_per_epoch", 1, &c->gen_batches, e) ||
-             (k && (nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
-                    nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e)))))
-            return NN_ERR;
-        if (c->gen_path && c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
-        if (c->gen_path && run_gensrc_parse(c->source, &c->gsrc, e)) return NN_ERR;
+        if (!strcmp(type, "generator") && run_gensrc_parse(c->source, &c->gsrc, e)) return NN_ERR;
     }
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
@@ -195,9 +186,9 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     nn_graph *g = NULL;
     run_gensrc gsrc = cfg->gsrc, *gen = NULL;
     int C, H, W, K;
-    if (cfg->gen_path) { /* data-free: images and targets from the generator and its teacher; no data read */
+    if (cfg->gsrc.gen_path) { /* data-free: images and targets from the generator and its teacher; no data read */
         gen = &gsrc;
-        if (run_gensrc_open(gen, cfg->gen_path, cfg->teacher_path, &e)) {
+        if (run_gensrc_open(gen, &e)) {
             run_error(e.msg);
             run_gensrc_free(gen);
             return -1;
@@ -257,7 +248,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     nn_rng_seed(&sr, (uint64_t)cfg->seed * 7919ULL);
     nn_rng_shuffle(&sr, perm, d.n);
     nv = (int)((float)d.n * cfg->val_fraction), nt = d.n - nv;
-    const int steps = gen ? cfg->gen_batches : nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
+    const int steps = gen ? cfg->gsrc.batches : nt / cfg->batch < nv / cfg->batch ? nt / cfg->batch : nv / cfg->batch;
     if (steps < 1) {
         run_error("nasb: the proxy split is smaller than one batch (raise data.train_limit)");
         goto out;
@@ -270,8 +261,8 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     if (!ra->json && gen)
         printf("NASB search, data-free: supernet %d nodes, %d mixed edges x %d ops, %zu weights; batches from the "
                "generator %s (%s), KD from %s; %d epochs x %d steps, batch %d, %d threads\n",
-               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), cfg->gen_path,
-               gen->update ? "trained on, adversarially" : "frozen", cfg->teacher_path, cfg->epochs, steps,
+               g->n, gs.nmix, NASB_NOPS, nn_graph_num_trainable(g), cfg->gsrc.gen_path,
+               gen->update ? "trained on, adversarially" : "frozen", cfg->gsrc.teacher_path, cfg->epochs, steps,
                cfg->batch, nn_threads(&ctx));
     else if (!ra->json)
         printf("NASB search: supernet %d nodes, %d mixed edges x %d ops, %zu weights; %d train / %d val images, "
@@ -315,7 +306,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                 ctx.training = 1;
                 ctx.grad_enabled = 1;
                 nn_tensor *y = nn_graph_forward(g, &ctx, x, &fo);
-                nn_tensor *loss = tl ? cmp_kd_loss(&ctx, y, tl, lab, cfg->kd) : nn_cross_entropy(&ctx, y, lab, 0.0f);
+                nn_tensor *loss = tl ? cmp_kd_loss(&ctx, y, tl, lab, cfg->gsrc.kd) : nn_cross_entropy(&ctx, y, lab, 0.0f);
                 if (!isfinite(loss->data[0])) {
                     run_progress_done(&prog);
                     snprintf(m, sizeof m, "nasb: search loss is %g at epoch %d (lower $.search.weights.lr)", loss->data[0],

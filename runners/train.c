@@ -30,19 +30,18 @@ typedef struct train_cfg {
     float warmup_epochs, min_lr, gamma;
     int milestones[8], nmil;
     const char *out_dir, *export_path;
-    /* source generator: batches G(z, y) from a reconstructed generator, the
-     * loss KD against the teacher's logits (data-free training) */
-    const char *gen_path, *teacher_path;
-    int gen_batches;
+    /* source real with a teacher: KD on the real batches */
+    const char *teacher_path;
     cmp_kd kd;
-    run_gensrc gsrc; /* the generator source; $.source.update keeps it training */
+    /* source generator (gsrc.gen_path set): batches G(z, y) from a
+     * reconstructed generator, KD against its teacher (data-free training) */
+    run_gensrc gsrc;
 } train_cfg;
 
 static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *e)
 {
     static const char *const top[] = {"model", "data", "train", "optim", "schedule", "output", "source", NULL};
-    static const char *const ksrc[] = {"type", "generator", "teacher", "batches_per_epoch", "kd", "update", NULL};
-    static const char *const kkd[] = {"temperature", "alpha", NULL};
+    static const char *const ksrc[] = {"type", "teacher", "kd", NULL}; /* real; generator: run_gensrc_parse */
     static const char *const kdata[] = {"path", "mean", "std", "augment", "train_limit", "test_limit", NULL};
     static const char *const kaug[] = {"crop_pad", "hflip", NULL};
     static const char *const ktrain[] = {"epochs", "batch_size", "eval_batch_size", "threads", "seed",
@@ -135,36 +134,24 @@ static int parse_config(const cJSON *j, const char *file, train_cfg *c, nn_err *
     }
     const cJSON *src = nn_json_obj(j, "$", "source", 0, e, &failed);
     if (failed) return NN_ERR;
-    c->kd.temperature = 20.0f, c->kd.alpha = 1.0f, c->gen_batches = 100;
+    c->kd.temperature = 20.0f, c->kd.alpha = 1.0f;
     if (src) {
         const char *type = "real";
-        if (nn_json_check_keys(src, "$.source", ksrc, e) || nn_json_str(src, "$.source", "type", 1, &type, e))
-            return NN_ERR;
-        if (strcmp(type, "real") && strcmp(type, "generator"))
-            return nn_fail(e, "$.source.type: '%s' is not one of real, generator", type);
-        if (!strcmp(type, "real")) { /* optional: KD from a teacher on the real batches */
-            const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
-            if (failed || nn_json_str(src, "$.source", "teacher", 0, &c->teacher_path, e) ||
-                (k && (nn_json_check_keys(k, "$.source.kd", kkd, e) ||
-                       nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
-                       nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
-                return NN_ERR;
-            if (k && !c->teacher_path) return nn_fail(e, "$.source.kd: needs $.source.teacher");
+        if (nn_json_str(src, "$.source", "type", 1, &type, e)) return NN_ERR;
+        if (!strcmp(type, "generator")) {
+            if (run_gensrc_parse(src, &c->gsrc, e)) return NN_ERR;
+            c->teacher_path = c->gsrc.teacher_path, c->kd = c->gsrc.kd;
+        } else if (!strcmp(type, "real")) { /* optional: KD from a teacher on the real batches */
             if (cJSON_GetObjectItem(src, "generator") || cJSON_GetObjectItem(src, "batches_per_epoch") ||
                 cJSON_GetObjectItem(src, "update"))
                 return nn_fail(e, "$.source: generator, batches_per_epoch and update are for type generator");
-        }
-        if (!strcmp(type, "generator")) {
-            const cJSON *k = nn_json_obj(src, "$.source", "kd", 0, e, &failed);
-            if (failed || nn_json_str(src, "$.source", "generator", 1, &c->gen_path, e) ||
-                nn_json_str(src, "$.source", "teacher", 1, &c->teacher_path, e) ||
-                nn_json_int(src, "$.source", "batches_per_epoch", 0, &c->gen_batches, e) ||
-                (k && (nn_json_check_keys(k, "$.source.kd", kkd, e) ||
-                       nn_json_float(k, "$.source.kd", "temperature", 0, &c->kd.temperature, e) ||
-                       nn_json_float(k, "$.source.kd", "alpha", 0, &c->kd.alpha, e))))
+            if (nn_json_check_keys(src, "$.source", ksrc, e) ||
+                nn_json_str(src, "$.source", "teacher", 0, &c->teacher_path, e) || run_parse_kd(src, &c->kd, e))
                 return NN_ERR;
-            if (c->gen_batches < 1) return nn_fail(e, "$.source.batches_per_epoch: must be >= 1");
-            if (run_gensrc_parse(src, &c->gsrc, e)) return NN_ERR;
+            if (cJSON_GetObjectItem(src, "kd") && !c->teacher_path)
+                return nn_fail(e, "$.source.kd: needs $.source.teacher");
+        } else {
+            return nn_fail(e, "$.source.type: '%s' is not one of real, generator", type);
         }
     }
     const cJSON *out = nn_json_obj(j, "$", "output", 1, e, &failed);
@@ -303,7 +290,7 @@ int run_train(int argc, char **argv)
     int have_ctx = 0;
     /* data-free (a generator source) never opens the training split: a user
      * without the data has only the test split, for evaluation */
-    if ((!cfg.gen_path && nn_dataset_load(cfg.data_path, "train", &train, &e)) ||
+    if ((!cfg.gsrc.gen_path && nn_dataset_load(cfg.data_path, "train", &train, &e)) ||
         nn_dataset_load(cfg.data_path, "test", &test, &e)) {
         char m[1100];
         snprintf(m, sizeof m, "$.data.path: %s", e.msg);
@@ -312,7 +299,7 @@ int run_train(int argc, char **argv)
     }
     nn_dataset_truncate(&train, cfg.train_limit);
     nn_dataset_truncate(&test, cfg.test_limit);
-    const nn_dataset *shp = cfg.gen_path ? &test : &train; /* the input shape and classes */
+    const nn_dataset *shp = cfg.gsrc.gen_path ? &test : &train; /* the input shape and classes */
     if ((cfg.nmean && cfg.nmean != shp->c) || (cfg.nstd && cfg.nstd != shp->c)) {
         fprintf(stderr, "datafree: $.data.mean/std: need one value per channel (%d)\n", shp->c);
         goto out;
@@ -328,9 +315,9 @@ int run_train(int argc, char **argv)
         run_error(e.msg);
         goto out;
     }
-    if (cfg.gen_path) { /* data-free: the generator and the teacher it was reconstructed from */
+    if (cfg.gsrc.gen_path) { /* data-free: the generator and the teacher it was reconstructed from */
         gs = &cfg.gsrc;
-        if (run_gensrc_open(gs, cfg.gen_path, cfg.teacher_path, &e) || nn_check_data_fits(gs->teacher, &test, &e)) {
+        if (run_gensrc_open(gs, &e) || nn_check_data_fits(gs->teacher, &test, &e)) {
             run_error(e.msg);
             goto out;
         }
@@ -362,7 +349,7 @@ int run_train(int argc, char **argv)
     opt.beta1 = cfg.beta1;
     opt.beta2 = cfg.beta2;
 
-    const long steps_per_epoch = gs ? cfg.gen_batches : (train.n + cfg.batch - 1) / cfg.batch;
+    const long steps_per_epoch = gs ? gs->batches : (train.n + cfg.batch - 1) / cfg.batch;
     nn_sched sched = {.kind = cfg.skind,
                       .lr = cfg.lr,
                       .min_lr = cfg.min_lr,
@@ -410,7 +397,7 @@ int run_train(int argc, char **argv)
     if (!json && gs)
         printf("train %s data-free: batches from the generator %s (%s), KD from %s (T %g, alpha %g); %d test images, "
                "%d epochs x %ld steps, batch %d, %d threads, %zu params\n",
-               g->name, cfg.gen_path, gs->update ? "trained on, adversarially" : "frozen", cfg.teacher_path,
+               g->name, cfg.gsrc.gen_path, gs->update ? "trained on, adversarially" : "frozen", cfg.teacher_path,
                cfg.kd.temperature, cfg.kd.alpha, test.n, cfg.epochs, steps_per_epoch, cfg.batch, nn_threads(&ctx),
                nn_graph_num_trainable(g));
     else if (!json && teacher)
