@@ -7,6 +7,33 @@
 #include <string.h>
 #include <unistd.h>
 
+size_t nn_llc_bytes(void)
+{
+    static size_t llc;
+    if (llc) return llc;
+    size_t best = 0;
+    for (int i = 0; i < 8; i++) { /* the highest level that answers */
+        char path[80], buf[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        char *ok = fgets(buf, sizeof buf, f);
+        fclose(f);
+        char *end = NULL;
+        const unsigned long long v = ok ? strtoull(buf, &end, 10) : 0;
+        const size_t bytes = (size_t)v * (end && *end == 'M' ? 1u << 20 : end && *end == 'K' ? 1u << 10 : 1u);
+        if (bytes > best) best = bytes;
+    }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    if (!best) {
+        const long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (v > 0) best = (size_t)v;
+    }
+#endif
+    llc = best ? best : (size_t)32 << 20;
+    return llc;
+}
+
 int nn_fail(nn_err *e, const char *fmt, ...)
 {
     if (e) {

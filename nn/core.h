@@ -107,4 +107,9 @@ int nn_same_shape(const nn_tensor *a, const nn_tensor *b);
 /* "[128, 16, 28, 28]" into buf */
 const char *nn_shape_str(const nn_tensor *t, char *buf, size_t n);
 
+/* Bytes of the last-level cache that core 0 shares (Linux sysfs; in a VM
+ * the C library's sysconf reports the host's total, 12x too much on an
+ * EPYC here), 32 MiB when neither says. */
+size_t nn_llc_bytes(void);
+
 #endif

@@ -131,7 +131,9 @@ static void test_binary_graph(void **s)
  * kernel's reach, pixel counts off the 16-pixel tile, and 50 full words per
  * column with every bit a mismatch (the AVX2 byte counters' limit). Every
  * kernel set the CPU has; the vector packer and im2col must set exactly the
- * scalar ones' bits. */
+ * scalar ones' bits. Six shapes (64 channels or more, stride 1, rows of
+ * whole 8-pixel vectors) take the vector path that reads the packed planes
+ * in place, without im2col. */
 static void test_bitpacked_conv(void **s)
 {
     (void)s;
@@ -141,10 +143,13 @@ static void test_bitpacked_conv(void **s)
                                     {16, 28, 28, 16, 3, 1, 1, 1}, {32, 14, 14, 32, 3, 1, 1, 1}, {16, 28, 28, 32, 3, 2, 1, 1},
                                     {24, 9, 11, 8, 5, 1, 2, 1},   {32, 5, 5, 9, 3, 2, 1, 2},    {17, 7, 7, 12, 3, 1, 1, 3},
                                     {130, 5, 6, 9, 3, 1, 1, 1},   {20, 12, 12, 10, 5, 1, 2, 1}, {8, 13, 11, 9, 7, 1, 3, 1},
-                                    {130, 6, 7, 6, 5, 1, 2, 1},   {128, 6, 7, 6, 5, 1, 2, 1}};
+                                    {130, 6, 7, 6, 5, 1, 2, 1},   {64, 12, 16, 8, 3, 1, 2, 2},  {130, 8, 16, 10, 3, 1, 1, 1},
+                                    {40, 16, 8, 9, 1, 1, 0, 1},   {64, 5, 24, 8, 5, 1, 2, 1},   {96, 3, 8, 12, 3, 1, 1, 1},
+                                    {128, 6, 7, 6, 5, 1, 2, 1}};
     nn_rng r;
     nn_rng_seed(&r, 9);
     const size_t nshapes = sizeof shapes / sizeof shapes[0];
+    int direct = 0;
     for (size_t si = 0; si < nshapes; si++) {
         const int *q = shapes[si];
         const int Cc = q[0], H = q[1], W = q[2], O = q[3], k = q[4], st = q[5], pad = q[6], dil = q[7];
@@ -159,6 +164,7 @@ static void test_bitpacked_conv(void **s)
         for (size_t i = 0; i < w->numel; i++) sw->data[i] = w->data[i] >= 0.0f ? 1.0f : -1.0f;
         nn_tensor *ref = nn_conv2d(&C, sx, sw, NULL, (nn_conv_attr){.stride = st, .pad = pad, .dilation = dil, .groups = 1});
         const df_bin_geom g = df_bin_geometry(Cc, H, W, k, st, pad, dil);
+        direct += df_bin_direct(&g);
         assert_int_equal(g.OH, ref->shape[2]);
         assert_int_equal(g.OW, ref->shape[3]);
         assert_true(g.S >= Cc && g.Kw * 64 >= k * k * g.S);
@@ -192,16 +198,26 @@ static void test_bitpacked_conv(void **s)
             /* the float output: the vector path's fused epilogue, or df_bin_finish */
             int32_t *dot = malloc(sizeof(int32_t) * O * g.P);
             df_bin_conv_float(x->data, &g, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, dot, fy);
+            /* and with what a large batch turns on: streamed stores (into a
+             * 64-byte aligned output, so that full tiles do stream) and the
+             * prefetch of a next image (here x again) */
+            df_bin_geom gs = g;
+            gs.stream = 1;
+            float *fs = NULL;
+            assert_int_equal(posix_memalign((void **)&fs, 64, sizeof(float) * O * g.P), 0);
+            df_bin_conv_float_next(x->data, x->data, &gs, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, dot, fs);
             free(dot);
             for (int i = 0; i < O * g.P; i++)
-                if ((float)y[i] != ref->data[i] || fy[i] != ref->data[i] * fa[i / g.P]) {
-                    print_error("shape %zu (%s kernels) at %d: popcount %d, float out %g, float conv %g\n", si,
-                                isa_name[isa], i, y[i], fy[i], ref->data[i]);
+                if ((float)y[i] != ref->data[i] || fy[i] != ref->data[i] * fa[i / g.P] || fs[i] != fy[i]) {
+                    print_error("shape %zu (%s kernels) at %d: popcount %d, float out %g (streamed %g), float conv %g\n",
+                                si, isa_name[isa], i, y[i], fy[i], fs[i], ref->data[i]);
                     fail();
                 }
+            free(fs);
         }
         free(xp), free(xs), free(wp), free(col), free(cs), free(cps), free(y), free(cls), free(tab), free(fy), free(fa);
     }
+    assert_int_equal(direct, 6);
 }
 
 

@@ -50,8 +50,8 @@ static double bin_layer(const layer *L, const float *x, int isa, int threshold)
                 for (int p = 0; p < P; p++) L->bits[p] |= (uint64_t)((float)d[p] >= tau) << (o % 64);
             }
         } else { /* the vector GEMM writes the affine's floats itself */
-            df_bin_conv_float(xn, g, L->wp, L->cls, L->tab, L->ncls, L->a, L->b, O, isa, L->xp, L->col, L->dot,
-                              L->y + (size_t)n * O * P);
+            df_bin_conv_float_next(xn, n + 1 < L->N ? xn + (size_t)g->C * g->H * g->W : NULL, g, L->wp, L->cls, L->tab,
+                                   L->ncls, L->a, L->b, O, isa, L->xp, L->col, L->dot, L->y + (size_t)n * O * P);
         }
     }
     return nn_now() - t0;
@@ -68,26 +68,47 @@ static void vpopcnt_steps(const layer *L, const float *x)
     double best[3] = {1e30, 1e30, 1e30};
     for (int rep = 0; rep < 5; rep++) {
         double t[3] = {0, 0, 0};
+        const size_t chw = (size_t)g->C * g->H * g->W, chunk = df_bin_pf_chunk(g);
+        int32_t tap[DF_BIN_MAXTAP];
+        const int direct = df_bin_direct(g); /* as df_bin_conv_float_next: no im2col then */
+        if (direct) df_bin_taps(g, tap);
         for (int n = 0; n < L->N; n++) {
             double t0 = nn_now();
-            df_bin_pack_any(x + (size_t)n * g->C * g->H * g->W, g, 0, L->xp);
+            df_bin_pack_any(x + (size_t)n * chw, g, 0, L->xp);
             t[0] += nn_now() - t0;
-            for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+            const size_t lines = n + 1 < L->N ? df_bin_in_lines(g) : 0; /* the next image's, as df_bin_conv_float_next */
+            for (int oh0 = 0, blk = 0; oh0 < g->OH; oh0 += g->rb, blk++) {
                 const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
+                const size_t done = (size_t)blk * chunk, np = lines > done ? (lines - done < chunk ? lines - done : chunk) : 0;
                 t0 = nn_now();
-                df_bin_im2col_any(L->xp, g, oh0, nr, 0, L->col);
+                if (!direct) df_bin_im2col_any(L->xp, g, oh0, nr, 0, L->col);
                 const double t1 = nn_now();
-                df_bin_gemm_vpopcnt_f(L->col, g->Bp, g->Kw, L->wp, L->O, nr * g->OW, g->P, g->k * g->k * g->C, L->cls + at,
-                                      L->tab, L->ncls, L->a, L->b, L->y + (size_t)n * L->O * g->P + at);
+                const df_bin_src src = {L->col, g->Bp, L->xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
+                df_bin_gemm_vpopcnt_f(&src, g->Kw, L->wp, L->O, nr * g->OW, g->P, g->k * g->k * g->C, L->cls + at, L->tab,
+                                      L->ncls, L->a, L->b, g->stream, (const char *)(x + (size_t)(n + 1) * chw) + done * 64, np,
+                                      L->y + (size_t)n * L->O * g->P + at);
                 t[1] += t1 - t0, t[2] += nn_now() - t1;
             }
         }
         for (int i = 0; i < 3; i++) best[i] = t[i] < best[i] ? t[i] : best[i];
     }
-    printf("  vpopcnt steps: sign + pack %.2f ms, im2col %.2f ms, popcount GEMM + float epilogue %.2f ms\n", 1e3 * best[0],
-           1e3 * best[1], 1e3 * best[2]);
+    printf("  vpopcnt steps: sign + pack %.2f ms, im2col %.2f ms%s, popcount GEMM + float epilogue %.2f ms\n", 1e3 * best[0],
+           1e3 * best[1], df_bin_direct(g) ? " (none: the GEMM reads the packed planes in place)" : "", 1e3 * best[2]);
 }
 #endif
+
+/* 64-byte aligned buffers, as the runtime's arena (nn/core.c) gives every
+ * tensor: malloc's 16-byte alignment splits every vector store across two
+ * cache lines */
+static void *amalloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) {
+        fprintf(stderr, "bench_binary: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
 
 /* one shape: prints a line and returns the vector path's ratio */
 static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
@@ -95,9 +116,10 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
     const int O = Cc, reps = 5;
     nn_rng r;
     nn_rng_seed(&r, 1);
-    const df_bin_geom g = df_bin_geometry(Cc, H, W, K, 1, 1, 1);
+    df_bin_geom g = df_bin_geometry(Cc, H, W, K, 1, 1, 1);
     const size_t nx = (size_t)N * Cc * H * W, nw = (size_t)O * Cc * K * K;
-    float *xs = malloc(sizeof(float) * nx), *ws = malloc(sizeof(float) * nw), *a = malloc(sizeof(float) * O),
+    g.stream = df_bin_stream_worth(sizeof(float) * nx, sizeof(float) * (size_t)N * O * g.P, nn_llc_bytes()); /* as nn/graph.c */
+    float *xs = amalloc(sizeof(float) * nx), *ws = malloc(sizeof(float) * nw), *a = malloc(sizeof(float) * O),
           *b = malloc(sizeof(float) * O);
     for (size_t i = 0; i < nx; i++) xs[i] = nn_rng_normal(&r);
     for (size_t i = 0; i < nw; i++) ws[i] = nn_rng_normal(&r);
@@ -111,11 +133,11 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
     df_bin_classes(&g, cls);
     df_bin_class_table(cps, O, &g, L.ncls, tab);
     L.wp = wp, L.cls = cls, L.tab = tab;
-    L.xp = malloc(df_bin_xp_bytes(&g));
-    L.col = malloc(sizeof(uint64_t) * df_bin_col_words(&g));
-    L.bits = malloc(sizeof(uint64_t) * g.P);
-    L.dot = malloc(sizeof(int32_t) * (size_t)O * g.P);
-    L.y = malloc(sizeof(float) * (size_t)N * O * g.P);
+    L.xp = amalloc(df_bin_xp_bytes(&g));
+    L.col = amalloc(sizeof(uint64_t) * df_bin_col_words(&g));
+    L.bits = amalloc(sizeof(uint64_t) * g.P);
+    L.dot = amalloc(sizeof(int32_t) * (size_t)O * g.P);
+    L.y = amalloc(sizeof(float) * (size_t)N * O * g.P);
     double tf = 1e30, tv = 1e30, tp = 1e30, tvt = 1e30, t2 = 1e30;
     const int vp = df_bin_have_vpopcnt(), a2 = df_bin_have_avx2();
     for (int rep = 0; rep < reps; rep++) {
