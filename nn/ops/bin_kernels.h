@@ -602,9 +602,10 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
 #ifdef DF_BIN_X86
 /* AVX2 without VPOPCNTDQ: R (<= 4) output channels x 8 pixels; each xor's
  * popcount by two nibble lookups (vpshufb), summed as bytes for up to 31
- * words (8 a word: no overflow), then into 64-bit lanes by vpsadbw. */
+ * words (8 a word: no overflow), then into 64-bit lanes by vpsadbw; the
+ * mismatch counts of channel j in the 8 int32 lanes of mis[j]. */
 __attribute__((target("avx2"), always_inline)) static inline void
-df_bin_tile_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
+df_bin_tile_avx2_acc(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, __m256i mis[4])
 {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
                                          3, 3, 4),
@@ -632,15 +633,25 @@ df_bin_tile_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R,
             if (j < R)
                 for (int i = 0; i < 2; i++) sum[j][i] = _mm256_add_epi64(sum[j][i], _mm256_sad_epu8(a[j][i], z));
     }
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    for (int j = 0; j < 4; j++)
+        if (j < R) { /* the 8 low halves of the two 64-bit sums */
+            const __m256i lo = _mm256_permutevar8x32_epi32(sum[j][0], pick), hi = _mm256_permutevar8x32_epi32(sum[j][1], pick);
+            mis[j] = _mm256_permute2x128_si256(lo, hi, 0x20);
+        }
+}
+
+/* the tile with int32 sums out (base - 2 mismatches) */
+__attribute__((target("avx2"), always_inline)) static inline void
+df_bin_tile_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base, int32_t *y)
+{
+    __m256i mis[4];
+    df_bin_tile_avx2_acc(col, Bp, Kw, wp, R, p0, mis);
     const int n = np - p0 < 8 ? np - p0 : 8;
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes), b = _mm256_set1_epi32(base);
     for (int j = 0; j < 4; j++)
-        if (j < R) { /* the 8 low halves of the two 64-bit sums, then base - 2 mismatches */
-            const __m256i lo = _mm256_permutevar8x32_epi32(sum[j][0], pick), hi = _mm256_permutevar8x32_epi32(sum[j][1], pick);
-            const __m256i mis = _mm256_permute2x128_si256(lo, hi, 0x20);
-            _mm256_maskstore_epi32((int *)(y + (size_t)j * P + p0), mask, _mm256_sub_epi32(b, _mm256_slli_epi32(mis, 1)));
-        }
+        if (j < R) _mm256_maskstore_epi32((int *)(y + (size_t)j * P + p0), mask, _mm256_sub_epi32(b, _mm256_slli_epi32(mis[j], 1)));
 }
 
 __attribute__((target("avx2"))) static void df_bin_gemm_avx2(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O,
@@ -649,6 +660,73 @@ __attribute__((target("avx2"))) static void df_bin_gemm_avx2(const uint64_t *col
 #define T(o0, R, p0) df_bin_tile_avx2(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, y + (size_t)(o0) * P)
     DF_BIN_TILES(O, 4, np, 8, T);
 #undef T
+}
+
+/* The tile with the layer's float output, as the VPOPCNTDQ one: y = a *
+ * (sum - what the border taps added) + b, the border fix gathered from the
+ * channel's class table by the lanes' classes; mul and add apart, as
+ * df_bin_finish (AVX2 has no fused multiply-add). */
+__attribute__((target("avx2"), always_inline)) static inline void
+df_bin_tile_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base,
+                   const int32_t *cls, const int32_t *tab, int ncls, int kind, const float *fa, const float *fb, int stream,
+                   float *out)
+{
+    __m256i mis[4];
+    df_bin_tile_avx2_acc(col, Bp, Kw, wp, R, p0, mis);
+    const int n = np - p0 < 8 ? np - p0 : 8;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes), b = _mm256_set1_epi32(base);
+    const __m256i cl = _mm256_maskload_epi32(cls + p0, mask), up = _mm256_cmpgt_epi32(cl, _mm256_set1_epi32(7));
+    const int st = stream && n == 8 && !((uintptr_t)(out + p0) & 31) && !(P & 7);
+    for (int j = 0; j < 4; j++)
+        if (j < R) {
+            const int32_t *t = tab + (size_t)j * ncls;
+            __m256i fix; /* up to 16 classes by two permutes (a gather is slower than the scalar pass it replaces) */
+            if (kind == 1)
+                fix = _mm256_permutevar8x32_epi32(_mm256_maskload_epi32(t, _mm256_cmpgt_epi32(_mm256_set1_epi32(ncls), lanes)), cl);
+            else if (kind == 2)
+                fix = _mm256_blendv_epi8(
+                    _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)t), cl),
+                    _mm256_permutevar8x32_epi32(_mm256_maskload_epi32(t + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32(ncls - 8), lanes)), cl),
+                    up);
+            else
+                fix = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), t, cl, mask, 4);
+            const __m256i d = _mm256_sub_epi32(_mm256_sub_epi32(b, _mm256_slli_epi32(mis[j], 1)), fix);
+            const __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(fa[j])),
+                                           _mm256_set1_ps(fb ? fb[j] : 0.0f));
+            float *dst = out + (size_t)j * P + p0;
+            if (st)
+                _mm256_stream_ps(dst, y);
+            else
+                _mm256_maskstore_ps(dst, mask, y);
+        }
+}
+
+__attribute__((target("avx2"))) static void
+df_bin_gemm_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O, int np, int P, int base,
+                   const int32_t *cls, const int32_t *tab, int ncls, const float *fa, const float *fb, int stream,
+                   const char *pf, size_t pf_lines, float *out)
+{
+    const char *pf_end = pf + pf_lines * 64; /* as df_bin_gemm_vpopcnt_f */
+    const size_t tiles = (size_t)((O + 3) / 4) * (size_t)((np + 7) / 8), per = (pf_lines + tiles - 1) / tiles;
+#define T(o0, R, p0)                                                                                                   \
+    do {                                                                                                               \
+        df_bin_tile_avx2_f(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls,     \
+                           ncls, KIND, fa + (o0), fb ? fb + (o0) : NULL, stream, out + (size_t)(o0) * P);              \
+        for (size_t i_ = 0; i_ < per && pf < pf_end; i_++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);                   \
+    } while (0)
+    if (ncls <= 8) { /* one instance per border-lookup kind, as df_bin_gemm_vpopcnt_f */
+        enum { KIND = 1 };
+        DF_BIN_TILES(O, 4, np, 8, T);
+    } else if (ncls <= 16) {
+        enum { KIND = 2 };
+        DF_BIN_TILES(O, 4, np, 8, T);
+    } else {
+        enum { KIND = 3 };
+        DF_BIN_TILES(O, 4, np, 8, T);
+    }
+#undef T
+    if (stream) _mm_sfence();
 }
 #endif
 
@@ -735,8 +813,10 @@ static inline void df_bin_conv(const float *x, const df_bin_geom *g, const uint6
 }
 
 /* out [O][P] = a[o] * conv(signs)[o][p] + b[o] (b NULL: + 0.0f): a binary
- * layer's float output. The vector path computes it in the GEMM's
- * epilogue; the others through dot [O][P] (scratch) and df_bin_finish. */
+ * layer's float output. The vector paths compute it in the GEMM's
+ * epilogue; the scalar one through dot [O][P] (scratch) and df_bin_finish.
+ * next: the next image's input, which the vector paths prefetch (NULL:
+ * none). */
 static inline void df_bin_conv_float_next(const float *x, const float *next, const df_bin_geom *g, const uint64_t *wp,
                                           const int32_t *cls, const int32_t *tab, int ncls, const float *a, const float *b,
                                           int O, int isa, void *xp, uint64_t *col, int32_t *dot, float *out)
@@ -755,6 +835,18 @@ static inline void df_bin_conv_float_next(const float *x, const float *next, con
             const df_bin_src src = {col, g->Bp, (const uint64_t *)xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
             df_bin_gemm_vpopcnt_f(&src, g->Kw, wp, O, nr * g->OW, g->P, g->k * g->k * g->C, cls + at, tab, ncls, a, b,
                                   g->stream, (const char *)next + done * 64, n, out + at);
+        }
+        return;
+    }
+    if ((isa == DF_BIN_ISA_BEST || isa == DF_BIN_ISA_AVX2) && df_bin_have_avx2()) { /* the same with AVX2 tiles */
+        const size_t lines = next ? df_bin_in_lines(g) : 0, chunk = df_bin_pf_chunk(g);
+        df_bin_pack_any(x, g, 1, xp);
+        for (int oh0 = 0, blk = 0; oh0 < g->OH; oh0 += g->rb, blk++) {
+            const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
+            const size_t done = (size_t)blk * chunk, n = lines > done ? (lines - done < chunk ? lines - done : chunk) : 0;
+            df_bin_im2col_any(xp, g, oh0, nr, 1, col);
+            df_bin_gemm_avx2_f(col, g->Bp, g->Kw, wp, O, nr * g->OW, g->P, g->k * g->k * g->C, cls + at, tab, ncls, a, b,
+                               g->stream, (const char *)next + done * 64, n, out + at);
         }
         return;
     }
