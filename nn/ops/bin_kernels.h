@@ -231,16 +231,26 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_im2col_a
     const int k = g->k, OW = g->OW, Wp = g->Wp, dil = g->dil, S = g->S, nq = g->nq, es = g->es, Kw = g->Kw, Bp = g->Bp;
     const int per = S < 64 ? 64 / S : 1;
     const size_t pl = (size_t)g->Hp * Wp;
-    for (int kq = 0; kq < Kw; kq++)
+    for (int kq = 0; kq < Kw; kq++) {
+        /* the word's taps: where each reads in the planes and its shift (the
+         * divisions out of the pixel loops: a third of the 16-channel layer) */
+        size_t off[4];
+        __m128i sh[4];
+        int nt = 0;
+        for (int j = 0; j < per; j++) {
+            const int t = S < 64 ? kq * per + j : kq / nq, q = S < 64 ? 0 : kq % nq;
+            if (t >= k * k) break;
+            off[nt] = (size_t)q * pl + (size_t)(t / k * dil) * Wp + (size_t)(t % k) * dil;
+            sh[nt++] = _mm_cvtsi32_si128(S < 64 ? j * S : 0);
+        }
         for (int r = 0; r < nr; r++) {
             uint64_t *dst = col + (size_t)kq * Bp + (size_t)r * OW;
+            const size_t row = (size_t)(oh0 + r) * Wp;
             for (int ow = 0; ow < OW; ow += 8) {
                 const __mmask8 m = (__mmask8)(OW - ow >= 8 ? 0xff : (1u << (OW - ow)) - 1);
                 __m512i acc = _mm512_setzero_si512();
-                for (int j = 0; j < per; j++) {
-                    const int t = S < 64 ? kq * per + j : kq / nq, q = S < 64 ? 0 : kq % nq;
-                    if (t >= k * k) break;
-                    const size_t at = (size_t)q * pl + (size_t)(oh0 + r + t / k * dil) * Wp + (size_t)(t % k) * dil + ow;
+                for (int j = 0; j < nt; j++) {
+                    const size_t at = row + off[j] + ow;
                     __m512i v;
                     if (es == 2)
                         v = _mm512_cvtepu16_epi64(_mm_maskz_loadu_epi16(m, (const uint16_t *)xp + at));
@@ -248,11 +258,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_im2col_a
                         v = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(m, (const uint32_t *)xp + at));
                     else
                         v = _mm512_maskz_loadu_epi64(m, (const uint64_t *)xp + at);
-                    acc = _mm512_or_si512(acc, _mm512_sll_epi64(v, _mm_cvtsi32_si128(S < 64 ? j * S : 0)));
+                    acc = _mm512_or_si512(acc, _mm512_sll_epi64(v, sh[j]));
                 }
                 _mm512_mask_storeu_epi64(dst + ow, m, acc);
             }
         }
+    }
 }
 #endif
 
