@@ -599,6 +599,20 @@ static int fuses_relu(const nn_graph *g, int i)
     return r->op == NN_OP_RELU && r->in[0] == i;
 }
 
+/* Is node i a BN whose only consumer is the add right after it, with the
+ * add's other input computed (out) and of the same shape? Then the other
+ * input's index (inference fuses the two: nn_bn_attr.residual), else -1. */
+static int bn_feeds_add(const nn_graph *g, int i, nn_tensor *const *out, const nn_fwd_opts *o)
+{
+    const nn_gnode *n = &g->nodes[i];
+    if (n->op != NN_OP_BN || i + 1 >= g->n || n->consumers != 1 || (o && o->active && !o->active[i + 1])) return -1;
+    const nn_gnode *a = &g->nodes[i + 1];
+    if (a->op != NN_OP_ADD || a->nin != 2) return -1;
+    const int other = a->in[0] == i ? a->in[1] : a->in[1] == i ? a->in[0] : -1;
+    if (other < 0 || other == i || !out[other] || !out[n->in[0]] || !nn_same_shape(out[other], out[n->in[0]])) return -1;
+    return other;
+}
+
 /* Is node i a conv whose only consumer is the BN right after it? */
 static int feeds_bn(const nn_graph *g, int i)
 {
@@ -790,6 +804,15 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         }
         case NN_OP_BN: {
             int k = n->affine ? 2 : 0;
+            const int res = fuse && !c->training && !c->grad_enabled ? bn_feeds_add(g, i, out, o) : -1;
+            if (res >= 0) { /* BN -> add [-> ReLU] in one pass (Bi-Real's binary conv, BN, shortcut) */
+                const int relu = fuses_relu(g, i + 1);
+                skip = 1 + relu;
+                y = nn_batchnorm(c, a, n->affine ? P(g, n, 0) : NULL, n->affine ? P(g, n, 1) : NULL, P(g, n, k)->data,
+                                 P(g, n, k + 1)->data,
+                                 (nn_bn_attr){.eps = n->eps, .momentum = n->momentum, .relu = relu, .residual = out[res]});
+                break;
+            }
             skip = fuse && fuses_relu(g, i);
             const double *st = conv_stats && g->nodes[n->in[0]].op == NN_OP_CONV && n->in[0] == i - 1 ? conv_stats : NULL;
             y = nn_batchnorm(c, a, n->affine ? P(g, n, 0) : NULL, n->affine ? P(g, n, 1) : NULL, P(g, n, k)->data,

@@ -51,6 +51,9 @@ typedef struct nn_bn_attr {
     float eps, momentum;
     int relu;            /* fuse a ReLU on the output */
     const double *stats; /* training: x's per-channel mean and biased variance, if already known */
+    /* eval without a tape: y = BN(x) + residual (x's shape), then the ReLU:
+     * the numbers of a BN then an add, in one pass */
+    const nn_tensor *residual;
 } nn_bn_attr;
 /* gamma/beta may be NULL (affine off). In training mode uses batch stats and
  * updates running_mean/var (unbiased var, as PyTorch); in eval uses them. */

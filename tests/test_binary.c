@@ -269,6 +269,60 @@ static void test_binary_zoo(void **s)
     }
 }
 
+/* Inference runs a BN and the shortcut add after it (and a ReLU after
+ * that) as one pass (nn_bn_attr.residual): the same bits as the BN, the add
+ * and the ReLU apart (forced by asking for every node's output), in the
+ * float simulation and in bit-packed inference; BN parameters and running
+ * statistics away from their defaults. */
+static void test_bn_add_fusion(void **s)
+{
+    (void)s;
+    const char *js = "{\"input\":[64,8,8],\"num_classes\":5,\"nodes\":["
+                     "{\"name\":\"s1\",\"op\":\"sign\"},"
+                     "{\"name\":\"c1\",\"op\":\"conv2d\",\"out_channels\":64,\"kernel\":3,\"padding\":1,\"binary_weights\":\"layer\"},"
+                     "{\"name\":\"b1\",\"op\":\"batchnorm\"},{\"name\":\"a1\",\"op\":\"add\",\"inputs\":[\"b1\",\"input\"]},"
+                     "{\"name\":\"s2\",\"op\":\"sign\"},"
+                     "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":64,\"kernel\":3,\"padding\":1,\"binary_weights\":\"layer\"},"
+                     "{\"name\":\"b2\",\"op\":\"batchnorm\"},{\"name\":\"a2\",\"op\":\"add\",\"inputs\":[\"a1\",\"b2\"]},"
+                     "{\"name\":\"r2\",\"op\":\"relu\"},"
+                     "{\"name\":\"gap\",\"op\":\"global_avgpool\"},{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":5}]}";
+    nn_err e = {0};
+    cJSON *j = cJSON_Parse(js);
+    nn_graph *g = nn_graph_from_json(j, "$", &e);
+    cJSON_Delete(j);
+    assert_non_null(g);
+    nn_graph_init_params(g, 1, NN_INIT_KAIMING);
+    nn_rng r;
+    nn_rng_seed(&r, 31);
+    for (int i = 0; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        if (n->op != NN_OP_BN) continue;
+        const int k = n->affine ? 2 : 0; /* weight, bias, running mean, running var */
+        for (int q = 0; q < k + 2; q++) {
+            nn_tensor *t = &g->params[n->param[q]].t;
+            for (size_t v = 0; v < t->numel; v++)
+                t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(&r)) : q == 0 && k ? 1.0f + 0.3f * nn_rng_normal(&r)
+                                                                                       : 0.3f * nn_rng_normal(&r);
+        }
+    }
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 3, 64, 8, 8);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_tensor *outs[16];
+    nn_fwd_opts apart = {.outputs = outs}, packed = {.binary_packed = 1};
+    nn_tensor *y0 = nn_graph_forward(g, &C, x, &apart);
+    const nn_tensor *mid = outs[nn_graph_find(g, "r2")];
+    double sum = 0;
+    for (size_t i = 0; i < mid->numel; i++) sum += mid->data[i] == 0.0f;
+    assert_true(sum > 0.1 * mid->numel && sum < 0.9 * mid->numel); /* the ReLU does cut */
+    nn_tensor *y1 = nn_graph_forward(g, &C, x, NULL), *y2 = nn_graph_forward(g, &C, x, &packed);
+    assert_memory_equal(y0->data, y1->data, y0->numel * sizeof(float));
+    assert_memory_equal(y0->data, y2->data, y0->numel * sizeof(float));
+    nn_graph_free(g);
+}
+
 /* CNN -> binary (compress/binarize.c) on the zoo's ResNet-20: which layers
  * binarize under each option, signs read pre-ReLU tensors, every value is
  * kept, and the bit-packed path gives the float simulation's logits. */
@@ -410,7 +464,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
                                        cmocka_unit_test(test_binary_graph),
-                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_cmp_binarize),
+                                       cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_bn_add_fusion),
+                                       cmocka_unit_test(test_cmp_binarize),
                                        cmocka_unit_test(test_binary_resnet18)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -54,7 +54,13 @@ static void bn_fwd_task(void *arg, int ith, int nth)
         for (int n = 0; n < N; n++) {
             const float *p = j->x->data + ((size_t)n * C + ch) * HW;
             float *q = j->y->data + ((size_t)n * C + ch) * HW;
-            if (j->a.relu)
+            if (j->a.residual) { /* as nn_batchnorm's store then nn_add's (or nn_add_relu's) sum */
+                const float *r = j->a.residual->data + ((size_t)n * C + ch) * HW;
+                for (size_t i = 0; i < HW; i++) {
+                    const float v = p[i] * sc + sh, s = v + r[i];
+                    q[i] = j->a.relu && s <= 0.0f ? 0.0f : s;
+                }
+            } else if (j->a.relu)
                 for (size_t i = 0; i < HW; i++) {
                     const float v = p[i] * sc + sh;
                     q[i] = v > 0.0f ? v : 0.0f; /* not fmaxf: that stays a scalar call */
@@ -140,6 +146,7 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
     const int C = x->shape[1];
     NN_ASSERT(!gamma || (int)gamma->numel == C);
     NN_ASSERT(!beta || (int)beta->numel == C);
+    NN_ASSERT(!a.residual || (!c->grad_enabled && !c->training && running_mean && nn_same_shape(x, a.residual)));
     bn_job *j = nn_arena_alloc(&c->arena, sizeof *j);
     memset(j, 0, sizeof *j);
     j->x = x;
