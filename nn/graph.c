@@ -655,7 +655,6 @@ typedef struct {
     nn_tensor *y;
     unsigned char *xp; /* per worker: packed planes, columns, popcount sums */
     uint64_t *col;
-    int32_t *dot;
     int O;
 } bconv_job;
 
@@ -666,13 +665,12 @@ static void bconv_run(void *arg, int ith, int nth)
     const size_t P = (size_t)g->P, xb = (df_bin_xp_bytes(g) + 63) & ~(size_t)63;
     unsigned char *xp = j->xp + (size_t)ith * xb;
     uint64_t *col = j->col + (size_t)ith * df_bin_col_words(g);
-    int32_t *dot = j->dot + (size_t)ith * j->O * P;
     size_t lo, hi;
     nn_split((size_t)j->x->shape[0], ith, nth, &lo, &hi);
     const size_t chw = (size_t)g->C * g->H * g->W;
     for (size_t b = lo; b < hi; b++) /* s * sum + 0.0f, as the float path's channel affine */
         df_bin_conv_float_next(j->x->data + b * chw, b + 1 < hi ? j->x->data + (b + 1) * chw : NULL, g, j->wp, j->cls, j->tab,
-                               j->ncls, j->s, NULL, j->O, 0, xp, col, dot, j->y->data + b * j->O * P);
+                               j->ncls, j->s, NULL, j->O, 0, xp, col, j->y->data + b * j->O * P);
 }
 
 /* 1: a conv the bit-packed kernels run (binary weights, groups 1, no bias,
@@ -733,7 +731,6 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
     j.g.stream = df_bin_stream_worth(sizeof(float) * x->numel, sizeof(float) * j.y->numel, nn_llc_bytes());
     j.xp = nn_arena_alloc(&c->arena, (size_t)nth * ((df_bin_xp_bytes(&j.g) + 63) & ~(size_t)63));
     j.col = nn_arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)nth * df_bin_col_words(&j.g));
-    j.dot = nn_arena_alloc(&c->arena, sizeof(int32_t) * (size_t)nth * O * j.g.P);
     nn_pool_run(c->pool, bconv_run, &j); /* images split across the workers */
     return j.y;
 }

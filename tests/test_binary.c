@@ -195,9 +195,8 @@ static void test_bitpacked_conv(void **s)
             if (isa == DF_BIN_ISA_AVX2 && !df_bin_have_avx2()) continue;
             memset(y, 0x55, sizeof(int32_t) * O * g.P);
             df_bin_conv(x->data, &g, wp, cls, tab, ncls, O, isa, xp, col, y);
-            /* the float output: the vector path's fused epilogue, or df_bin_finish */
-            int32_t *dot = malloc(sizeof(int32_t) * O * g.P);
-            df_bin_conv_float(x->data, &g, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, dot, fy);
+            /* the float output, from each path's GEMM epilogue */
+            df_bin_conv_float(x->data, &g, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, fy);
             /* and with what a large batch turns on: streamed stores (into a
              * 64-byte aligned output, so that full tiles do stream) and the
              * prefetch of a next image (here x again) */
@@ -205,8 +204,7 @@ static void test_bitpacked_conv(void **s)
             gs.stream = 1;
             float *fs = NULL;
             assert_int_equal(posix_memalign((void **)&fs, 64, sizeof(float) * O * g.P), 0);
-            df_bin_conv_float_next(x->data, x->data, &gs, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, dot, fs);
-            free(dot);
+            df_bin_conv_float_next(x->data, x->data, &gs, wp, cls, tab, ncls, fa, NULL, O, isa, xp, col, fs);
             for (int i = 0; i < O * g.P; i++)
                 if ((float)y[i] != ref->data[i] || fy[i] != ref->data[i] * fa[i / g.P] || fs[i] != fy[i]) {
                     print_error("shape %zu (%s kernels) at %d: popcount %d, float out %g (streamed %g), float conv %g\n",

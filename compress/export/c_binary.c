@@ -29,9 +29,9 @@ static const char *float_ops =
     "                        }\n                    }\n                y[(o * OH + oh) * OW + ow] = s;\n            }\n}\n\n"
     "static void f_bconv(const float *x, int C, int H, int W, const uint64_t *wp, const int32_t *cls, const int32_t *tab,\n"
     "                    int ncls, const float *s, int O, int k, int st, int pd, int dl, void *xp, uint64_t *col,\n"
-    "                    int32_t *dot, float *y)\n{\n"
+    "                    float *y)\n{\n"
     "    const df_bin_geom g = df_bin_geometry(C, H, W, k, st, pd, dl);\n"
-    "    df_bin_conv_float(x, &g, wp, cls, tab, ncls, s, NULL, O, 0, xp, col, dot, y);\n}\n\n"
+    "    df_bin_conv_float(x, &g, wp, cls, tab, ncls, s, NULL, O, 0, xp, col, y);\n}\n\n"
     "static void f_affine(const float *x, int C, int P, const float *a, const float *b, float *y)\n"
     "{\n    for (int c = 0; c < C; c++)\n        for (int p = 0; p < P; p++) y[c * P + p] = x[c * P + p] * a[c] + b[c];\n}\n\n"
     "static void f_clamp(const float *x, int n, float lo, float hi, float *y)\n"
@@ -110,7 +110,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
                " * XNOR-popcount convs, float elsewhere; the numbers of `datafree eval --binary`). */\n"
                "#include <math.h>\n#include \"model.h\"\n\n%s\n%s",
             g->name, df_bin_kernels_src, float_ops);
-    size_t off[1024], total = 0, packed = 0, cols = 0, dots = 0; /* packed, cols: 64-bit words */
+    size_t off[1024], total = 0, packed = 0, cols = 0; /* packed, cols: 64-bit words */
     if (g->n > 1024) {
         fclose(f);
         return nn_fail(e, "graph '%s': more than 1024 nodes", g->name);
@@ -125,7 +125,6 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             const size_t pk = (df_bin_xp_bytes(&bg) + 7) / 8;
             packed = pk > packed ? pk : packed;
             cols = df_bin_col_words(&bg) > cols ? df_bin_col_words(&bg) : cols;
-            dots = numel(n) > dots ? numel(n) : dots;
         }
     }
     total += total & 1; /* the packed planes are 8-byte words */
@@ -187,12 +186,11 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             free(a), free(b);
         }
     }
-    /* float buffers, packed planes, columns, popcount sums */
-    const size_t words = total + 2 * packed + 2 * cols + dots;
+    /* float buffers, packed planes, columns */
+    const size_t words = total + 2 * packed + 2 * cols;
     fprintf(f, "\nvoid df_model_infer(const uint8_t *pixels, int32_t *scratch, int32_t *logits)\n{\n"
-               "    float *s = (float *)scratch;\n    uint64_t *xp = (uint64_t *)(scratch + %zu), *col = xp + %zu;\n"
-               "    int32_t *dot = scratch + %zu;\n",
-            total, packed, total + 2 * packed + 2 * cols);
+               "    float *s = (float *)scratch;\n    uint64_t *xp = (uint64_t *)(scratch + %zu), *col = xp + %zu;\n",
+            total, packed);
     const int C0 = g->in_shape[0], HW0 = g->in_shape[1] * g->in_shape[2];
     for (int c = 0; c < C0; c++)
         fprintf(f, "    for (int i = 0; i < %d; i++) s[%zu + i] = ((float)pixels[%d + i] / 255.0f - %.9gf) / %.9gf;\n", HW0,
@@ -208,7 +206,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         case NN_OP_CONV:
             if (n->wbin) {
                 const df_bin_geom bg = df_bin_geometry(C, H, W, n->kernel, n->stride, n->pad, n->dilation);
-                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, cl%d, t%d, %d, s%d, %d, %d, %d, %d, %d, xp, col, dot, s + %zu);\n",
+                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, cl%d, t%d, %d, s%d, %d, %d, %d, %d, %d, xp, col, s + %zu);\n",
                         x, C, H, W, i, i, i, df_bin_classes(&bg, NULL), i, n->shape[0], n->kernel, n->stride, n->pad,
                         n->dilation, y);
             } else {
@@ -247,7 +245,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
     fprintf(f, "    for (int k = 0; k < %d; k++) { /* logits in units of 2^-16, as the integer export */\n"
                "        const float v = s[%zu + k] * 65536.0f;\n"
                "        logits[k] = v >= 2147483520.0f ? INT32_MAX : v <= -2147483520.0f ? INT32_MIN : (int32_t)lrintf(v);\n    }\n"
-               "    (void)xp, (void)col, (void)dot;\n}\n",
+               "    (void)xp, (void)col;\n}\n",
             g->num_classes, off[g->output]);
     int bad = ferror(f);
     if (fclose(f) || bad) return nn_fail(e, "%s: write failed", path);

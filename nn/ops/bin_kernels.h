@@ -383,60 +383,82 @@ static inline void df_bin_fix_border(const int32_t *cls, const int32_t *tab, int
         for (int p = 0; p < g->P; p++) y[(size_t)o * g->P + p] -= tab[(size_t)o * ncls + cls[p]];
 }
 
-/* out [O][P] = a[o] * (dot[o][p] - what the border taps added) + b[o] (b
- * NULL: + 0.0f, which also turns -0 into +0 as a float conv's zero bias
- * does), dot from df_bin_conv_raw. */
-static inline void df_bin_finish(const int32_t *dot, const int32_t *cls, const int32_t *tab, int ncls, int O,
-                                 const df_bin_geom *g, const float *a, const float *b, float *out)
-{
-    for (int o = 0; o < O; o++) {
-        const float A = a[o], B = b ? b[o] : 0.0f;
-        const int32_t *d = dot + (size_t)o * g->P, *t = tab + (size_t)o * ncls;
-        float *y = out + (size_t)o * g->P;
-        for (int p = 0; p < g->P; p++) y[p] = (float)(d[p] - t[cls[p]]) * A + B;
-    }
-}
+/* Where the scalar GEMM writes a block: the int32 sums (y; f NULL), or the
+ * layer's floats f = a * (sum - what the border taps added) + b (fb NULL:
+ * + 0.0f, which also turns -0 into +0 as a float conv's zero bias does;
+ * cls: the block's pixel classes). Pointers at the block's first pixel, P
+ * apart per channel. */
+typedef struct df_bin_out {
+    int32_t *y;
+    const int32_t *cls, *tab;
+    int ncls;
+    const float *fa, *fb;
+    float *f;
+} df_bin_out;
 
-/* The GEMM of one block (np pixels; y at the block's first pixel, P
- * apart per channel) with scalar popcounts: per output channel and word,
- * one pass over the block's pixels (contiguous in col). Arguments are
- * plain ints: stores to y (int32) could alias a geometry's fields. */
+/* The GEMM of one block (np pixels) with scalar popcounts: per output
+ * channel and word, one pass over the block's pixels (contiguous in col).
+ * The output's fields are copied to locals first: stores to y (int32)
+ * could alias ncls, and their reloads cost a tenth of the time. */
 static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
-                                                                    int O, int np, int P, int base, int32_t *y)
+                                                                    int O, int np, int P, int base, const df_bin_out *out)
 {
+    int32_t *const y = out->y;
+    float *const f = out->f;
+    const int32_t *const cls = out->cls, *const tab = out->tab;
+    const int ncls = out->ncls;
+    const float *const fa = out->fa, *const fb = out->fb;
+#define df_bin_put(o_, P_, p_, sum_)                                                                                   \
+    do {                                                                                                               \
+        const size_t at_ = (size_t)(o_) * (P_) + (size_t)(p_);                                                         \
+        if (f)                                                                                                         \
+            f[at_] = (float)((sum_) - tab[(size_t)(o_) * ncls + cls[p_]]) * fa[o_] + (fb ? fb[o_] : 0.0f);              \
+        else                                                                                                           \
+            y[at_] = (sum_);                                                                                           \
+    } while (0)
     int o = 0;
-    for (; o + 2 <= O; o += 2) { /* 2 channels x 4 pixels in registers: each load feeds two popcounts */
+    for (; o + 2 <= O; o += 2) { /* 2 channels x 3 pixels in registers: each load feeds two popcounts */
         const uint64_t *w0 = wp + (size_t)o * Kw, *w1 = w0 + Kw;
-        int32_t *y0 = y + (size_t)o * P, *y1 = y0 + P;
-        for (int p = 0; p < np; p += 4) {
-            int a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-            for (int kq = 0; kq < Kw; kq++) { /* col is zero past np (Bp is a multiple of 16) */
+        int p = 0;
+        for (; p + 3 <= np; p += 3) { /* 4 pixels spilled a sum to the stack in the word loop: 7 % slower */
+            int a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+            for (int kq = 0; kq < Kw; kq++) {
                 const uint64_t *c = col + (size_t)kq * Bp + p, u = w0[kq], v = w1[kq];
-                a0 += __builtin_popcountll(c[0] ^ u), a1 += __builtin_popcountll(c[1] ^ u);
-                a2 += __builtin_popcountll(c[2] ^ u), a3 += __builtin_popcountll(c[3] ^ u);
-                b0 += __builtin_popcountll(c[0] ^ v), b1 += __builtin_popcountll(c[1] ^ v);
-                b2 += __builtin_popcountll(c[2] ^ v), b3 += __builtin_popcountll(c[3] ^ v);
+                a0 += __builtin_popcountll(c[0] ^ u), a1 += __builtin_popcountll(c[1] ^ u), a2 += __builtin_popcountll(c[2] ^ u);
+                b0 += __builtin_popcountll(c[0] ^ v), b1 += __builtin_popcountll(c[1] ^ v), b2 += __builtin_popcountll(c[2] ^ v);
             }
-            const int a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
-            for (int i = 0; i < 4 && p + i < np; i++) y0[p + i] = base - 2 * a[i], y1[p + i] = base - 2 * b[i];
+            df_bin_put(o, P, p, base - 2 * a0);
+            df_bin_put(o, P, p + 1, base - 2 * a1);
+            df_bin_put(o, P, p + 2, base - 2 * a2);
+            df_bin_put(o + 1, P, p, base - 2 * b0);
+            df_bin_put(o + 1, P, p + 1, base - 2 * b1);
+            df_bin_put(o + 1, P, p + 2, base - 2 * b2);
+        }
+        for (; p < np; p++) {
+            int a0 = 0, b0 = 0;
+            for (int kq = 0; kq < Kw; kq++) {
+                const uint64_t c = col[(size_t)kq * Bp + p];
+                a0 += __builtin_popcountll(c ^ w0[kq]), b0 += __builtin_popcountll(c ^ w1[kq]);
+            }
+            df_bin_put(o, P, p, base - 2 * a0);
+            df_bin_put(o + 1, P, p, base - 2 * b0);
         }
     }
-    for (; o < O; o++) {
-        int32_t *yo = y + (size_t)o * P;
+    for (; o < O; o++)
         for (int p = 0; p < np; p++) {
             int mis = 0;
             for (int kq = 0; kq < Kw; kq++) mis += __builtin_popcountll(col[(size_t)kq * Bp + p] ^ wp[(size_t)o * Kw + kq]);
-            yo[p] = base - 2 * mis;
+            df_bin_put(o, P, p, base - 2 * mis);
         }
-    }
+#undef df_bin_put
 }
 
 #ifdef DF_BIN_X86
 /* the same loops with the popcnt instruction (any x86-64 CPU since 2008) */
 __attribute__((target("popcnt"))) static void df_bin_gemm_popcnt(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
-                                                                 int O, int np, int P, int base, int32_t *y)
+                                                                 int O, int np, int P, int base, const df_bin_out *out)
 {
-    df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, y);
+    df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, out);
 }
 
 /* The tile loop every vector GEMM shares: TILE(o0, R, p0) for output
@@ -676,7 +698,7 @@ __attribute__((target("avx2"))) static void df_bin_gemm_avx2(const uint64_t *col
 /* The tile with the layer's float output, as the VPOPCNTDQ one: y = a *
  * (sum - what the border taps added) + b, the border fix gathered from the
  * channel's class table by the lanes' classes; mul and add apart, as
- * df_bin_finish (AVX2 has no fused multiply-add). */
+ * the scalar epilogue (AVX2 has no fused multiply-add). */
 __attribute__((target("avx2"), always_inline)) static inline void
 df_bin_tile_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int R, int p0, int np, int P, int base,
                    const int32_t *cls, const int32_t *tab, int ncls, int kind, const float *fa, const float *fb, int stream,
@@ -773,45 +795,66 @@ static inline int df_bin_have_avx2(void)
 #endif
 }
 
-/* y [O][P] (P = OH * OW): the sums of sign products of the signs of x
- * [C][H][W] and the packed weights (wp from df_bin_pack_weights with this
- * geometry) over every tap, border taps included (df_bin_fix_border or
- * df_bin_finish take those out). xp (df_bin_xp_bytes) and col
- * (df_bin_col_words) are scratch. isa: DF_BIN_ISA_*. */
-static inline void df_bin_conv_raw(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, int isa, void *xp,
-                                   uint64_t *col, int32_t *y)
+/* The scalar path over one image: pack, then per block of output rows
+ * im2col and the popcount loops (the popcnt instruction where the CPU has
+ * it), writing out at the block's offset. */
+static inline void df_bin_conv_scalar(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, void *xp, uint64_t *col,
+                                      const df_bin_out *out)
 {
-    const int base = g->k * g->k * g->C, vec = isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt();
-    const int avx2 = (isa == DF_BIN_ISA_BEST || isa == DF_BIN_ISA_AVX2) && df_bin_have_avx2();
+    const int base = g->k * g->k * g->C;
 #ifdef DF_BIN_X86
     __builtin_cpu_init();
     const int pc = __builtin_cpu_supports("popcnt");
 #endif
-    df_bin_pack_any(x, g, !vec, xp);
-#ifdef DF_BIN_X86
-    int32_t tap[DF_BIN_MAXTAP];
-    const int direct = vec && df_bin_direct(g);
-    if (direct) df_bin_taps(g, tap);
-#endif
+    df_bin_pack_any(x, g, 1, xp);
     for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
         const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
-        int32_t *yb = y + (size_t)oh0 * g->OW;
-#ifdef DF_BIN_X86
-        if (!direct) df_bin_im2col_any(xp, g, oh0, nr, !vec, col);
-        const df_bin_src src = {col, g->Bp, (const uint64_t *)xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
-        if (vec)
-            df_bin_gemm_vpopcnt(&src, g->Kw, wp, O, np, g->P, base, yb);
-        else if (avx2)
-            df_bin_gemm_avx2(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
-        else if (pc)
-            df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
-        else
-#else
+        const size_t at = (size_t)oh0 * g->OW;
+        const df_bin_out ob = {out->y ? out->y + at : NULL, out->cls ? out->cls + at : NULL, out->tab, out->ncls, out->fa, out->fb,
+                               out->f ? out->f + at : NULL};
         df_bin_im2col_any(xp, g, oh0, nr, 1, col);
+#ifdef DF_BIN_X86
+        if (pc)
+            df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, &ob);
+        else
 #endif
-            df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+            df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, &ob);
     }
-    (void)vec, (void)avx2;
+}
+
+/* y [O][P] (P = OH * OW): the sums of sign products of the signs of x
+ * [C][H][W] and the packed weights (wp from df_bin_pack_weights with this
+ * geometry) over every tap, border taps included (df_bin_fix_border
+ * takes those out). xp (df_bin_xp_bytes) and col (df_bin_col_words) are
+ * scratch. isa: DF_BIN_ISA_*. */
+static inline void df_bin_conv_raw(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, int isa, void *xp,
+                                   uint64_t *col, int32_t *y)
+{
+#ifdef DF_BIN_X86
+    const int vec = isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt();
+    const int avx2 = !vec && (isa == DF_BIN_ISA_BEST || isa == DF_BIN_ISA_AVX2) && df_bin_have_avx2();
+    if (vec || avx2) {
+        const int base = g->k * g->k * g->C, direct = vec && df_bin_direct(g);
+        int32_t tap[DF_BIN_MAXTAP];
+        if (direct) df_bin_taps(g, tap);
+        df_bin_pack_any(x, g, !vec, xp);
+        for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+            const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
+            int32_t *yb = y + (size_t)oh0 * g->OW;
+            if (!direct) df_bin_im2col_any(xp, g, oh0, nr, !vec, col);
+            if (vec) {
+                const df_bin_src src = {col, g->Bp, (const uint64_t *)xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
+                df_bin_gemm_vpopcnt(&src, g->Kw, wp, O, np, g->P, base, yb);
+            } else {
+                df_bin_gemm_avx2(col, g->Bp, g->Kw, wp, O, np, g->P, base, yb);
+            }
+        }
+        return;
+    }
+#endif
+    (void)isa;
+    const df_bin_out o = {y, NULL, NULL, 0, NULL, NULL, NULL};
+    df_bin_conv_scalar(x, g, wp, O, xp, col, &o);
 }
 
 /* y [O][P]: the conv of the signs, exactly as a float conv of them with
@@ -824,13 +867,11 @@ static inline void df_bin_conv(const float *x, const df_bin_geom *g, const uint6
 }
 
 /* out [O][P] = a[o] * conv(signs)[o][p] + b[o] (b NULL: + 0.0f): a binary
- * layer's float output. The vector paths compute it in the GEMM's
- * epilogue; the scalar one through dot [O][P] (scratch) and df_bin_finish.
- * next: the next image's input, which the vector paths prefetch (NULL:
- * none). */
+ * layer's float output, computed in every path's GEMM epilogue. next: the
+ * next image's input, which the vector paths prefetch (NULL: none). */
 static inline void df_bin_conv_float_next(const float *x, const float *next, const df_bin_geom *g, const uint64_t *wp,
                                           const int32_t *cls, const int32_t *tab, int ncls, const float *a, const float *b,
-                                          int O, int isa, void *xp, uint64_t *col, int32_t *dot, float *out)
+                                          int O, int isa, void *xp, uint64_t *col, float *out)
 {
 #ifdef DF_BIN_X86
     if (isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt()) {
@@ -862,16 +903,16 @@ static inline void df_bin_conv_float_next(const float *x, const float *next, con
         return;
     }
 #endif
-    (void)next;
-    df_bin_conv_raw(x, g, wp, O, isa, xp, col, dot);
-    df_bin_finish(dot, cls, tab, ncls, O, g, a, b, out);
+    (void)next, (void)isa;
+    const df_bin_out o = {NULL, cls, tab, ncls, a, b, out};
+    df_bin_conv_scalar(x, g, wp, O, xp, col, &o);
 }
 
 static inline void df_bin_conv_float(const float *x, const df_bin_geom *g, const uint64_t *wp, const int32_t *cls,
                                      const int32_t *tab, int ncls, const float *a, const float *b, int O, int isa,
-                                     void *xp, uint64_t *col, int32_t *dot, float *out)
+                                     void *xp, uint64_t *col, float *out)
 {
-    df_bin_conv_float_next(x, NULL, g, wp, cls, tab, ncls, a, b, O, isa, xp, col, dot, out);
+    df_bin_conv_float_next(x, NULL, g, wp, cls, tab, ncls, a, b, O, isa, xp, col, out);
 }
 
 #endif

@@ -51,7 +51,7 @@ static double bin_layer(const layer *L, const float *x, int isa, int threshold)
             }
         } else { /* the vector GEMM writes the affine's floats itself */
             df_bin_conv_float_next(xn, n + 1 < L->N ? xn + (size_t)g->C * g->H * g->W : NULL, g, L->wp, L->cls, L->tab,
-                                   L->ncls, L->a, L->b, O, isa, L->xp, L->col, L->dot, L->y + (size_t)n * O * P);
+                                   L->ncls, L->a, L->b, O, isa, L->xp, L->col, L->y + (size_t)n * O * P);
         }
     }
     return nn_now() - t0;
