@@ -134,11 +134,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx
 {
     const int H = g->H, W = g->W, es = g->es;
     const size_t HW = (size_t)H * W;
-#ifndef DF_BIN_PACK_STREAMS
-#define DF_BIN_PACK_STREAMS 8
-#endif
-    for (int cg = 0; cg < g->C; cg += DF_BIN_PACK_STREAMS) {
-        const int q = cg / 64, ce = g->C < cg + DF_BIN_PACK_STREAMS ? g->C : cg + DF_BIN_PACK_STREAMS;
+    for (int cg = 0; cg < g->C; cg += 8) {
+        const int q = cg / 64, ce = g->C < cg + 8 ? g->C : cg + 8;
         for (int h = 0; h < H; h++) {
             const size_t at = (size_t)q * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
             for (int w = 0; w < W; w += 16) {
@@ -232,8 +229,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_im2col_a
     const int per = S < 64 ? 64 / S : 1;
     const size_t pl = (size_t)g->Hp * Wp;
     for (int kq = 0; kq < Kw; kq++) {
-        /* the word's taps: where each reads in the planes and its shift (the
-         * divisions out of the pixel loops: a third of the 16-channel layer) */
+        /* the word's taps: where each reads in the planes and its shift, out
+         * of the pixel loops (their divisions were a third of the 16-channel
+         * 28x28 layer's time) */
         size_t off[4];
         __m128i sh[4];
         int nt = 0;
@@ -399,7 +397,7 @@ typedef struct df_bin_out {
 /* The GEMM of one block (np pixels) with scalar popcounts: per output
  * channel and word, one pass over the block's pixels (contiguous in col).
  * The output's fields are copied to locals first: stores to y (int32)
- * could alias ncls, and their reloads cost a tenth of the time. */
+ * could alias ncls, and the compiler would reload them. */
 static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
                                                                     int O, int np, int P, int base, const df_bin_out *out)
 {
@@ -420,7 +418,7 @@ static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64
     for (; o + 2 <= O; o += 2) { /* 2 channels x 3 pixels in registers: each load feeds two popcounts */
         const uint64_t *w0 = wp + (size_t)o * Kw, *w1 = w0 + Kw;
         int p = 0;
-        for (; p + 3 <= np; p += 3) { /* 4 pixels spilled a sum to the stack in the word loop: 7 % slower */
+        for (; p + 3 <= np; p += 3) { /* with 4 pixels a sum lived on the stack: 7 % slower */
             int a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
             for (int kq = 0; kq < Kw; kq++) {
                 const uint64_t *c = col + (size_t)kq * Bp + p, u = w0[kq], v = w1[kq];
@@ -562,7 +560,7 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
     df_bin_tile_acc(s, direct, Kw, wp, R, p0, np, a);
     const __m512i b = _mm512_set1_epi32(base), cl = _mm512_maskz_loadu_epi32(m, cls + p0);
     /* the low halves of the 16 64-bit counts, in pixel order: one two-source
-     * permute (two vpmovqd and an insert were a third of the tile's time) */
+     * permute, in place of two vpmovqd and an insert */
     const __m512i lo = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const int st = stream && n == 16 && !((uintptr_t)(out + p0) & 63) && !(P & 15);
     for (int j = 0; j < 8; j++)
@@ -605,7 +603,8 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
     } while (0)
     /* one instance per way of looking up the border fix and of reading the
      * columns, so that each tile's channel loop unrolls and its sums stay
-     * in registers (a third faster than one instance with branches) */
+     * in registers (one instance with the branches kept them on the stack:
+     * 1.13x slower) */
 #define KINDS()                                                                                                        \
     do {                                                                                                               \
         if (ncls <= 16) {                                                                                              \
