@@ -653,7 +653,7 @@ typedef struct {
     int ncls;
     const float *s;
     nn_tensor *y;
-    unsigned char *xp; /* per worker: packed planes, columns, popcount sums */
+    unsigned char *xp; /* per worker: packed planes and columns */
     uint64_t *col;
     int O;
 } bconv_job;
