@@ -651,7 +651,7 @@ typedef struct {
     const uint64_t *wp;
     const int32_t *cls, *tab; /* border classes (df_bin_classes) */
     int ncls;
-    const float *s;
+    const float *s, *b; /* out = s * sum + b (b NULL: + 0.0f) */
     nn_tensor *y;
     unsigned char *xp; /* per worker: packed planes and columns */
     uint64_t *col;
@@ -670,7 +670,7 @@ static void bconv_run(void *arg, int ith, int nth)
     const size_t chw = (size_t)g->C * g->H * g->W;
     for (size_t b = lo; b < hi; b++) /* s * sum + 0.0f, as the float path's channel affine */
         df_bin_conv_float_next(j->x->data + b * chw, b + 1 < hi ? j->x->data + (b + 1) * chw : NULL, g, j->wp, j->cls, j->tab,
-                               j->ncls, j->s, NULL, j->O, 0, xp, col, j->y->data + b * j->O * P);
+                               j->ncls, j->s, j->b, j->O, 0, xp, col, j->y->data + b * j->O * P);
 }
 
 /* 1: a conv the bit-packed kernels run (binary weights, groups 1, no bias,
@@ -685,11 +685,73 @@ static int bin_packable(const nn_graph *g, const nn_gnode *n)
     return df_bin_classes(&bg, NULL) >= 0;
 }
 
+void nn_graph_packed_signs(const nn_graph *g, unsigned char *skip)
+{
+    for (int i = 0; i < g->n; i++) skip[i] = g->nodes[i].op == NN_OP_SIGN && i != g->output;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].nin && g->nodes[i].op != NN_OP_INPUT; k++)
+            if (!bin_packable(g, &g->nodes[i])) skip[g->nodes[i].in[k]] = 0;
+}
+
+int nn_graph_folds_threshold(const nn_graph *g, int i, const unsigned char *skip)
+{
+    const nn_gnode *n = &g->nodes[i];
+    if (!skip || n->op != NN_OP_CONV || !n->wbin || n->consumers != 1 || i + 2 >= g->n) return 0;
+    const nn_gnode *bn = &g->nodes[i + 1], *sg = &g->nodes[i + 2];
+    return bn->op == NN_OP_BN && bn->in[0] == i && bn->consumers == 1 && sg->op == NN_OP_SIGN && sg->in[0] == i + 1 &&
+           skip[i + 2];
+}
+
+/* Per output channel, the sums d (integers in [-base, base]) whose sign(BN(s
+ * * d)) is +1, found by running the float path's own ops (channel affine,
+ * then BN) on every such d: the same bits by construction. As d grows that
+ * sign only flips once (both ops are monotone, rounding too), so it is d >=
+ * tau (fa = 1, fb = -tau), d <= tau (fa = -1, fb = tau) or constant (fa = 0,
+ * fb = +-1), and fa * d + fb (exact: small integers) has the sign's sign. */
+int nn_graph_bin_thresholds(nn_graph *g, nn_ctx *c, int i, const float *s, float *fa, float *fb)
+{
+    const nn_gnode *n = &g->nodes[i], *bn = &g->nodes[i + 1];
+    const int O = n->out_channels, C = g->nodes[n->in[0]].shape[0], base = n->kernel * n->kernel * C;
+    const int L = 2 * base + 1, k = bn->affine ? 2 : 0;
+    nn_tensor *d = nn_new4(c, 1, O, 1, L), *sc = nn_new(c, 1, &O), *z = nn_new(c, 1, &O);
+    for (int o = 0; o < O; o++) {
+        sc->data[o] = s[o], z->data[o] = 0.0f;
+        for (int q = 0; q < L; q++) d->data[(size_t)o * L + q] = (float)(q - base);
+    }
+    nn_tensor *t = nn_channel_affine(c, d, sc, z); /* as binary_conv's float path */
+    nn_tensor *y = nn_batchnorm(c, t, bn->affine ? P(g, bn, 0) : NULL, bn->affine ? P(g, bn, 1) : NULL, P(g, bn, k)->data,
+                                P(g, bn, k + 1)->data, (nn_bn_attr){.eps = bn->eps, .momentum = bn->momentum});
+    for (int o = 0; o < O; o++) {
+        const float *q = y->data + (size_t)o * L;
+        int flips = 0, at = -1;
+        for (int v = 1; v < L; v++)
+            if ((q[v] >= 0.0f) != (q[v - 1] >= 0.0f)) flips++, at = v;
+        if (flips > 1) return 0;
+        if (!flips)
+            fa[o] = 0.0f, fb[o] = q[0] >= 0.0f ? 1.0f : -1.0f;
+        else if (q[at] >= 0.0f) /* off below at, on from at: d >= at - base */
+            fa[o] = 1.0f, fb[o] = (float)(base - at);
+        else /* on up to at - 1 */
+            fa[o] = -1.0f, fb[o] = (float)(at - 1 - base);
+    }
+    return 1;
+}
+
+/* folds_threshold for this forward pass: nothing of the pattern inactive */
+static int folds_threshold(const nn_graph *g, int i, const unsigned char *sign_skip, const nn_fwd_opts *o)
+{
+    if (o && o->active && i + 2 < g->n && (!o->active[i + 1] || !o->active[i + 2])) return 0;
+    return nn_graph_folds_threshold(g, i, sign_skip);
+}
+
 /* A binary conv: s * conv(x, sign(W)) (nn_sign_weight), or with packed the
  * same numbers by XNOR-popcount on bit-packed signs (x must be signs, as a
  * sign node makes them; groups 1): the sum of +-1 products is an integer
- * either way, times s once. */
-static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tensor *x, int packed)
+ * either way, times s once. With bn (packed; folds_threshold), it returns
+ * instead a tensor whose signs are those of sign(bn(that)), 1 in *folded,
+ * or 0 there if the BN does not fold (then the plain output). */
+static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tensor *x, int packed, const nn_gnode *bn,
+                              int *folded)
 {
     nn_tensor *w = P(g, n, 0);
     const int O = w->shape[0], C = x->shape[1], k = n->kernel;
@@ -717,6 +779,11 @@ static nn_tensor *binary_conv(nn_graph *g, nn_ctx *c, const nn_gnode *n, nn_tens
     }
     const int nth = nn_threads(c);
     bconv_job j = {.x = x, .s = s, .O = O};
+    if (bn) {
+        float *fa = nn_arena_floats(&c->arena, (size_t)O), *fb = nn_arena_floats(&c->arena, (size_t)O);
+        *folded = nn_graph_bin_thresholds(g, c, (int)(n - g->nodes), s, fa, fb);
+        if (*folded) j.s = fa, j.b = fb;
+    }
     j.g = df_bin_geometry(C, x->shape[2], x->shape[3], k, n->stride, n->pad, n->dilation);
     j.ncls = df_bin_classes(&j.g, NULL);
     uint64_t *wp = nn_arena_alloc(&c->arena, sizeof(uint64_t) * df_bin_wp_words(&j.g, O));
@@ -759,10 +826,7 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
     unsigned char *sign_skip = NULL;
     if (fuse && o && o->binary_packed && !c->grad_enabled) {
         sign_skip = nn_arena_alloc(&c->arena, (size_t)g->n);
-        for (int i = 0; i < g->n; i++) sign_skip[i] = g->nodes[i].op == NN_OP_SIGN && i != g->output;
-        for (int i = 0; i < g->n; i++)
-            for (int k = 0; k < g->nodes[i].nin && g->nodes[i].op != NN_OP_INPUT; k++)
-                if (!bin_packable(g, &g->nodes[i])) sign_skip[g->nodes[i].in[k]] = 0;
+        nn_graph_packed_signs(g, sign_skip);
     }
     double *conv_stats = NULL; /* sums of the previous conv's output, for its BN */
     for (int i = 0; i < g->n; i++) {
@@ -786,7 +850,10 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
         case NN_OP_CONV: {
             nn_conv_attr ca = {.stride = n->stride, .pad = n->pad, .dilation = n->dilation, .groups = n->groups};
             if (n->wbin) { /* conv of the signs, then times s: integer sums, one rounding (= bit-packed) */
-                y = binary_conv(g, c, n, a, o && o->binary_packed);
+                int folded = 0;
+                y = binary_conv(g, c, n, a, o && o->binary_packed, folds_threshold(g, i, sign_skip, o) ? &g->nodes[i + 1] : NULL,
+                                &folded);
+                skip = 2 * folded; /* the BN and the sign: y has their signs, which the next packed convs read */
                 conv_stats = NULL; /* its BN computes its own statistics (the scale comes after the conv) */
                 break;
             }

@@ -182,6 +182,19 @@ nn_tensor *nn_graph_forward(nn_graph *g, nn_ctx *c, nn_tensor *x, const nn_fwd_o
  * on(user, m, k) != 0 (ProxylessNAS: the sampled paths). */
 void nn_graph_mark_active(const nn_graph *g, int (*on)(void *user, int node, int k), void *user, unsigned char *active);
 
+/* Bit-packed inference. skip [g->n]: 1 for a sign node that only packable
+ * binary convs read (they pack x >= 0 themselves; the sign is not run). */
+void nn_graph_packed_signs(const nn_graph *g, unsigned char *skip);
+/* 1: binary conv i feeds a BN (i + 1) read only by a sign (i + 2) of skip,
+ * which then fold into a threshold on the conv's integer sums. */
+int nn_graph_folds_threshold(const nn_graph *g, int i, const unsigned char *skip);
+/* The fold of conv i (nn_graph_folds_threshold) with weight scales s [O]:
+ * fa, fb [O] such that fa * d + fb has, for every integer sum d, the sign
+ * of sign(BN(s * d)) in eval (exact: found with the float path's own ops,
+ * which must run on c with no tape). 0 if a channel's sign is not a
+ * threshold in d (never for a real BN), then no fold. */
+int nn_graph_bin_thresholds(nn_graph *g, nn_ctx *c, int i, const float *s, float *fa, float *fb);
+
 /* model.json + model.safetensors (same stem). */
 int nn_graph_save(const nn_graph *g, const char *json_path, nn_err *e);
 nn_graph *nn_graph_load(const char *json_path, nn_err *e);

@@ -10,6 +10,7 @@
 #include "compress/binarize.h"
 #include "nn/ops/bin_kernels.h"
 #include "nn/graph.h"
+#include "nn/io.h"
 #include "nn/zoo.h"
 #include "testutil.h"
 
@@ -321,6 +322,104 @@ static void test_bn_add_fusion(void **s)
     nn_graph_free(g);
 }
 
+/* Bit-packed inference folds a BN read only by a sign into a threshold on
+ * the binary conv's integer sums (XNOR-ResNet: a.conv -> a.bn -> b.sign):
+ * the logits stay those of the float simulation to the bit, with BN
+ * parameters and running statistics away from their defaults, gamma of
+ * both signs and one channel's gamma 0 (a constant sign). */
+static nn_graph *xnor_random_bn(nn_rng *r)
+{
+    nn_err e = {0};
+    nn_graph *g = nn_zoo_build("xnor_resnet20", 1, 28, 28, 10, 4, &e);
+    assert_non_null(g);
+    for (int i = 0; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        if (n->op != NN_OP_BN) continue;
+        const int k = n->affine ? 2 : 0; /* weight, bias, running mean, running var */
+        for (int q = 0; q < k + 2; q++) {
+            nn_tensor *t = &g->params[n->param[q]].t;
+            for (size_t v = 0; v < t->numel; v++)
+                t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(r)) : q == 0 && k ? nn_rng_normal(r) : 0.5f * nn_rng_normal(r);
+            if (q == 0 && k) t->data[0] = 0.0f;
+        }
+    }
+    return g;
+}
+
+static void test_threshold_fold(void **s)
+{
+    (void)s;
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    nn_graph *g = xnor_random_bn(&r);
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 4, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_fwd_opts fo = {0}, po = {.binary_packed = 1};
+    nn_tensor *y0 = nn_graph_forward(g, &C, x, &fo), *y1 = nn_graph_forward(g, &C, x, &po);
+    double spread = 0;
+    for (size_t i = 0; i < y0->numel; i++) spread += fabs(y0->data[i] - y0->data[0]);
+    assert_true(spread > 0); /* the logits depend on the input */
+    assert_memory_equal(y0->data, y1->data, y0->numel * sizeof(float));
+    nn_graph_free(g);
+}
+
+/* The C export folds the same thresholds: that XNOR-ResNet-20, exported,
+ * built and run on 20 test images, says it folded 9 BNs and gives the
+ * logits of bit-packed inference up to the export's own float rounding in
+ * its other layers. */
+static void test_export_threshold_fold(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) {
+        print_message("Fashion-MNIST not installed: skipped\n");
+        return;
+    }
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    nn_graph *g = xnor_random_bn(&r);
+    nn_err e = {0};
+    tu_sh("rm -rf /tmp/datafree_xnor && mkdir -p /tmp/datafree_xnor");
+    assert_int_equal(nn_graph_save(g, "/tmp/datafree_xnor/model.json", &e), 0);
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_xnor/model.json --target c --out /tmp/datafree_xnor/exp", tu_bin()), 0);
+    size_t len = 0;
+    char *src = nn_read_file("/tmp/datafree_xnor/exp/c/model.c", &len, &e);
+    assert_non_null(src);
+    int folds = 0;
+    for (const char *p = src; (p = strstr(p, "folded into that threshold")); p++) folds++;
+    free(src);
+    assert_int_equal(folds, 9); /* every a.conv -> a.bn -> b.sign */
+    enum { N = 20 };
+    tu_write_idx_subset(data, N, "/tmp/datafree_xnor/images", "/tmp/datafree_xnor/labels");
+    assert_int_equal(tu_sh("cd /tmp/datafree_xnor/exp/c && make -s && ./infer /tmp/datafree_xnor/images "
+                           "/tmp/datafree_xnor/labels --logits /tmp/datafree_xnor/logits"),
+                     0);
+    unsigned char *img = (unsigned char *)nn_read_file("/tmp/datafree_xnor/images", &len, &e);
+    int32_t *lg = (int32_t *)nn_read_file("/tmp/datafree_xnor/logits", &len, &e);
+    assert_non_null(img);
+    assert_non_null(lg);
+    assert_int_equal(len, sizeof(int32_t) * N * 10);
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, N, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = ((float)img[16 + i] / 255.0f - g->mean[0]) / g->std[0]; /* as model.c */
+    nn_fwd_opts po = {.binary_packed = 1};
+    nn_tensor *y = nn_graph_forward(g, &C, x, &po);
+    double range = 0, worst = 0;
+    for (int i = 0; i < N * 10; i++) {
+        range = fmax(range, fabs(y->data[i]));
+        worst = fmax(worst, fabs(lg[i] / 65536.0 - y->data[i]));
+    }
+    print_message("exported vs bit-packed logits: largest difference %.3g, largest logit %.3g\n", worst, range);
+    assert_true(range > 0 && worst < 0.02 * range);
+    free(img), free(lg);
+    nn_graph_free(g);
+}
+
 /* CNN -> binary (compress/binarize.c) on the zoo's ResNet-20: which layers
  * binarize under each option, signs read pre-ReLU tensors, every value is
  * kept, and the bit-packed path gives the float simulation's logits. */
@@ -463,6 +562,7 @@ int main(void)
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_binarize_weight), cmocka_unit_test(test_sign_approx),
                                        cmocka_unit_test(test_binary_graph),
                                        cmocka_unit_test(test_bitpacked_conv), cmocka_unit_test(test_binary_zoo), cmocka_unit_test(test_bn_add_fusion),
+                                       cmocka_unit_test(test_threshold_fold), cmocka_unit_test(test_export_threshold_fold),
                                        cmocka_unit_test(test_cmp_binarize),
                                        cmocka_unit_test(test_binary_resnet18)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);

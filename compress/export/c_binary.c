@@ -12,8 +12,10 @@
 
 #include "bin_kernels_src.h"
 #include "compress/export.h"
+#include "nn/graph.h"
 #include "nn/io.h"
 #include "nn/ops/bin_kernels.h"
+#include "nn/tape.h"
 
 static const char *float_ops =
     "static void f_conv(const float *x, int C, int H, int W, const float *w, const float *b, int O, int k, int st,\n"
@@ -28,10 +30,10 @@ static const char *float_ops =
     "                            s += w[((o * cg + ic) * k + kh) * k + kw] * x[((g * cg + ic) * H + ih) * W + iw];\n"
     "                        }\n                    }\n                y[(o * OH + oh) * OW + ow] = s;\n            }\n}\n\n"
     "static void f_bconv(const float *x, int C, int H, int W, const uint64_t *wp, const int32_t *cls, const int32_t *tab,\n"
-    "                    int ncls, const float *s, int O, int k, int st, int pd, int dl, void *xp, uint64_t *col,\n"
-    "                    float *y)\n{\n"
+    "                    int ncls, const float *s, const float *b, int O, int k, int st, int pd, int dl, void *xp,\n"
+    "                    uint64_t *col, float *y)\n{\n"
     "    const df_bin_geom g = df_bin_geometry(C, H, W, k, st, pd, dl);\n"
-    "    df_bin_conv_float(x, &g, wp, cls, tab, ncls, s, NULL, O, 0, xp, col, y);\n}\n\n"
+    "    df_bin_conv_float(x, &g, wp, cls, tab, ncls, s, b, O, 0, xp, col, y);\n}\n\n"
     "static void f_affine(const float *x, int C, int P, const float *a, const float *b, float *y)\n"
     "{\n    for (int c = 0; c < C; c++)\n        for (int p = 0; p < P; p++) y[c * P + p] = x[c * P + p] * a[c] + b[c];\n}\n\n"
     "static void f_clamp(const float *x, int n, float lo, float hi, float *y)\n"
@@ -66,6 +68,20 @@ static size_t numel(const nn_gnode *n)
     size_t s = 1;
     for (int d = 0; d < n->ndim; d++) s *= (size_t)n->shape[d];
     return s;
+}
+
+/* s [O]: a binary conv's weight scales, mean |W| per layer or per output
+ * channel, as nn_sign_weight and the packed path compute them */
+static void bin_scales(const nn_gnode *n, const nn_tensor *w, int O, float *s)
+{
+    const int nch = n->wbin == 2 ? O : 1;
+    const size_t per = w->numel / (size_t)nch;
+    for (int ch = 0; ch < nch; ch++) {
+        double acc = 0;
+        for (size_t q = (size_t)ch * per; q < (size_t)(ch + 1) * per; q++) acc += fabsf(w->data[q]);
+        s[ch] = (float)(acc / (double)per);
+    }
+    for (int o = nch; o < O; o++) s[o] = s[0];
 }
 
 int cmp_graph_is_binary(const nn_graph *g)
@@ -115,8 +131,34 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         fclose(f);
         return nn_fail(e, "graph '%s': more than 1024 nodes", g->name);
     }
+    /* a BN read only by a sign read only by binary convs folds into the
+     * conv before it (nn_graph_folds_threshold): the conv writes floats
+     * with the sign's signs, which the BN and the sign then alias */
+    unsigned char skip[1024], fold[1024] = {0};
+    float *fa[1024] = {0}, *fb[1024] = {0};
+    nn_graph_packed_signs(g, skip);
+    nn_ctx c;
+    nn_ctx_init(&c, 1, (size_t)64 << 20);
+    c.training = 0, c.grad_enabled = 0;
+    for (int i = 1; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        if (!nn_graph_folds_threshold(g, i, skip)) continue;
+        const nn_tensor *w = &g->params[n->param[0]].t;
+        const int O = w->shape[0];
+        float *s = malloc(sizeof(float) * (size_t)O);
+        fa[i] = malloc(sizeof(float) * (size_t)O), fb[i] = malloc(sizeof(float) * (size_t)O);
+        bin_scales(n, w, O, s);
+        nn_ctx_reset(&c);
+        fold[i] = (unsigned char)nn_graph_bin_thresholds((nn_graph *)g, &c, i, s, fa[i], fb[i]);
+        free(s);
+    }
+    nn_ctx_free(&c);
     for (int i = 0; i < g->n; i++) {
         const nn_gnode *n = &g->nodes[i];
+        if ((i >= 1 && fold[i - 1]) || (i >= 2 && fold[i - 2])) { /* the folded BN, the folded sign */
+            off[i] = off[i - (fold[i - 1] ? 1 : 2)];
+            continue;
+        }
         off[i] = total;
         total += i == 0 ? (size_t)g->in_shape[0] * g->in_shape[1] * g->in_shape[2] : numel(n);
         if (n->op == NN_OP_CONV && n->wbin) {
@@ -151,14 +193,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             df_bin_pack_weights(w->data, O, &bg, wp, cps);
             df_bin_classes(&bg, cls);
             df_bin_class_table(cps, O, &bg, ncls, tab);
-            const int nch = n->wbin == 2 ? O : 1;
-            const size_t per = w->numel / (size_t)nch;
-            for (int ch = 0; ch < nch; ch++) { /* mean |W|, as nn_sign_weight */
-                double acc = 0;
-                for (size_t q = (size_t)ch * per; q < (size_t)(ch + 1) * per; q++) acc += fabsf(w->data[q]);
-                s[ch] = (float)(acc / (double)per);
-            }
-            for (int o = nch; o < O; o++) s[o] = s[0];
+            bin_scales(n, w, O, s);
             fprintf(f, "static const uint64_t wp%d[%zu] = {", i, nw);
             for (size_t q = 0; q < nw; q++)
                 fprintf(f, "%s0x%016llxULL", q == 0 ? "\n  " : q % 4 ? ", " : ",\n  ", (unsigned long long)wp[q]);
@@ -167,10 +202,14 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             cmp_put_array(f, "int32_t", nm, cls, (size_t)bg.P, 4);
             snprintf(nm, sizeof nm, "t%d", i);
             cmp_put_array(f, "int32_t", nm, tab, (size_t)O * ncls, 4);
-            snprintf(nm, sizeof nm, "s%d", i);
-            put_floats(f, nm, s, (size_t)O);
+            snprintf(nm, sizeof nm, "s%d", i); /* folded: sum * s + f has the sign of the sign node's output */
+            put_floats(f, nm, fold[i] ? fa[i] : s, (size_t)O);
+            if (fold[i]) {
+                snprintf(nm, sizeof nm, "f%d", i);
+                put_floats(f, nm, fb[i], (size_t)O);
+            }
             free(wp), free(cps), free(cls), free(tab), free(s);
-        } else if (n->op == NN_OP_BN) { /* eval BN as one affine per channel */
+        } else if (n->op == NN_OP_BN && !fold[i - 1]) { /* eval BN as one affine per channel */
             const int C = n->shape[0], kk = n->affine ? 2 : 0;
             const float *gam = n->affine ? g->params[n->param[0]].t.data : NULL, *bet = n->affine ? g->params[n->param[1]].t.data : NULL;
             const float *rm = g->params[n->param[kk]].t.data, *rv = g->params[n->param[kk + 1]].t.data;
@@ -193,7 +232,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
             total, packed);
     const int C0 = g->in_shape[0], HW0 = g->in_shape[1] * g->in_shape[2];
     for (int c = 0; c < C0; c++)
-        fprintf(f, "    for (int i = 0; i < %d; i++) s[%zu + i] = ((float)pixels[%d + i] / 255.0f - %.9gf) / %.9gf;\n", HW0,
+        fprintf(f, "    for (int i = 0; i < %d; i++) s[%zu + i] = ((float)pixels[%d + i] / 255.0f - (float)%.9g) / (float)%.9g;\n", HW0,
                 (size_t)c * HW0, c * HW0, g->mean[c], g->std[c]);
     for (int i = 1; i < g->n; i++) {
         const nn_gnode *n = &g->nodes[i], *a = &g->nodes[n->in[0]];
@@ -201,14 +240,18 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         const int H = n->in[0] == 0 ? g->in_shape[1] : a->ndim == 3 ? a->shape[1] : 1;
         const int W = n->in[0] == 0 ? g->in_shape[2] : a->ndim == 3 ? a->shape[2] : 1;
         const size_t x = off[n->in[0]], y = off[i];
+        if ((i >= 1 && fold[i - 1]) || (i >= 2 && fold[i - 2])) continue; /* in the conv before */
         fprintf(f, "    /* %d: %s */\n", i, n->name);
         switch (n->op) {
         case NN_OP_CONV:
             if (n->wbin) {
                 const df_bin_geom bg = df_bin_geometry(C, H, W, n->kernel, n->stride, n->pad, n->dilation);
-                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, cl%d, t%d, %d, s%d, %d, %d, %d, %d, %d, xp, col, s + %zu);\n",
-                        x, C, H, W, i, i, i, df_bin_classes(&bg, NULL), i, n->shape[0], n->kernel, n->stride, n->pad,
+                char b[32] = "NULL";
+                if (fold[i]) snprintf(b, sizeof b, "f%d", i);
+                fprintf(f, "    f_bconv(s + %zu, %d, %d, %d, wp%d, cl%d, t%d, %d, s%d, %s, %d, %d, %d, %d, %d, xp, col, s + %zu);\n",
+                        x, C, H, W, i, i, i, df_bin_classes(&bg, NULL), i, b, n->shape[0], n->kernel, n->stride, n->pad,
                         n->dilation, y);
+                if (fold[i]) fprintf(f, "    /* %d, %d: folded into that threshold */\n", i + 1, i + 2);
             } else {
                 char b[32] = "NULL";
                 if (n->bias) snprintf(b, sizeof b, "b%d", i);
@@ -223,7 +266,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
         case NN_OP_SIGN: fprintf(f, "    f_sign(s + %zu, %zu, s + %zu);\n", x, numel(n), y); break;
         case NN_OP_RELU: fprintf(f, "    f_clamp(s + %zu, %zu, 0.0f, INFINITY, s + %zu);\n", x, numel(n), y); break;
         case NN_OP_HARDTANH:
-            fprintf(f, "    f_clamp(s + %zu, %zu, %.9gf, %.9gf, s + %zu);\n", x, numel(n), n->lo, n->hi, y);
+            fprintf(f, "    f_clamp(s + %zu, %zu, (float)%.9g, (float)%.9g, s + %zu);\n", x, numel(n), n->lo, n->hi, y);
             break;
         case NN_OP_ADD: fprintf(f, "    f_add(s + %zu, s + %zu, %zu, s + %zu);\n", x, off[n->in[1]], numel(n), y); break;
         case NN_OP_AVGPOOL:
@@ -247,6 +290,7 @@ int cmp_export_c_binary(const nn_graph *g, const char *dir, nn_err *e)
                "        logits[k] = v >= 2147483520.0f ? INT32_MAX : v <= -2147483520.0f ? INT32_MIN : (int32_t)lrintf(v);\n    }\n"
                "    (void)xp, (void)col;\n}\n",
             g->num_classes, off[g->output]);
+    for (int i = 0; i < g->n; i++) free(fa[i]), free(fb[i]);
     int bad = ferror(f);
     if (fclose(f) || bad) return nn_fail(e, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/model.h", dir);
