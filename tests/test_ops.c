@@ -313,25 +313,27 @@ static void test_pool_grad(void **s)
 }
 
 /* Max and average pooling forward against naive loops, exactly: every
- * window shape the fast paths take (3x3 stride 1, 2x2 stride 2) and some
- * they do not, on planes with interior and border outputs. */
+ * window shape the fast paths take (3x3 stride 1, 2x2 stride 2, interior
+ * rows tap by tap) and some they do not, on planes with interior and
+ * border outputs, with a tape (max pool keeps its argmax) and without. */
 static void test_pool_forward(void **s)
 {
     (void)s;
-    static const int cfg[][4] = {{3, 1, 1, 0}, {3, 2, 1, 0}, {2, 2, 0, 0}, {5, 1, 2, 0}, {3, 1, 0, 0},
-                                 {2, 2, 0, 1}, {3, 2, 1, 1}, {3, 1, 1, 1}}; /* k, stride, pad, avg */
+    static const int cfg[][5] = {{3, 1, 1, 0, 1}, {3, 2, 1, 0, 1}, {2, 2, 0, 0, 1}, {5, 1, 2, 0, 1}, {3, 1, 0, 0, 1},
+                                 {2, 2, 0, 1, 1}, {3, 2, 1, 1, 1}, {3, 1, 1, 1, 1}, {5, 1, 2, 1, 1}, {3, 1, 0, 1, 1},
+                                 {7, 1, 3, 1, 1}, {3, 1, 1, 1, 0}, {5, 2, 2, 1, 0}}; /* k, stride, pad, avg, count_include_pad */
     nn_rng r;
     nn_rng_seed(&r, 11);
     int xs[4] = {2, 3, 9, 8};
     nn_tensor *x = tu_randn(4, xs, &r, 1.0f);
     const int H = 9, W = 8;
-    for (size_t q = 0; q < sizeof cfg / sizeof cfg[0]; q++) {
-        const int k = cfg[q][0], st = cfg[q][1], p = cfg[q][2], avg = cfg[q][3];
+    for (size_t q = 0; q < 2 * sizeof cfg / sizeof cfg[0]; q++) {
+        const int k = cfg[q / 2][0], st = cfg[q / 2][1], p = cfg[q / 2][2], avg = cfg[q / 2][3], incl = cfg[q / 2][4];
         nn_ctx_reset(&C);
-        C.grad_enabled = 0;
+        C.grad_enabled = (int)(q & 1);
         nn_tensor *xx = nn_new4(&C, 2, 3, H, W);
         memcpy(xx->data, x->data, x->numel * sizeof(float));
-        nn_pool_attr a = {k, st, p, 1};
+        nn_pool_attr a = {k, st, p, incl};
         nn_tensor *y = avg ? nn_avgpool2d(&C, xx, a) : nn_maxpool2d(&C, xx, a);
         const int OH = y->shape[2], OW = y->shape[3];
         for (int pl = 0; pl < 6; pl++)
@@ -346,7 +348,7 @@ static void test_pool_forward(void **s)
                             const float v = x->data[(size_t)pl * H * W + ih * W + iw];
                             m = v > m ? v : m, sum += v, n++;
                         }
-                    const float want = avg ? sum / (float)(k * k) : m; /* count_include_pad: k*k inside the padding */
+                    const float want = avg ? sum / (float)(incl ? k * k : n) : m; /* count_include_pad: k*k inside the padding */
                     assert_true(y->data[((size_t)pl * OH + oh) * OW + ow] == want);
                 }
     }

@@ -70,6 +70,32 @@ static void maxpool_row(const float *restrict x, int W, int k, int s, int at0, i
         }
 }
 
+/* The same without the argmax (no tape: nothing will run backward), the
+ * same values: one compare and one blend per tap and 16 outputs. */
+static inline __attribute__((always_inline)) void maxval_tap(const float *restrict x, int base, int s, int l, int r,
+                                                             float *restrict y)
+{
+    for (int ow = l; ow < r; ow++) {
+        const float v = x[base + ow * s];
+        y[ow] = v > y[ow] ? v : y[ow];
+    }
+}
+
+/* kernel rows [kh0, kh1) only: those inside the image for a border row */
+static void maxval_row(const float *restrict x, int W, int k, int s, int at0, int kh0, int kh1, int l, int r,
+                       float *restrict y)
+{
+    for (int ow = l; ow < r; ow++) y[ow] = x[at0 + kh0 * W + ow * s];
+    for (int kh = kh0; kh < kh1; kh++)
+        for (int kw = kh > kh0 ? 0 : 1; kw < k; kw++) {
+            const int base = at0 + kh * W + kw;
+            if (s == 1)
+                maxval_tap(x, base, 1, l, r, y);
+            else
+                maxval_tap(x, base, s, l, r, y);
+        }
+}
+
 static void maxpool_fwd(void *arg, int ith, int nth)
 {
     pool_job *j = arg;
@@ -83,20 +109,31 @@ static void maxpool_fwd(void *arg, int ith, int nth)
     while (r > l && (r - 1) * s - p + k > W) r--;
     size_t lo, hi;
     planes(j->x, ith, nth, &lo, &hi);
+    int scratch;
+    /* stride 1, "same" padding (OW == W): the interior rows as one flat
+     * run, output i's taps at i + (kh - p) * W + kw - p; the outputs it
+     * computes across a row's end are then overwritten by the border loop
+     * (rows of 26 outputs left the vector loops mostly in their scalar tails) */
+    const int flat = !j->argmax && s == 1 && OW == W && t < b && l < r;
     for (size_t pl = lo; pl < hi; pl++) {
         const float *x = j->x->data + pl * H * W;
         float *y = j->y->data + pl * OH * OW;
-        int *am = j->argmax + pl * OH * OW;
+        int *am = j->argmax ? j->argmax + pl * OH * OW : NULL;
+        if (flat) maxval_row(x, W, k, 1, -p * W - p, 0, k, t * W + l, (b - 1) * W + r, y);
         for (int oh = 0; oh < OH; oh++) {
             float *yr = y + oh * OW;
-            int *ar = am + oh * OW;
-            if (oh < t || oh >= b) {
-                for (int ow = 0; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
+            int *ar = am ? am + oh * OW : NULL;
+            const int kh0 = oh * s - p < 0 ? p - oh * s : 0, kh1 = oh * s - p + k > H ? H + p - oh * s : k;
+            if ((oh < t || oh >= b) && (ar || kh0 >= kh1)) { /* the argmax's order, or no row inside */
+                for (int ow = 0; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar ? ar + ow : &scratch);
                 continue;
             }
-            for (int ow = 0; ow < l; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
-            for (int ow = r; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar + ow);
-            maxpool_row(x, W, k, s, (oh * s - p) * W - p, l, r, yr, ar);
+            for (int ow = 0; ow < l; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar ? ar + ow : &scratch);
+            for (int ow = r; ow < OW; ow++) maxpool_one(x, H, W, k, s, p, oh, ow, yr + ow, ar ? ar + ow : &scratch);
+            if (ar)
+                maxpool_row(x, W, k, s, (oh * s - p) * W - p, l, r, yr, ar);
+            else if (!flat || oh < t || oh >= b) /* a border row too: its rows inside the image */
+                maxval_row(x, W, k, s, (oh * s - p) * W - p, kh0, kh1, l, r, yr);
         }
     }
 }
@@ -133,32 +170,76 @@ static avg_win avg_window(int oh, int ow, int H, int W, int k, int s, int p, int
     return a;
 }
 
+/* The interior outputs [l, r) of one row (whole windows, divisor k * k
+ * either way), tap by tap across the row: each output's sum in the generic
+ * loop's order (0.0f, then kh outer, kw inner), so the same bits, but a
+ * vector add per tap and 16 outputs. */
+static inline __attribute__((always_inline)) void avg_tap(const float *restrict x, int base, int s, int l, int r,
+                                                          float *restrict y)
+{
+    for (int ow = l; ow < r; ow++) y[ow] += x[base + ow * s];
+}
+
+/* kernel rows [kh0, kh1) (a border row: those inside the image), divisor div */
+static void avgpool_row(const float *restrict x, int W, int k, int s, int at0, int kh0, int kh1, int div, int l, int r,
+                        float *restrict y)
+{
+    for (int ow = l; ow < r; ow++) y[ow] = 0.0f;
+    for (int kh = kh0; kh < kh1; kh++)
+        for (int kw = 0; kw < k; kw++) {
+            const int base = at0 + kh * W + kw;
+            if (s == 1)
+                avg_tap(x, base, 1, l, r, y);
+            else
+                avg_tap(x, base, s, l, r, y);
+        }
+    const float d = (float)div;
+    for (int ow = l; ow < r; ow++) y[ow] /= d;
+}
+
 static void avgpool_fwd(void *arg, int ith, int nth)
 {
     pool_job *j = arg;
     const int H = j->x->shape[2], W = j->x->shape[3], OH = j->y->shape[2], OW = j->y->shape[3];
     const int k = j->a.kernel, s = j->a.stride, p = j->a.pad;
+    int t = 0, b = OH, l = 0, r = OW; /* whole windows: rows [t, b), columns [l, r), as maxpool_fwd */
+    while (t < OH && t * s - p < 0) t++;
+    while (b > t && (b - 1) * s - p + k > H) b--;
+    while (l < OW && l * s - p < 0) l++;
+    while (r > l && (r - 1) * s - p + k > W) r--;
     size_t lo, hi;
     planes(j->x, ith, nth, &lo, &hi);
     /* 2x2 stride 2 inside the image (Bi-Real's downsampling shortcut): the
      * generic loop's sums in its order, without the window arithmetic */
     const int k2 = k == 2 && s == 2 && p == 0 && 2 * OH <= H && 2 * OW <= W;
+    const int flat = !k2 && s == 1 && OW == W && t < b && l < r; /* as maxpool_fwd */
     for (size_t pl = lo; pl < hi; pl++) {
         const float *x = j->x->data + pl * H * W;
         float *y = j->y->data + pl * OH * OW;
+        if (flat) avgpool_row(x, W, k, 1, -p * W - p, 0, k, k * k, t * W + l, (b - 1) * W + r, y);
         for (int oh = 0; oh < OH && k2; oh++) {
             const float *r0 = x + (size_t)2 * oh * W, *r1 = r0 + W;
             for (int ow = 0; ow < OW; ow++)
                 y[oh * OW + ow] = ((((0.0f + r0[2 * ow]) + r0[2 * ow + 1]) + r1[2 * ow]) + r1[2 * ow + 1]) / 4.0f;
         }
-        for (int oh = 0; oh < OH && !k2; oh++)
+        for (int oh = 0; oh < OH && !k2; oh++) {
+            const int kh0 = oh * s - p < 0 ? p - oh * s : 0, kh1 = oh * s - p + k > H ? H + p - oh * s : k;
+            const int inner = l < r && kh0 < kh1; /* whole kernel rows across [l, r), border rows too */
             for (int ow = 0; ow < OW; ow++) {
+                if (inner && ow == l) { /* skip the interior: done below */
+                    ow = r - 1;
+                    continue;
+                }
                 avg_win a = avg_window(oh, ow, H, W, k, s, p, j->a.count_include_pad);
                 float sum = 0.0f;
                 for (int ih = a.ha; ih < a.hb; ih++)
                     for (int iw = a.wa; iw < a.wb; iw++) sum += x[ih * W + iw];
                 y[oh * OW + ow] = sum / (float)a.div;
             }
+            if (inner && (!flat || oh < t || oh >= b))
+                avgpool_row(x, W, k, s, (oh * s - p) * W - p, kh0, kh1,
+                            avg_window(oh, l, H, W, k, s, p, j->a.count_include_pad).div, l, r, y + oh * OW);
+        }
     }
 }
 
@@ -216,7 +297,7 @@ static pool_job *pool_setup(nn_ctx *c, nn_tensor *x, nn_pool_attr a)
 nn_tensor *nn_maxpool2d(nn_ctx *c, nn_tensor *x, nn_pool_attr a)
 {
     pool_job *j = pool_setup(c, x, a);
-    j->argmax = nn_arena_alloc(&c->arena, j->y->numel * sizeof(int));
+    if (c->grad_enabled) j->argmax = nn_arena_alloc(&c->arena, j->y->numel * sizeof(int)); /* for the backward */
     nn_pool_run(c->pool, maxpool_fwd, j);
     nn_tensor *in[1] = {x};
     nn_node *node = nn_record(c, "maxpool2d", maxpool_backward, j->y, 1, in);
