@@ -711,7 +711,8 @@ int nn_graph_folds_threshold(const nn_graph *g, int i, const unsigned char *skip
 int nn_graph_bin_thresholds(nn_graph *g, nn_ctx *c, int i, const float *s, float *fa, float *fb)
 {
     const nn_gnode *n = &g->nodes[i], *bn = &g->nodes[i + 1];
-    const int O = n->out_channels, C = g->nodes[n->in[0]].shape[0], base = n->kernel * n->kernel * C;
+    const nn_tensor *w = P(g, n, 0); /* [O, C, k, k]: groups 1, as bin_packable has it */
+    const int O = w->shape[0], base = w->shape[1] * w->shape[2] * w->shape[3];
     const int L = 2 * base + 1, k = bn->affine ? 2 : 0;
     nn_tensor *d = nn_new4(c, 1, O, 1, L), *sc = nn_new(c, 1, &O), *z = nn_new(c, 1, &O);
     for (int o = 0; o < O; o++) {
