@@ -3,10 +3,12 @@
  * 64 (the NASB issue's shape), then the three stage shapes of a binary
  * ResNet-20 on 28x28 inputs (16x28x28, 32x14x14, 64x7x7), single thread by
  * default. The binary time includes everything an inference layer does:
- * binarize and pack the float input, im2col, the XNOR-popcount GEMM, the
- * border fix, and BN folded to a per-channel affine (a * dot + b, float
- * out, Bi-Real's real-valued path) or to a threshold (the next layer's sign
- * bits). AVX-512 VPOPCNTDQ path (where the CPU has it), the AVX2 path
+ * binarize and pack the float input, im2col (where the GEMM cannot read
+ * the packed planes in place), the XNOR-popcount GEMM, the border fix, and
+ * BN folded to a per-channel affine (a * dot + b, float out, Bi-Real's
+ * real-valued path) or to a threshold (the next layer's sign bits), over
+ * the batch as nn/graph.c runs it (the next image prefetched, the output
+ * streamed when the batch crowds the last-level cache). AVX-512 VPOPCNTDQ path (where the CPU has it), the AVX2 path
  * (nibble-lookup popcounts; scalar pack and im2col, as on a CPU without
  * AVX-512) and the portable scalar-popcount path. Each time is the best of 5.
  * Usage: build/bench_binary [THREADS] [BATCH] */
