@@ -83,11 +83,7 @@ static void test_binary_graph(void **s)
                      "\"binary_weights\":\"channel\"},"
                      "{\"name\":\"bn\",\"op\":\"batchnorm\"},{\"name\":\"gap\",\"op\":\"global_avgpool\"},"
                      "{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":3}]}";
-    nn_err e = {0};
-    cJSON *j = cJSON_Parse(js);
-    nn_graph *g = nn_graph_from_json(j, "$", &e);
-    cJSON_Delete(j);
-    assert_non_null(g);
+    nn_graph *g = tu_graph_json(js);
     nn_graph_init_params(g, 1, NN_INIT_KAIMING);
     assert_int_equal(g->nodes[nn_graph_find(g, "c")].wbin, 2);
     assert_int_equal(g->nodes[nn_graph_find(g, "s")].approx, 1);
@@ -117,7 +113,8 @@ static void test_binary_graph(void **s)
     nn_graph_free(g);
     tu_free(x);
     /* a bad value names its path */
-    j = cJSON_Parse("{\"input\":[1,4,4],\"num_classes\":2,\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\","
+    nn_err e = {0};
+    cJSON *j = cJSON_Parse("{\"input\":[1,4,4],\"num_classes\":2,\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\","
                     "\"out_channels\":2,\"kernel\":3,\"binary_weights\":\"bit\"}]}");
     assert_null(nn_graph_from_json(j, "$", &e));
     assert_non_null(strstr(e.msg, "binary_weights"));
@@ -268,11 +265,29 @@ static void test_binary_zoo(void **s)
     }
 }
 
+/* Every BN's parameters and running statistics away from their defaults:
+ * gamma of both signs (the first channel's 0: a constant output), beta and
+ * the mean around 0, the variance in [0.5, ...). */
+static void random_bn(nn_graph *g, nn_rng *r)
+{
+    for (int i = 0; i < g->n; i++) {
+        const nn_gnode *n = &g->nodes[i];
+        if (n->op != NN_OP_BN) continue;
+        const int k = n->affine ? 2 : 0; /* weight, bias, running mean, running var */
+        for (int q = 0; q < k + 2; q++) {
+            nn_tensor *t = &g->params[n->param[q]].t;
+            for (size_t v = 0; v < t->numel; v++)
+                t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(r)) : q == 0 && k ? nn_rng_normal(r) : 0.5f * nn_rng_normal(r);
+            if (q == 0 && k) t->data[0] = 0.0f;
+        }
+    }
+}
+
 /* Inference runs a BN and the shortcut add after it (and a ReLU after
  * that) as one pass (nn_bn_attr.residual): the same bits as the BN, the add
  * and the ReLU apart (forced by asking for every node's output), in the
  * float simulation and in bit-packed inference; BN parameters and running
- * statistics away from their defaults. */
+ * statistics away from their defaults (random_bn). */
 static void test_bn_add_fusion(void **s)
 {
     (void)s;
@@ -285,25 +300,11 @@ static void test_bn_add_fusion(void **s)
                      "{\"name\":\"b2\",\"op\":\"batchnorm\"},{\"name\":\"a2\",\"op\":\"add\",\"inputs\":[\"a1\",\"b2\"]},"
                      "{\"name\":\"r2\",\"op\":\"relu\"},"
                      "{\"name\":\"gap\",\"op\":\"global_avgpool\"},{\"name\":\"fc\",\"op\":\"linear\",\"out_features\":5}]}";
-    nn_err e = {0};
-    cJSON *j = cJSON_Parse(js);
-    nn_graph *g = nn_graph_from_json(j, "$", &e);
-    cJSON_Delete(j);
-    assert_non_null(g);
+    nn_graph *g = tu_graph_json(js);
     nn_graph_init_params(g, 1, NN_INIT_KAIMING);
     nn_rng r;
     nn_rng_seed(&r, 31);
-    for (int i = 0; i < g->n; i++) {
-        const nn_gnode *n = &g->nodes[i];
-        if (n->op != NN_OP_BN) continue;
-        const int k = n->affine ? 2 : 0; /* weight, bias, running mean, running var */
-        for (int q = 0; q < k + 2; q++) {
-            nn_tensor *t = &g->params[n->param[q]].t;
-            for (size_t v = 0; v < t->numel; v++)
-                t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(&r)) : q == 0 && k ? 1.0f + 0.3f * nn_rng_normal(&r)
-                                                                                       : 0.3f * nn_rng_normal(&r);
-        }
-    }
+    random_bn(g, &r);
     nn_ctx_reset(&C);
     C.training = 0;
     C.grad_enabled = 0;
@@ -325,24 +326,14 @@ static void test_bn_add_fusion(void **s)
 /* Bit-packed inference folds a BN read only by a sign into a threshold on
  * the binary conv's integer sums (XNOR-ResNet: a.conv -> a.bn -> b.sign):
  * the logits stay those of the float simulation to the bit, with BN
- * parameters and running statistics away from their defaults, gamma of
- * both signs and one channel's gamma 0 (a constant sign). */
+ * parameters and running statistics away from their defaults (random_bn:
+ * gamma of both signs, one channel's 0, a constant sign). */
 static nn_graph *xnor_random_bn(nn_rng *r)
 {
     nn_err e = {0};
     nn_graph *g = nn_zoo_build("xnor_resnet20", 1, 28, 28, 10, 4, &e);
     assert_non_null(g);
-    for (int i = 0; i < g->n; i++) {
-        const nn_gnode *n = &g->nodes[i];
-        if (n->op != NN_OP_BN) continue;
-        const int k = n->affine ? 2 : 0; /* weight, bias, running mean, running var */
-        for (int q = 0; q < k + 2; q++) {
-            nn_tensor *t = &g->params[n->param[q]].t;
-            for (size_t v = 0; v < t->numel; v++)
-                t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(r)) : q == 0 && k ? nn_rng_normal(r) : 0.5f * nn_rng_normal(r);
-            if (q == 0 && k) t->data[0] = 0.0f;
-        }
-    }
+    random_bn(g, r);
     return g;
 }
 

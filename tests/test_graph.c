@@ -277,11 +277,7 @@ static void test_init(void **s)
 static void test_cond_bn(void **s)
 {
     (void)s;
-    nn_err e;
-    cJSON *j = cJSON_Parse("{\"input\":[2,3,3],\"nodes\":[{\"name\":\"cbn\",\"op\":\"cond_batchnorm\",\"num_classes\":3}]}");
-    nn_graph *g = nn_graph_from_json(j, "$", &e);
-    cJSON_Delete(j);
-    assert_non_null(g);
+    nn_graph *g = tu_graph_json("{\"input\":[2,3,3],\"nodes\":[{\"name\":\"cbn\",\"op\":\"cond_batchnorm\",\"num_classes\":3}]}");
     nn_tensor *gam = &nn_graph_param(g, "cbn.weight")->t, *bet = &nn_graph_param(g, "cbn.bias")->t;
     assert_int_equal(gam->shape[0] * 10 + gam->shape[1], 32);
     for (int k = 0; k < 3; k++)

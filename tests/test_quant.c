@@ -224,12 +224,9 @@ static void test_range_ema(void **s)
 
 static nn_graph *bn_graph(void)
 {
-    nn_err e;
-    cJSON *j = cJSON_Parse("{\"input\":[1,4,4],\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\",\"out_channels\":2,"
-                           "\"kernel\":3,\"padding\":1},{\"name\":\"bn\",\"op\":\"batchnorm\"},{\"name\":\"r\",\"op\":\"relu\"},"
-                           "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":3,\"kernel\":1},{\"name\":\"bn2\",\"op\":\"batchnorm\"}]}");
-    nn_graph *g = nn_graph_from_json(j, "$", &e);
-    cJSON_Delete(j);
+    nn_graph *g = tu_graph_json("{\"input\":[1,4,4],\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\",\"out_channels\":2,"
+                                "\"kernel\":3,\"padding\":1},{\"name\":\"bn\",\"op\":\"batchnorm\"},{\"name\":\"r\",\"op\":\"relu\"},"
+                                "{\"name\":\"c2\",\"op\":\"conv2d\",\"out_channels\":3,\"kernel\":1},{\"name\":\"bn2\",\"op\":\"batchnorm\"}]}");
     nn_graph_init_params(g, 4, NN_INIT_KAIMING);
     nn_rng r;
     nn_rng_seed(&r, 5);

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <cjson/cJSON.h>
+
 #include "nn/data.h"
+#include "nn/graph.h"
 #include "nn/io.h"
 
 nn_ctx TU_CTX;
@@ -184,4 +187,18 @@ void tu_write_idx_subset(const char *data, int n, const char *img, const char *l
     fclose(f);
     fclose(g);
     nn_dataset_free(&d);
+}
+
+nn_graph *tu_graph_json(const char *json)
+{
+    nn_err e = {0};
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    nn_graph *g = nn_graph_from_json(j, "$", &e);
+    cJSON_Delete(j);
+    if (!g) {
+        print_error("graph does not build: %s\n", e.msg);
+        fail();
+    }
+    return g;
 }

@@ -44,5 +44,9 @@ void tu_write_text(const char *path, const char *text);
 double tu_out_number(const char *key);
 /* The first n images and labels of data's test split as raw IDX files. */
 void tu_write_idx_subset(const char *data, int n, const char *img, const char *lab);
+/* A graph from its JSON text (nn_graph_from_json at "$"); fails the test,
+ * printing the error, if the text does not build. */
+struct nn_graph;
+struct nn_graph *tu_graph_json(const char *json);
 
 #endif

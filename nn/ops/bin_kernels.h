@@ -76,10 +76,13 @@ static inline df_bin_geom df_bin_geometry(int C, int H, int W, int k, int stride
 
 /* 1: a layer that reads in_bytes and writes out_bytes over the batch is
  * worth streaming (df_bin_geom.stream): together they are over half the
- * last-level cache of llc_bytes. Measured on 3 chained 64x32x32 layers
- * with a 32 MiB LLC, streamed / plain time: 1.16x slower at 8 MiB in + out
- * (the next layer misses what the cache held), even at 16 MiB, 1.19x
- * faster at 28 MiB and 1.25x at 32 MiB. */
+ * last-level cache of llc_bytes. `bench_binary chain` measures it (3
+ * chained 64x32x32 layers, the next image prefetched): with a 32 MiB LLC,
+ * plain / streamed 0.96-1.00x at 2 MiB in + out, 1.01-1.08x at 4-8 MiB,
+ * 1.07-1.15x from 12 MiB on. Below half the LLC the gain is small and was
+ * measured between binary convs only (a float op after one reads without
+ * the prefetch); a whole Bi-Real ResNet-20 at batch 128 (12.8 MiB a layer)
+ * showed no difference either way. */
 static inline int df_bin_stream_worth(size_t in_bytes, size_t out_bytes, size_t llc_bytes)
 {
     return in_bytes + out_bytes > llc_bytes / 2;
@@ -107,13 +110,16 @@ static inline void df_bin_taps(const df_bin_geom *g, int32_t *tap)
     }
 }
 
-/* cache lines of one float input image, and how many of the next image's
- * the vector path prefetches during each block of output rows */
-static inline size_t df_bin_in_lines(const df_bin_geom *g) { return ((size_t)g->C * g->H * g->W * sizeof(float) + 63) / 64; }
-static inline size_t df_bin_pf_chunk(const df_bin_geom *g)
+/* The share of the next image's float input (next; NULL: none) that the
+ * vector paths prefetch during block blk of output rows: its first cache
+ * line in *pf (NULL when none) and the count of lines. */
+static inline size_t df_bin_pf_part(const df_bin_geom *g, const float *next, int blk, const char **pf)
 {
-    const size_t blocks = (size_t)((g->OH + g->rb - 1) / g->rb);
-    return (df_bin_in_lines(g) + blocks - 1) / blocks;
+    const size_t lines = ((size_t)g->C * g->H * g->W * sizeof(float) + 63) / 64;
+    const size_t blocks = (size_t)((g->OH + g->rb - 1) / g->rb), chunk = (lines + blocks - 1) / blocks;
+    const size_t done = (size_t)blk * chunk;
+    *pf = next && done < lines ? (const char *)next + done * 64 : NULL;
+    return *pf ? (lines - done < chunk ? lines - done : chunk) : 0;
 }
 
 static inline int df_bin_have_vpopcnt(void);
@@ -593,7 +599,7 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
 {
     /* the pf_lines cache lines from pf into L2, a few after each tile, so
      * the loads overlap the popcounts instead of stalling a later pack */
-    const char *pf_end = pf + pf_lines * 64;
+    const char *pf_end = pf ? pf + pf_lines * 64 : pf;
     const size_t tiles = (size_t)((O + 7) / 8) * (size_t)((np + 15) / 16), per = (pf_lines + tiles - 1) / tiles;
 #define T(o0, R, p0)                                                                                                   \
     do {                                                                                                               \
@@ -739,7 +745,7 @@ df_bin_gemm_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int 
                    const int32_t *cls, const int32_t *tab, int ncls, const float *fa, const float *fb, int stream,
                    const char *pf, size_t pf_lines, float *out)
 {
-    const char *pf_end = pf + pf_lines * 64; /* as df_bin_gemm_vpopcnt_f */
+    const char *pf_end = pf ? pf + pf_lines * 64 : pf; /* as df_bin_gemm_vpopcnt_f */
     const size_t tiles = (size_t)((O + 3) / 4) * (size_t)((np + 7) / 8), per = (pf_lines + tiles - 1) / tiles;
 #define T(o0, R, p0)                                                                                                   \
     do {                                                                                                               \
@@ -874,30 +880,30 @@ static inline void df_bin_conv_float_next(const float *x, const float *next, con
 {
 #ifdef DF_BIN_X86
     if (isa == DF_BIN_ISA_BEST && df_bin_have_vpopcnt()) {
-        const size_t lines = next ? df_bin_in_lines(g) : 0, chunk = df_bin_pf_chunk(g);
         int32_t tap[DF_BIN_MAXTAP];
         const int direct = df_bin_direct(g);
         if (direct) df_bin_taps(g, tap);
         df_bin_pack_any(x, g, 0, xp);
         for (int oh0 = 0, blk = 0; oh0 < g->OH; oh0 += g->rb, blk++) {
             const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
-            const size_t done = (size_t)blk * chunk, n = lines > done ? (lines - done < chunk ? lines - done : chunk) : 0;
+            const char *pf;
+            const size_t n = df_bin_pf_part(g, next, blk, &pf);
             if (!direct) df_bin_im2col_any(xp, g, oh0, nr, 0, col);
             const df_bin_src src = {col, g->Bp, (const uint64_t *)xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
             df_bin_gemm_vpopcnt_f(&src, g->Kw, wp, O, nr * g->OW, g->P, g->k * g->k * g->C, cls + at, tab, ncls, a, b,
-                                  g->stream, (const char *)next + done * 64, n, out + at);
+                                  g->stream, pf, n, out + at);
         }
         return;
     }
     if ((isa == DF_BIN_ISA_BEST || isa == DF_BIN_ISA_AVX2) && df_bin_have_avx2()) { /* the same with AVX2 tiles */
-        const size_t lines = next ? df_bin_in_lines(g) : 0, chunk = df_bin_pf_chunk(g);
         df_bin_pack_any(x, g, 1, xp);
         for (int oh0 = 0, blk = 0; oh0 < g->OH; oh0 += g->rb, blk++) {
             const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
-            const size_t done = (size_t)blk * chunk, n = lines > done ? (lines - done < chunk ? lines - done : chunk) : 0;
+            const char *pf;
+            const size_t n = df_bin_pf_part(g, next, blk, &pf);
             df_bin_im2col_any(xp, g, oh0, nr, 1, col);
             df_bin_gemm_avx2_f(col, g->Bp, g->Kw, wp, O, nr * g->OW, g->P, g->k * g->k * g->C, cls + at, tab, ncls, a, b,
-                               g->stream, (const char *)next + done * 64, n, out + at);
+                               g->stream, pf, n, out + at);
         }
         return;
     }

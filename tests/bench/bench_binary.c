@@ -10,8 +10,10 @@
  * the batch as nn/graph.c runs it (the next image prefetched, the output
  * streamed when the batch crowds the last-level cache). AVX-512 VPOPCNTDQ path (where the CPU has it), the AVX2 path
  * (nibble-lookup popcounts; scalar pack and im2col, as on a CPU without
- * AVX-512) and the portable scalar-popcount path. Each time is the best of 5.
- * Usage: build/bench_binary [THREADS] [BATCH] */
+ * AVX-512) and the portable scalar-popcount path. Each time is the best of 5;
+ * with VPOPCNTDQ, each shape's time split into its steps.
+ * Usage: build/bench_binary [THREADS [BATCH]], or build/bench_binary chain
+ * (the streamed-output rule's measurement: bench_chain). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ static void vpopcnt_steps(const layer *L, const float *x)
     double best[3] = {1e30, 1e30, 1e30};
     for (int rep = 0; rep < 5; rep++) {
         double t[3] = {0, 0, 0};
-        const size_t chw = (size_t)g->C * g->H * g->W, chunk = df_bin_pf_chunk(g);
+        const size_t chw = (size_t)g->C * g->H * g->W;
         int32_t tap[DF_BIN_MAXTAP];
         const int direct = df_bin_direct(g); /* as df_bin_conv_float_next: no im2col then */
         if (direct) df_bin_taps(g, tap);
@@ -78,16 +80,16 @@ static void vpopcnt_steps(const layer *L, const float *x)
             double t0 = nn_now();
             df_bin_pack_any(x + (size_t)n * chw, g, 0, L->xp);
             t[0] += nn_now() - t0;
-            const size_t lines = n + 1 < L->N ? df_bin_in_lines(g) : 0; /* the next image's, as df_bin_conv_float_next */
             for (int oh0 = 0, blk = 0; oh0 < g->OH; oh0 += g->rb, blk++) {
                 const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, at = oh0 * g->OW;
-                const size_t done = (size_t)blk * chunk, np = lines > done ? (lines - done < chunk ? lines - done : chunk) : 0;
+                const char *pf; /* the next image's, as df_bin_conv_float_next */
+                const size_t np = df_bin_pf_part(g, n + 1 < L->N ? x + (size_t)(n + 1) * chw : NULL, blk, &pf);
                 t0 = nn_now();
                 if (!direct) df_bin_im2col_any(L->xp, g, oh0, nr, 0, L->col);
                 const double t1 = nn_now();
                 const df_bin_src src = {L->col, g->Bp, L->xp, direct ? tap : NULL, g->OW, g->Wp, oh0};
                 df_bin_gemm_vpopcnt_f(&src, g->Kw, L->wp, L->O, nr * g->OW, g->P, g->k * g->k * g->C, L->cls + at, L->tab,
-                                      L->ncls, L->a, L->b, g->stream, (const char *)(x + (size_t)(n + 1) * chw) + done * 64, np,
+                                      L->ncls, L->a, L->b, g->stream, pf, np,
                                       L->y + (size_t)n * L->O * g->P + at);
                 t[1] += t1 - t0, t[2] += nn_now() - t1;
             }
@@ -168,7 +170,7 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
            first ? "" : "  ", Cc, O, H, W, 1e3 * tf, vp ? 1e3 * tv : 0.0, vp ? tf / tv : 0.0, vp ? bmacs / tv / 1e9 : 0.0,
            vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, a2 ? 1e3 * t2 : 0.0, a2 ? tf / t2 : 0.0, 1e3 * tp, tf / tp);
 #ifdef DF_BIN_X86
-    if (first && vp) vpopcnt_steps(&L, xs);
+    if (vp) vpopcnt_steps(&L, xs);
 #endif
     if (first)
         printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"avx2_ms\":%.3f,\"portable_ms\":%.3f,"
@@ -178,8 +180,66 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
     free(xs), free(ws), free(a), free(b), free(wp), free(cps), free(cls), free(tab), free(L.xp), free(L.col), free(L.bits), free(L.dot), free(L.y);
 }
 
+/* `chain`: what df_bin_stream_worth's rule rests on. Three 64x32x32
+ * layers chained (each reads the previous one's output) at batches 4-96,
+ * with the output streamed and plain, the vector path as nn/graph.c runs
+ * it (the next image prefetched); best of 5 each. */
+static void bench_chain(void)
+{
+    enum { C = 64, H = 32 };
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    df_bin_geom g = df_bin_geometry(C, H, H, K, 1, 1, 1);
+    float *w = malloc(sizeof(float) * C * C * K * K), a[C];
+    for (int i = 0; i < C * C * K * K; i++) w[i] = nn_rng_normal(&r);
+    for (int o = 0; o < C; o++) a[o] = 0.01f + 0.001f * o;
+    uint64_t *wp = malloc(sizeof(uint64_t) * df_bin_wp_words(&g, C));
+    const int ncls = df_bin_classes(&g, NULL);
+    int32_t *cps = malloc(sizeof(int32_t) * df_bin_cps_ints(&g, C)), *cls = malloc(sizeof(int32_t) * g.P),
+            *tab = malloc(sizeof(int32_t) * C * ncls);
+    df_bin_pack_weights(w, C, &g, wp, cps);
+    df_bin_classes(&g, cls);
+    df_bin_class_table(cps, C, &g, ncls, tab);
+    void *xp = amalloc(df_bin_xp_bytes(&g));
+    uint64_t *col = amalloc(sizeof(uint64_t) * df_bin_col_words(&g));
+    printf("3 chained 64x32x32 layers, last-level cache %zu MiB (the rule streams above half of it):\n", nn_llc_bytes() >> 20);
+    static const int batches[] = {4, 8, 16, 24, 32, 40, 48, 64, 96};
+    for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+        const int N = batches[bi];
+        const size_t per = (size_t)C * g.P, nx = (size_t)N * per;
+        float *buf[4];
+        for (int k = 0; k < 4; k++) buf[k] = amalloc(sizeof(float) * nx);
+        for (size_t i = 0; i < nx; i++) buf[0][i] = nn_rng_normal(&r);
+        double best[2] = {1e30, 1e30};
+        for (int rep = 0; rep < 5; rep++)
+            for (int st = 0; st < 2; st++) {
+                g.stream = st;
+                const double t0 = nn_now();
+                for (int l = 0; l < 3; l++)
+                    for (int n = 0; n < N; n++)
+                        df_bin_conv_float_next(buf[l] + n * per, n + 1 < N ? buf[l] + (n + 1) * per : NULL, &g, wp, cls, tab, ncls,
+                                               a, NULL, C, DF_BIN_ISA_BEST, xp, col, buf[l + 1] + n * per);
+                const double t = nn_now() - t0;
+                best[st] = t < best[st] ? t : best[st];
+            }
+        printf("  batch %2d, input + output %5.1f MiB: plain %.3f ms, streamed %.3f ms (%.2fx)%s\n", N,
+               2.0 * sizeof(float) * nx / (1 << 20), 1e3 * best[0], 1e3 * best[1], best[0] / best[1],
+               df_bin_stream_worth(sizeof(float) * nx, sizeof(float) * nx, nn_llc_bytes()) ? "  <- streamed" : "");
+        for (int k = 0; k < 4; k++) free(buf[k]);
+    }
+    free(w), free(wp), free(cps), free(cls), free(tab), free(xp), free(col);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "chain")) {
+        bench_chain();
+        return 0;
+    }
+    if ((argc > 1 && atoi(argv[1]) < 1) || (argc > 2 && atoi(argv[2]) < 1)) {
+        fprintf(stderr, "usage: bench_binary [THREADS [BATCH]] | bench_binary chain\n");
+        return 2;
+    }
     const int threads = argc > 1 ? atoi(argv[1]) : 1, N = argc > 2 ? atoi(argv[2]) : 64;
     nn_ctx c;
     nn_ctx_init(&c, threads, 512u << 20);
