@@ -49,10 +49,11 @@ static const char *nasb_help =
     "  --stop-after N  stop after N search epochs of this invocation\n"
     "  --json          print the result as one JSON object\n\n"
     "Config keys: data {path, mean, std, train_limit, test_limit, augment}, model\n"
-    "{zoo} (a baseline instead of the search), search {epochs, batch_size,\n"
-    "val_fraction, seed, weights {lr, momentum, weight_decay}, arch {lr, beta1,\n"
-    "beta2, weight_decay}, flops_budget (derived networks at most this times the\n"
-    "backbone's Flops, cheaper ops traded in by least alpha per Flop saved)},\n"
+    "{zoo} (a baseline instead of the search), search {epochs 4, batch_size 64,\n"
+    "val_fraction 0.5, seed 1, weights (SGD) {lr 0.01, momentum 0.9, weight_decay\n"
+    "5e-4}, arch (Adam) {lr 0.03, beta1 0.5, beta2 0.999, weight_decay 1e-3},\n"
+    "flops_budget (derived networks at most this times the backbone's Flops,\n"
+    "cheaper ops traded in by least alpha per Flop saved)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule} (as in datafree train), source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
@@ -88,7 +89,9 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     memset(c, 0, sizeof *c);
     c->root = root;
     c->epochs = 4, c->batch = 64, c->seed = 1, c->val_fraction = 0.5f;
-    c->w_lr = 0.05f, c->w_mom = 0.9f, c->w_wd = 5e-4f, c->a_lr = 3e-3f, c->a_b1 = 0.5f, c->a_b2 = 0.999f, c->a_wd = 1e-3f;
+    /* weights 0.01: at 0.05 the first real search diverged; alphas 0.03: at 3e-3 two
+     * epochs left them near uniform (configs/nasb/trials/README.md) */
+    c->w_lr = 0.01f, c->w_mom = 0.9f, c->w_wd = 5e-4f, c->a_lr = 3e-2f, c->a_b1 = 0.5f, c->a_b2 = 0.999f, c->a_wd = 1e-3f;
     c->variants[0] = 1, c->nvar = 1;
     int failed = 0;
     const cJSON *d = nn_json_obj(root, "$", "data", 1, e, &failed), *o, *s, *w, *a;
