@@ -11,7 +11,8 @@
  * streamed when the batch crowds the last-level cache). AVX-512 VPOPCNTDQ path (where the CPU has it), the AVX2 path
  * (nibble-lookup popcounts; scalar pack and im2col, as on a CPU without
  * AVX-512) and the portable scalar-popcount path. Each time is the best of 5;
- * with VPOPCNTDQ, each shape's time split into its steps.
+ * each shape's time split into its steps (VPOPCNTDQ, where present, and
+ * portable).
  * Usage: build/bench_binary [THREADS [BATCH]], or build/bench_binary chain
  * (the streamed-output rule's measurement: bench_chain). */
 #include <math.h>
@@ -101,6 +102,54 @@ static void vpopcnt_steps(const layer *L, const float *x)
 }
 #endif
 
+/* The portable path's steps, as df_bin_conv_scalar runs them (best of 5
+ * each): scalar sign + pack, scalar im2col, the popcount GEMM with its
+ * float epilogue, and the GEMM again writing only its integer sums, the
+ * part no epilogue or pack work can take off (float_ms / that is this
+ * path's ceiling against the float conv). */
+static void portable_steps(const layer *L, const float *x, double float_s)
+{
+    const df_bin_geom *g = L->g;
+    const size_t chw = (size_t)g->C * g->H * g->W;
+    const int base = g->k * g->k * g->C;
+#ifdef DF_BIN_X86
+    const int pc = __builtin_cpu_supports("popcnt");
+#endif
+    double best[4] = {1e30, 1e30, 1e30, 1e30};
+    for (int rep = 0; rep < 5; rep++) {
+        double t[4] = {0, 0, 0, 0};
+        for (int n = 0; n < L->N; n++) {
+            double t0 = nn_now();
+            df_bin_pack_any(x + (size_t)n * chw, g, 1, L->xp);
+            t[0] += nn_now() - t0;
+            for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
+                const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
+                const size_t at = (size_t)oh0 * g->OW;
+                const df_bin_out of = {NULL, L->cls + at, L->tab, L->ncls, L->a, L->b, L->y + (size_t)n * L->O * g->P + at};
+                const df_bin_out oi = {L->dot + at, NULL, NULL, 0, NULL, NULL, NULL};
+                t0 = nn_now();
+                df_bin_im2col_any(L->xp, g, oh0, nr, 1, L->col);
+                const double t1 = nn_now();
+                for (int pass = 0; pass < 2; pass++) {
+                    const double t2 = nn_now();
+#ifdef DF_BIN_X86
+                    if (pc)
+                        df_bin_gemm_popcnt(L->col, g->Bp, g->Kw, L->wp, L->O, np, g->P, base, pass ? &oi : &of);
+                    else
+#endif
+                        df_bin_gemm_loops(L->col, g->Bp, g->Kw, L->wp, L->O, np, g->P, base, pass ? &oi : &of);
+                    t[2 + pass] += nn_now() - t2;
+                }
+                t[1] += t1 - t0;
+            }
+        }
+        for (int i = 0; i < 4; i++) best[i] = t[i] < best[i] ? t[i] : best[i];
+    }
+    printf("  portable steps: sign + pack %.2f ms, im2col %.2f ms, popcount GEMM + float epilogue %.2f ms "
+           "(integer sums alone %.2f ms: at most %.2fx the float conv on this path)\n",
+           1e3 * best[0], 1e3 * best[1], 1e3 * best[2], 1e3 * best[3], float_s / best[3]);
+}
+
 /* 64-byte aligned buffers, as the runtime's arena (nn/core.c) gives every
  * tensor: malloc's 16-byte alignment splits every vector store across two
  * cache lines */
@@ -172,6 +221,7 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
 #ifdef DF_BIN_X86
     if (vp) vpopcnt_steps(&L, xs);
 #endif
+    portable_steps(&L, xs, tf);
     if (first)
         printf("{\"float_ms\":%.3f,\"vpopcnt_ms\":%.3f,\"vpopcnt_threshold_ms\":%.3f,\"avx2_ms\":%.3f,\"portable_ms\":%.3f,"
                "\"ratio_vpopcnt\":%.2f,\"ratio_avx2\":%.2f,\"ratio_portable\":%.2f}\n",
