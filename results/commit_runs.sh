@@ -24,12 +24,10 @@ find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read 
     # a finished NASB stage's model: the next stage starts from it, and its
     # presence is what marks the stage done (about 1-5 MB each); the
     # full-precision rows' models, so that datafree eval reproduces them
-    # models over 5 MB (NASB-V4 with no Flops budget: 6.7 MB) only where a results
-    # table names them (the median seed's), to keep the repository small
+    # (all of them: the table counts a seed, and datafree inspect prices it, by
+    # its model; without one a fresh clone's table drops the seed and reruns it)
     case "$d" in results/runs/nasb/*/pretrain/|results/runs/nasb/*/finetune/|results/runs/nasb/fp_resnet20*/)
-      if [ "$(stat -c %s "$d/model.safetensors")" -lt 5000000 ] || grep -qF "${d}model.json" results/*.md; then
-        git add -f "$d/model.json" "$d/model.safetensors"
-      fi ;;
+      git add -f "$d/model.json" "$d/model.safetensors" ;;
     esac
   elif [ -f "$d/ckpt.safetensors" ] && [ "$(stat -c %s "$d/ckpt.safetensors")" -lt 20000000 ]; then
     git add -f "$d/ckpt.safetensors"

@@ -173,9 +173,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
         apre, afin = stage("nasb_datafree_adv_s1/v1", "pretrain"), stage("nasb_datafree_adv_s1/v1", "finetune")
         # the time per epoch against the frozen run whose search used the same alpha rate (run alike)
         ref = next((n for n in ("nasb_datafree_s1", "trials/nasb_datafree_archlr0.003_s1")
-                    if arch_lr(f"{R}/{n}") == arch_lr(f"{R}/nasb_datafree_adv_s1")), "nasb_datafree_s1")
-        rpre, rfin = stage(f"{ref}/v1", "pretrain"), stage(f"{ref}/v1", "finetune")
-        if apre and afin and rpre and rfin:
+                    if arch_lr(f"{R}/{n}") == arch_lr(f"{R}/nasb_datafree_adv_s1")), None)
+        rpre, rfin = (stage(f"{ref}/v1", "pretrain"), stage(f"{ref}/v1", "finetune")) if ref else (None, None)
+        if apre and afin:
             f.write(f" With `source.update` (`configs/nasb/nasb_datafree_adv_s1.json`, searched at alpha Adam "
                     f"{arch_lr(R + '/nasb_datafree_adv_s1'):g}: every stage, the search's "
                     "included, keeps training the same generator, one Adam step per batch on GDFQ's CE + 0.1 BNS minus "
@@ -184,9 +184,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                     f"{100 * apre['train_acc']:.1f} % / {100 * afin['train_acc']:.1f} %) and the real test set gives "
                     f"{100 * apre['test_acc']:.2f} % / {100 * afin['test_acc']:.2f} % (finetuning epoch by epoch: "
                     + ", ".join(f"{100 * json.loads(l)['test_acc']:.2f}" for l in open(f"{R}/nasb_datafree_adv_s1/v1/finetune/metrics.jsonl"))
-                    + f" %), at "
-                    f"{apre['mean_seconds'] / rpre['mean_seconds']:.1f}x / {afin['mean_seconds'] / rfin['mean_seconds']:.1f}x "
-                    f"the time per epoch of the frozen run searched at the same alpha rate (`{ref}`).")
+                    + " %)" + (f", at {apre['mean_seconds'] / rpre['mean_seconds']:.1f}x / "
+                    f"{afin['mean_seconds'] / rfin['mean_seconds']:.1f}x the time per epoch of the frozen run searched "
+                    f"at the same alpha rate (`{ref}`)" if rpre and rfin else "") + ".")
         fpf, fpa = fp_mean.get("fp_resnet20_datafree"), fp_mean.get("fp_resnet20_datafree_adv")
         if fpf is not None and fpa is not None:
             f.write(f" The full-precision ResNet-20 trained the same way from the same generator (the table's mean): "

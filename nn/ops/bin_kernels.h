@@ -800,17 +800,27 @@ static inline int df_bin_have_avx2(void)
 #endif
 }
 
-/* The scalar path over one image: pack, then per block of output rows
- * im2col and the popcount loops (the popcnt instruction where the CPU has
- * it), writing out at the block's offset. */
-static inline void df_bin_conv_scalar(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, void *xp, uint64_t *col,
+/* The scalar path's GEMM of one block: the popcount loops with the popcnt
+ * instruction where the CPU has it. */
+static inline void df_bin_gemm_scalar(const uint64_t *col, const df_bin_geom *g, const uint64_t *wp, int O, int np,
                                       const df_bin_out *out)
 {
     const int base = g->k * g->k * g->C;
 #ifdef DF_BIN_X86
     __builtin_cpu_init();
-    const int pc = __builtin_cpu_supports("popcnt");
+    if (__builtin_cpu_supports("popcnt")) {
+        df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, out);
+        return;
+    }
 #endif
+    df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, out);
+}
+
+/* The scalar path over one image: pack, then per block of output rows
+ * im2col and df_bin_gemm_scalar, writing out at the block's offset. */
+static inline void df_bin_conv_scalar(const float *x, const df_bin_geom *g, const uint64_t *wp, int O, void *xp, uint64_t *col,
+                                      const df_bin_out *out)
+{
     df_bin_pack_any(x, g, 1, xp);
     for (int oh0 = 0; oh0 < g->OH; oh0 += g->rb) {
         const int nr = g->OH - oh0 < g->rb ? g->OH - oh0 : g->rb, np = nr * g->OW;
@@ -818,12 +828,7 @@ static inline void df_bin_conv_scalar(const float *x, const df_bin_geom *g, cons
         const df_bin_out ob = {out->y ? out->y + at : NULL, out->cls ? out->cls + at : NULL, out->tab, out->ncls, out->fa, out->fb,
                                out->f ? out->f + at : NULL};
         df_bin_im2col_any(xp, g, oh0, nr, 1, col);
-#ifdef DF_BIN_X86
-        if (pc)
-            df_bin_gemm_popcnt(col, g->Bp, g->Kw, wp, O, np, g->P, base, &ob);
-        else
-#endif
-            df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, &ob);
+        df_bin_gemm_scalar(col, g, wp, O, np, &ob);
     }
 }
 

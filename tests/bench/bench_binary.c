@@ -111,10 +111,6 @@ static void portable_steps(const layer *L, const float *x, double float_s)
 {
     const df_bin_geom *g = L->g;
     const size_t chw = (size_t)g->C * g->H * g->W;
-    const int base = g->k * g->k * g->C;
-#ifdef DF_BIN_X86
-    const int pc = __builtin_cpu_supports("popcnt");
-#endif
     double best[4] = {1e30, 1e30, 1e30, 1e30};
     for (int rep = 0; rep < 5; rep++) {
         double t[4] = {0, 0, 0, 0};
@@ -132,12 +128,7 @@ static void portable_steps(const layer *L, const float *x, double float_s)
                 const double t1 = nn_now();
                 for (int pass = 0; pass < 2; pass++) {
                     const double t2 = nn_now();
-#ifdef DF_BIN_X86
-                    if (pc)
-                        df_bin_gemm_popcnt(L->col, g->Bp, g->Kw, L->wp, L->O, np, g->P, base, pass ? &oi : &of);
-                    else
-#endif
-                        df_bin_gemm_loops(L->col, g->Bp, g->Kw, L->wp, L->O, np, g->P, base, pass ? &oi : &of);
+                    df_bin_gemm_scalar(L->col, g, L->wp, L->O, np, pass ? &oi : &of);
                     t[2 + pass] += nn_now() - t2;
                 }
                 t[1] += t1 - t0;
