@@ -16,7 +16,11 @@ find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read 
   done=0
   [ -f "$d/result.json" ] && done=1
   [ -f "$d/model.json" ] && done=1                          # a finished training run
-  ls "$d"genotype_v*.json >/dev/null 2>&1 && done=1         # a finished NASB search
+  if ls "$d"genotype_v*.json >/dev/null 2>&1; then          # a finished NASB search
+    done=1
+    # the run's own config (the search's settings as run; the table reads its alpha rate)
+    [ -f "$d../config.json" ] && git add -f "$d../config.json"
+  fi
   # a finished reconstruction: its dataset is the input of the ZeroQ rows
   if [ -f "$d/dataset.safetensors" ]; then git add -f "$d/dataset.safetensors"; done=1; fi
   if [ $done = 1 ]; then

@@ -176,8 +176,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                     if arch_lr(f"{R}/{n}") == arch_lr(f"{R}/nasb_datafree_adv_s1")), None)
         rpre, rfin = (stage(f"{ref}/v1", "pretrain"), stage(f"{ref}/v1", "finetune")) if ref else (None, None)
         if apre and afin:
-            f.write(f" With `source.update` (`configs/nasb/nasb_datafree_adv_s1.json`, searched at alpha Adam "
-                    f"{arch_lr(R + '/nasb_datafree_adv_s1'):g}: every stage, the search's "
+            alr = arch_lr(f"{R}/nasb_datafree_adv_s1")
+            f.write(f" With `source.update` (`configs/nasb/nasb_datafree_adv_s1.json`"
+                    + (f", searched at alpha Adam {alr:g}" if alr is not None else "") + ": every stage, the search's "
                     "included, keeps training the same generator, one Adam step per batch on GDFQ's CE + 0.1 BNS minus "
                     "DFAD's L1 gap between the network's and the teacher's logits, so the images move to where the "
                     f"network still disagrees with the teacher) the batches are harder (generator-batch top-1 "
