@@ -457,12 +457,29 @@ static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64
 #undef df_bin_put
 }
 
+/* df_bin_gemm_loops with the word count a literal where it is a common
+ * one (3x3 taps of 16, 32 and 64 channels: 3, 5 and 9 words; 1x1: 1), so
+ * the compiler unrolls the word loop: its control was 4 of the 30
+ * instructions per 6 words, and the 64x32x32 GEMM writing integer sums
+ * runs 16 % faster unrolled (8.31 -> 7.01 ms in a standalone test). */
+static inline __attribute__((always_inline)) void df_bin_gemm_kw(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int O,
+                                                                 int np, int P, int base, const df_bin_out *out)
+{
+    switch (Kw) {
+    case 1: df_bin_gemm_loops(col, Bp, 1, wp, O, np, P, base, out); break;
+    case 3: df_bin_gemm_loops(col, Bp, 3, wp, O, np, P, base, out); break;
+    case 5: df_bin_gemm_loops(col, Bp, 5, wp, O, np, P, base, out); break;
+    case 9: df_bin_gemm_loops(col, Bp, 9, wp, O, np, P, base, out); break;
+    default: df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, out);
+    }
+}
+
 #ifdef DF_BIN_X86
 /* the same loops with the popcnt instruction (any x86-64 CPU since 2008) */
 __attribute__((target("popcnt"))) static void df_bin_gemm_popcnt(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
                                                                  int O, int np, int P, int base, const df_bin_out *out)
 {
-    df_bin_gemm_loops(col, Bp, Kw, wp, O, np, P, base, out);
+    df_bin_gemm_kw(col, Bp, Kw, wp, O, np, P, base, out);
 }
 
 /* The tile loop every vector GEMM shares: TILE(o0, R, p0) for output
@@ -813,7 +830,7 @@ static inline void df_bin_gemm_scalar(const uint64_t *col, const df_bin_geom *g,
         return;
     }
 #endif
-    df_bin_gemm_loops(col, g->Bp, g->Kw, wp, O, np, g->P, base, out);
+    df_bin_gemm_kw(col, g->Bp, g->Kw, wp, O, np, g->P, base, out);
 }
 
 /* The scalar path over one image: pack, then per block of output rows
