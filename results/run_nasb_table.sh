@@ -115,6 +115,24 @@ for name, label in [
     mean, sd, n, seeds, fl, mb, wall = v
     out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | {wall:.0f} min |"
                if base else f"| {l} | {mean:.2f} (1 seed) | | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
+# The same comparison at twice the training budget (8 + 8 epochs), measured against its own Bi-Real:
+# configs/nasb/trials/{bireal,nasb}_16ep_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
+budget2 = []
+base2 = None
+for label, dirs, search in [
+        ("Bi-Real ResNet-20, 16 epochs", [f"{R}/trials/bireal_16ep_s{s}" for s in (1, 2, 3)], [None] * 3),
+        ("NASB ResNet-20, 16 epochs", [f"{R}/trials/nasb_16ep_s{s}/v1" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_16ep_s{s}/search" for s in (1, 2, 3)])]:
+    l, v = row(label, dirs, search)
+    if v is None:
+        budget2.append(f"| {l} | not run yet | | | | | |")
+        continue
+    mean, sd, n, seeds, fl, mb, wall = v
+    if base2 is None and l.startswith("Bi-Real"):
+        base2 = (mean, fl)
+    rel = f"{fl / base2[1]:.2f}x" if base2 else ""
+    d = f"{mean - base2[0]:+.2f}" if base2 and not l.startswith("Bi-Real") else ""
+    budget2.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | {mb:.3f} | {wall:.0f} min |")
 fp_mean = {}
 for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
                     ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
@@ -149,6 +167,13 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
             "|---|---|---|---|---|---|---|\n")
     f.write("\n".join(out) + "\n")
+    if any("not run yet" not in b for b in budget2):
+        f.write("\nTwice the budget (a trial, chosen after the table above: full-precision pretraining 8 epochs, binarized "
+                "finetuning 8 epochs, all else the same; NASB on the same searches as the table's, each run folder's "
+                "`search/` a copy of `nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb}_16ep_s<seed>.json`), "
+                "against its own Bi-Real:\n\n"
+                "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
+                "|---|---|---|---|---|---|---|\n" + "\n".join(budget2) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
                 "beside the float simulation):\n\n" + "\n".join(models) + "\n")
