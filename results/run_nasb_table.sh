@@ -87,6 +87,11 @@ for label, dirs, search in [
         # its run folders' search is nasb_s<seed>'s (the same config and seed; copied so the alphas are the same)
         ("NASB-V4 ResNet-20, no Flops budget", [f"{R}/nasb_v4free_s{s}/v4" for s in (1, 2, 3)],
          [f"{R}/nasb_v4free_s{s}/search" for s in (1, 2, 3)]),
+        # the same with the pretraining's SGD warmed up over its first epoch (the rate 0.1 from the start left
+        # the loss at 9.7-16.5 after 50 steps); configs/nasb/trials/nasb_v4free_warmup_s<seed>.json, search/ copied
+        ("NASB-V4 ResNet-20, no Flops budget, pretraining warmed up 1 epoch",
+         [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)]),
         # the same rows from the searches at the first alpha learning rate (0.003), kept as the comparison
         ("NASB ResNet-20, alpha Adam 0.003", [f"{R}/trials/nasb_archlr0.003_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_archlr0.003_s{s}/search" for s in (1, 2, 3)]),
