@@ -76,10 +76,23 @@ def row(label, dirs, search):
     models.append(f"- {label}: `./build/datafree eval --model {med[1]}/model.json --data /usr/share/datasets/fashion-mnist "
                   f"--binary` ({med[0]:.2f} %)")
     return label, (mean, sd, len(accs), seeds, statistics.mean(flops), statistics.mean(mem) / 1e6, statistics.mean(wall) / 60)
-out = []
 models = []
-base = None
-for label, dirs, search in [
+def table(specs):  # table lines for rows (label, run dirs, search dirs), and the Bi-Real row's (mean, Flops) they compare with
+    lines, base = [], None
+    for label, dirs, search in specs:
+        l, v = row(label, dirs, search)
+        if v is None:
+            lines.append(f"| {l} | not run yet | | | | | |")
+            continue
+        mean, sd, n, seeds, fl, mb, wall = v
+        if base is None and l.startswith("Bi-Real"):
+            base = (mean, fl)
+        rel = f"{fl / base[1]:.2f}x" if base else ""
+        d = f"{mean - base[0]:+.2f}" if base and not l.startswith("Bi-Real") else ""
+        lines.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | "
+                     f"{mb:.3f} | {wall:.0f} min |")
+    return lines, base
+out, base = table([
         ("Bi-Real ResNet-20", [f"{R}/bireal_s{s}" for s in (1, 2, 3)], [None] * 3),
         ("NASB ResNet-20", [f"{R}/nasb_s{s}/v1" for s in (1, 2, 3)], [f"{R}/nasb_s{s}/search" for s in (1, 2, 3)]),
         ("NASB-V4 ResNet-20", [f"{R}/nasb_s{s}/v4" for s in (1, 2, 3)], [f"{R}/nasb_s{s}/search" for s in (1, 2, 3)]),
@@ -96,17 +109,7 @@ for label, dirs, search in [
         ("NASB ResNet-20, alpha Adam 0.003", [f"{R}/trials/nasb_archlr0.003_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_archlr0.003_s{s}/search" for s in (1, 2, 3)]),
         ("NASB-V4 ResNet-20, alpha Adam 0.003", [f"{R}/trials/nasb_archlr0.003_s{s}/v4" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_archlr0.003_s{s}/search" for s in (1, 2, 3)])]:
-    l, v = row(label, dirs, search)
-    if v is None:
-        out.append(f"| {l} | not run yet | | | | | |")
-        continue
-    mean, sd, n, seeds, fl, mb, wall = v
-    if base is None and l.startswith("Bi-Real"):
-        base = (mean, fl)
-    rel = f"{fl / base[1]:.2f}x" if base else ""
-    d = f"{mean - base[0]:+.2f}" if base and not l.startswith("Bi-Real") else ""
-    out.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | {mb:.3f} | {wall:.0f} min |")
+         [f"{R}/trials/nasb_archlr0.003_s{s}/search" for s in (1, 2, 3)])])
 for name, label in [
         ("nasb_datafree_s1", "data-free NASB ResNet-20 (every batch from a generator reconstructed from the ResNet-20 teacher, frozen)"),
         ("nasb_datafree_adv_s1", "data-free NASB ResNet-20, the generator trained on adversarially (`source.update`)"),
@@ -122,22 +125,10 @@ for name, label in [
                if base else f"| {l} | {mean:.2f} (1 seed) | | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
 # The same comparison at twice the training budget (8 + 8 epochs), measured against its own Bi-Real:
 # configs/nasb/trials/{bireal,nasb}_16ep_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
-budget2 = []
-base2 = None
-for label, dirs, search in [
+budget2, _ = table([
         ("Bi-Real ResNet-20, 16 epochs", [f"{R}/trials/bireal_16ep_s{s}" for s in (1, 2, 3)], [None] * 3),
         ("NASB ResNet-20, 16 epochs", [f"{R}/trials/nasb_16ep_s{s}/v1" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_16ep_s{s}/search" for s in (1, 2, 3)])]:
-    l, v = row(label, dirs, search)
-    if v is None:
-        budget2.append(f"| {l} | not run yet | | | | | |")
-        continue
-    mean, sd, n, seeds, fl, mb, wall = v
-    if base2 is None and l.startswith("Bi-Real"):
-        base2 = (mean, fl)
-    rel = f"{fl / base2[1]:.2f}x" if base2 else ""
-    d = f"{mean - base2[0]:+.2f}" if base2 and not l.startswith("Bi-Real") else ""
-    budget2.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | {mb:.3f} | {wall:.0f} min |")
+         [f"{R}/trials/nasb_16ep_s{s}/search" for s in (1, 2, 3)])])
 fp_mean = {}
 for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
                     ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
