@@ -5,7 +5,10 @@
 # 30,000 training images, full-precision pretraining 4 epochs, binarized
 # finetuning 4 epochs; NASB adds a 2-epoch search on a 15k/15k proxy split),
 # and the full-precision ResNet-20 at the same 8 epochs. Each stage resumes
-# from its checkpoint; a finished one is skipped.
+# from its checkpoint; a finished one is skipped. The trial rows (alpha
+# 0.003, the warmed-up V4, twice the budget) are not run here: run
+# `datafree nasb configs/nasb/trials/NAME.json --resume` for them; the table
+# reads whichever have finished.
 #   [DATAFREE_THREADS=T] bash results/run_nasb_table.sh [PATTERN]    e.g. 'bireal_*'   (table only: 'none')
 set -u
 cd "$(dirname "$0")/.."
@@ -152,14 +155,15 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "full-precision pretraining 4 epochs (SGD 0.1 cosine), binarized finetuning 4 epochs (Adam 1e-3 cosine, "
             "weight decay 0), batch 128; NASB and NASB-V4 share one 2-epoch binary-gate search per seed "
             f"(15k/15k proxy split; weights SGD 0.01 momentum 0.9, alpha Adam {table_lr:g}; the rows marked 0.003 are the "
-            "first searches, whose alphas stayed near uniform), each derived network but the no-budget V4 "
+            "first searches, whose alphas stayed near uniform), each derived network but the no-budget V4 rows "
             "held to 1.15x the Bi-Real backbone's Flops (`search.flops_budget`: cheaper ops traded in by least "
             "alpha per Flop saved). The data-free rows take every batch of every stage, the search's included, "
             "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`; "
             "frozen, or trained on with `source.update`), with GDFQ's KD loss; only the real test split is read, for evaluation. Flops = real MACs + binary MACs / 64, memory = 32 real + 1 binary bits per "
             "parameter (seed 003 Table 4.6), from `datafree inspect`. Wall per seed is as each run went (1 or 2 threads, "
             "beside 0-3 other runs): not a speed comparison. Commands: `datafree nasb configs/nasb/<row>_s<seed>.json` (the NASB rows at alpha 0.003: "
-            "`configs/nasb/trials/nasb_archlr0.003_s<seed>.json`).\n\n"
+            "`configs/nasb/trials/nasb_archlr0.003_s<seed>.json`; the warmed-up V4: "
+            "`configs/nasb/trials/nasb_v4free_warmup_s<seed>.json`).\n\n"
             "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
             "|---|---|---|---|---|---|---|\n")
     f.write("\n".join(out) + "\n")
