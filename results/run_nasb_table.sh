@@ -76,8 +76,9 @@ def row(label, dirs, search):
     sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
     seeds = ", ".join(f"{a:.2f}" for a in accs)
     med = sorted(zip(accs, fins))[(len(accs) - 1) // 2]  # the median seed's model reproduces the row
-    models.append(f"- {label}: `./build/datafree eval --model {med[1]}/model.json --data /usr/share/datasets/fashion-mnist "
-                  f"--binary` ({med[0]:.2f} %)")
+    if not any(f"{med[1]}/model.json" in m for m in models):  # a row shown in two tables lists its model once
+        models.append(f"- {label}: `./build/datafree eval --model {med[1]}/model.json --data /usr/share/datasets/fashion-mnist "
+                      f"--binary` ({med[0]:.2f} %)")
     return label, (mean, sd, len(accs), seeds, statistics.mean(flops), statistics.mean(mem) / 1e6, statistics.mean(wall) / 60)
 models = []
 def table(specs):  # table lines for rows (label, run dirs, search dirs), and the Bi-Real row's (mean, Flops) they compare with
@@ -132,6 +133,17 @@ budget2, _ = table([
         ("Bi-Real ResNet-20, 16 epochs", [f"{R}/trials/bireal_16ep_s{s}" for s in (1, 2, 3)], [None] * 3),
         ("NASB ResNet-20, 16 epochs", [f"{R}/trials/nasb_16ep_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_16ep_s{s}/search" for s in (1, 2, 3)])])
+# Every row's full-precision pretraining with SGD warmed up over its first epoch (a trial: the budgeted V4's
+# pretraining was at loss 4.9-10.1 after 50 steps without it), against a Bi-Real warmed up alike:
+# configs/nasb/trials/{bireal,nasb,nasb_v4}_warmup_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
+warm, _ = table([
+        ("Bi-Real ResNet-20, warmed up", [f"{R}/trials/bireal_warmup_s{s}" for s in (1, 2, 3)], [None] * 3),
+        ("NASB ResNet-20, warmed up", [f"{R}/trials/nasb_warmup_s{s}/v1" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_warmup_s{s}/search" for s in (1, 2, 3)]),
+        ("NASB-V4 ResNet-20, warmed up", [f"{R}/trials/nasb_v4_warmup_s{s}/v4" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v4_warmup_s{s}/search" for s in (1, 2, 3)]),
+        ("NASB-V4 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)])])
 fp_mean = {}
 for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
                     ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
@@ -174,6 +186,14 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "against its own Bi-Real:\n\n"
                 "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
                 "|---|---|---|---|---|---|---|\n" + "\n".join(budget2) + "\n")
+    if any("not run yet" not in b for b in warm[:3]):
+        f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
+                "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
+                "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
+                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free}_warmup_s<seed>.json`), "
+                "against a Bi-Real warmed up alike:\n\n"
+                "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
+                "|---|---|---|---|---|---|---|\n" + "\n".join(warm) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
                 "beside the float simulation):\n\n" + "\n".join(models) + "\n")
