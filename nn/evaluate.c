@@ -1,14 +1,41 @@
 #include "evaluate.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 double nn_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void nn_cpu_desc(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown CPU");
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d, r[12] = {0};
+    char vendor[13] = {0}, brand[49] = {0};
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4);
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    /* family and model with their extended fields (Intel SDM, CPUID leaf 1) */
+    const unsigned fam = (a >> 8 & 0xf) + ((a >> 8 & 0xf) == 0xf ? (a >> 20 & 0xff) : 0);
+    const unsigned model = (a >> 4 & 0xf) | ((a >> 8 & 0xf) >= 0x6 ? (a >> 12 & 0xf0) : 0);
+    for (unsigned i = 0; i < 3; i++)
+        if (!__get_cpuid(0x80000002 + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3])) break;
+    memcpy(brand, r, 48);
+    const char *s = brand;
+    while (*s == ' ') s++;
+    snprintf(buf, n, "%s family 0x%x model 0x%x%s%s", vendor, fam, model, *s ? ": " : "", s);
+    for (char *t = buf + strlen(buf); t > buf && t[-1] == ' '; t--) t[-1] = 0;
+#endif
 }
 
 int nn_check_data_fits(const nn_graph *g, const nn_dataset *d, nn_err *e)

@@ -16,5 +16,9 @@ int nn_evaluate(nn_graph *g, nn_ctx *c, const nn_dataset *d, int batch, nn_eval_
 /* Dataset and graph must agree on input shape and classes. */
 int nn_check_data_fits(const nn_graph *g, const nn_dataset *d, nn_err *e);
 double nn_now(void); /* monotonic seconds */
+/* The CPU in words for benchmark output ("AuthenticAMD family 0x19 model
+ * 0x11: AMD EPYC"; "unknown CPU" off x86): ratios against a peer differ
+ * by microarchitecture, so every timing says which one gave it. */
+void nn_cpu_desc(char *buf, size_t n);
 
 #endif

@@ -120,19 +120,21 @@ int run_bench(int argc, char **argv)
     double train_ips = (double)batch * steps / t[0], inf_ips = (double)batch * steps / t[1];
     double bin_ips = binary ? (double)batch * steps / t[2] : 0.0;
     double gflops = 3.0 * 2.0 * nn_graph_macs(g) * train_ips / 1e9;
+    char cpu[128];
+    nn_cpu_desc(cpu, sizeof cpu);
     if (json)
-        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"steps\":%d,\"train_images_per_s\":%.1f,"
+        printf("{\"cpu\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"steps\":%d,\"train_images_per_s\":%.1f,"
                "\"infer_images_per_s\":%.1f,\"train_gflops\":%.1f,\"peak_rss_mib\":%.1f,\"arena_peak_mib\":%.1f,"
                "\"arena_mallocs_after_warmup\":%ld",
-               g->name, batch, nn_threads(&c), steps, train_ips, inf_ips, gflops, run_peak_rss_mib(),
+               cpu, g->name, batch, nn_threads(&c), steps, train_ips, inf_ips, gflops, run_peak_rss_mib(),
                c.arena.peak / 1048576.0, arena_mallocs);
     if (json && binary)
         printf(",\"binary_infer_images_per_s\":%.1f,\"binary_speedup\":%.2f", bin_ips, bin_ips / inf_ips);
     if (json)
         printf("}\n");
     else
-        printf("%s batch %d, %d threads: train %.1f img/s (%.1f GFLOP/s), inference %.1f img/s, peak RSS %.0f MiB\n",
-               g->name, batch, nn_threads(&c), train_ips, gflops, inf_ips, run_peak_rss_mib());
+        printf("%s\n%s batch %d, %d threads: train %.1f img/s (%.1f GFLOP/s), inference %.1f img/s, peak RSS %.0f MiB\n",
+               cpu, g->name, batch, nn_threads(&c), train_ips, gflops, inf_ips, run_peak_rss_mib());
     if (!json && binary)
         printf("bit-packed inference %.1f img/s: %.2fx the float simulation\n", bin_ips, bin_ips / inf_ips);
     free(labels);

@@ -334,7 +334,9 @@ int main(int argc, char **argv)
     nn_ctx c;
     nn_ctx_init(&c, threads, 512u << 20);
     c.grad_enabled = 0;
-    printf("3x3 convs, batch %d; float conv %d thread(s), binary 1 thread; best of 5; AVX-512 VPOPCNTDQ %s\n", N,
+    char cpu[128];
+    nn_cpu_desc(cpu, sizeof cpu);
+    printf("%s\n3x3 convs, batch %d; float conv %d thread(s), binary 1 thread; best of 5; AVX-512 VPOPCNTDQ %s\n", cpu, N,
            nn_threads(&c), df_bin_have_vpopcnt() ? "present" : "absent (vector columns 0)");
     bench_shape(&c, 64, 32, 32, N, 1);
     printf("binary ResNet-20 stage shapes (28x28 input):\n");
