@@ -6,7 +6,7 @@
 # finetuning 4 epochs; NASB adds a 2-epoch search on a 15k/15k proxy split),
 # and the full-precision ResNet-20 at the same 8 epochs. Each stage resumes
 # from its checkpoint; a finished one is skipped. The trial rows (alpha
-# 0.003, the warmed-up V4, twice the budget) are not run here: run
+# 0.003, the warmed-up rows, twice the budget) are not run here: run
 # `datafree nasb configs/nasb/trials/NAME.json --resume` for them; the table
 # reads whichever have finished.
 #   [DATAFREE_THREADS=T] bash results/run_nasb_table.sh [PATTERN]    e.g. 'bireal_*'   (table only: 'none')
