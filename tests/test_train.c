@@ -145,6 +145,12 @@ static void test_learns_and_eval(void **s)
     assert_non_null(strstr(OUT, "\"params\":272186"));
     assert_int_equal(sh("%s bench --model /tmp/datafree_learn/model.json --batch 16 --steps 2 --warmup 1 --json", tu_bin()), 0);
     assert_non_null(strstr(OUT, "\"arena_mallocs_after_warmup\":0")); /* no malloc on the hot path */
+#if defined(__x86_64__)
+    /* timings name their CPU: cpuid's vendor and family, not the fallback */
+    assert_non_null(strstr(OUT, "\"cpu\":\""));
+    assert_null(strstr(OUT, "unknown CPU"));
+    assert_non_null(strstr(OUT, " family 0x"));
+#endif
     /* divergence is caught with a clear message */
     config("/tmp/datafree_div.json", data, "/tmp/datafree_div", 1, 256, "");
     sh("sed -i 's/\"lr\":0.1/\"lr\":1e30/' /tmp/datafree_div.json");
