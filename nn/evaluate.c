@@ -35,6 +35,8 @@ void nn_cpu_desc(char *buf, size_t n)
     while (*s == ' ') s++;
     snprintf(buf, n, "%s family 0x%x model 0x%x%s%s", vendor, fam, model, *s ? ": " : "", s);
     for (char *t = buf + strlen(buf); t > buf && t[-1] == ' '; t--) t[-1] = 0;
+    for (char *t = buf; *t; t++) /* printed into JSON as is: no quote, backslash or control byte */
+        if (*t == '"' || *t == '\\' || (unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e) *t = '?';
 #endif
 }
 

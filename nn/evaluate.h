@@ -18,7 +18,8 @@ int nn_check_data_fits(const nn_graph *g, const nn_dataset *d, nn_err *e);
 double nn_now(void); /* monotonic seconds */
 /* The CPU in words for benchmark output ("AuthenticAMD family 0x19 model
  * 0x11: AMD EPYC"; "unknown CPU" off x86): ratios against a peer differ
- * by microarchitecture, so every timing says which one gave it. */
+ * by microarchitecture, so every timing says which one gave it. Printable
+ * ASCII without quotes or backslashes, so JSON can hold it unescaped. */
 void nn_cpu_desc(char *buf, size_t n);
 
 #endif

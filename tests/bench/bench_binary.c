@@ -12,7 +12,8 @@
  * (nibble-lookup popcounts; scalar pack and im2col, as on a CPU without
  * AVX-512) and the portable scalar-popcount path. Each time is the best of 5;
  * each shape's time split into its steps (VPOPCNTDQ, where present, and
- * portable).
+ * portable). The first line names the CPU (nn_cpu_desc): the ratios
+ * differ by microarchitecture.
  * Usage: build/bench_binary [THREADS [BATCH]], or build/bench_binary chain
  * (the streamed-output rule's measurement: bench_chain). */
 #include <math.h>
