@@ -4,10 +4,12 @@
 # NASB-V4 ResNet-20, 3 seeds each, one training budget (configs/nasb/*.json:
 # 30,000 training images, full-precision pretraining 4 epochs, binarized
 # finetuning 4 epochs; NASB adds a 2-epoch search on a 15k/15k proxy split),
-# and the full-precision ResNet-20 at the same 8 epochs. Each stage resumes
+# and the full-precision ResNet-20 at the same 8 epochs (3 seeds). Each stage resumes
 # from its checkpoint; a finished one is skipped. The trial rows (alpha
 # 0.003, the warmed-up rows, twice the budget) are not run here: run
-# `datafree nasb configs/nasb/trials/NAME.json --resume` for them; the table
+# `datafree nasb configs/nasb/trials/NAME.json --resume` for them (the
+# full-precision ResNet-20 trained alike: `datafree train
+# configs/nasb/trials/fp_resnet20_{16ep,warmup}_s<seed>.json`); the table
 # reads whichever have finished.
 #   [DATAFREE_THREADS=T] bash results/run_nasb_table.sh [PATTERN]    e.g. 'bireal_*'   (table only: 'none')
 set -u
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 BIN=${DATAFREE_BIN:-build/datafree}
 pat=${1:-*}
 THREADS=${DATAFREE_THREADS:+--threads $DATAFREE_THREADS}   # e.g. DATAFREE_THREADS=1 beside another run
-for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 nasb_datafree_s1 nasb_s2 nasb_s3 nasb_datafree_adv_s1 nasb_v4free_s1 nasb_v4free_s2 nasb_v4free_s3 fp_resnet20_datafree fp_resnet20_datafree_adv fp_resnet20_datafree_s2 fp_resnet20_datafree_adv_s2; do
+for name in bireal_s1 nasb_s1 bireal_s2 bireal_s3 fp_resnet20 fp_resnet20_s2 fp_resnet20_s3 nasb_datafree_s1 nasb_s2 nasb_s3 nasb_datafree_adv_s1 nasb_v4free_s1 nasb_v4free_s2 nasb_v4free_s3 fp_resnet20_datafree fp_resnet20_datafree_adv fp_resnet20_datafree_s2 fp_resnet20_datafree_adv_s2; do
   case "$name" in $pat) ;; *) continue ;; esac
   if [ "${name#*datafree}" != "$name" ] && [ ! -f results/runs/nasb/generator/generator.json ]; then
     # data-free NASB draws every batch from a generator reconstructed from the teacher
@@ -60,12 +62,13 @@ def arch_lr(d):  # the search's alpha learning rate, as the run recorded its con
         return None
 table_lr = json.load(open("configs/nasb/nasb_s1.json"))["search"]["arch"]["lr"]
 def row(label, dirs, search):
-    accs, flops, mem, wall, fins = [], [], [], [], []
+    accs, flops, mem, wall, fins, pre = [], [], [], [], [], []
     for d, s in zip(dirs, search):
         fin = f"{d}/finetune"
         if not os.path.exists(f"{fin}/model.json"):
             continue
         accs.append(last_acc(fin))
+        pre.append(last_acc(f"{d}/pretrain"))
         fins.append(fin)
         f, m = cost(f"{fin}/model.json")
         flops.append(f), mem.append(m)
@@ -79,22 +82,23 @@ def row(label, dirs, search):
     if not any(f"{med[1]}/model.json" in m for m in models):  # a row shown in two tables lists its model once
         models.append(f"- {label}: `./build/datafree eval --model {med[1]}/model.json --data /usr/share/datasets/fashion-mnist "
                       f"--binary` ({med[0]:.2f} %)")
-    return label, (mean, sd, len(accs), seeds, statistics.mean(flops), statistics.mean(mem) / 1e6, statistics.mean(wall) / 60)
+    return label, (mean, sd, len(accs), seeds, statistics.mean(flops), statistics.mean(mem) / 1e6, statistics.mean(wall) / 60,
+                   statistics.mean(pre))
 models = []
 def table(specs):  # table lines for rows (label, run dirs, search dirs), and the Bi-Real row's (mean, Flops) they compare with
     lines, base = [], None
     for label, dirs, search in specs:
         l, v = row(label, dirs, search)
         if v is None:
-            lines.append(f"| {l} | not run yet | | | | | |")
+            lines.append(f"| {l} | not run yet | | | | | | |")
             continue
-        mean, sd, n, seeds, fl, mb, wall = v
+        mean, sd, n, seeds, fl, mb, wall, pre = v
         if base is None and l.startswith("Bi-Real"):
             base = (mean, fl)
         rel = f"{fl / base[1]:.2f}x" if base else ""
         d = f"{mean - base[0]:+.2f}" if base and not l.startswith("Bi-Real") else ""
-        lines.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {fl:.3e} | {rel} | "
-                     f"{mb:.3f} | {wall:.0f} min |")
+        lines.append(f"| {l} | {mean:.2f} ± {sd:.2f} ({n} seed{'s' if n > 1 else ''}: {seeds}) | {d} | {pre:.2f} | "
+                     f"{fl:.3e} | {rel} | {mb:.3f} | {wall:.0f} min |")
     return lines, base
 out, base = table([
         ("Bi-Real ResNet-20", [f"{R}/bireal_s{s}" for s in (1, 2, 3)], [None] * 3),
@@ -122,21 +126,21 @@ for name, label in [
         label += f", alpha Adam {arch_lr(f'{R}/{name}'):g}"
     l, v = row(label, [f"{R}/{name}/v1"], [f"{R}/{name}/search"])
     if v is None:
-        out.append(f"| {l} | not run yet | | | | | |")
+        out.append(f"| {l} | not run yet | | | | | | |")
         continue
-    mean, sd, n, seeds, fl, mb, wall = v
-    out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | {wall:.0f} min |"
-               if base else f"| {l} | {mean:.2f} (1 seed) | | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
+    mean, sd, n, seeds, fl, mb, wall, pre = v
+    out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {pre:.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | "
+               f"{wall:.0f} min |" if base else f"| {l} | {mean:.2f} (1 seed) | | {pre:.2f} | {fl:.3e} | | {mb:.3f} | {wall:.0f} min |")
 # The same comparison at twice the training budget (8 + 8 epochs), measured against its own Bi-Real:
 # configs/nasb/trials/{bireal,nasb}_16ep_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
-budget2, _ = table([
+budget2, base2 = table([
         ("Bi-Real ResNet-20, 16 epochs", [f"{R}/trials/bireal_16ep_s{s}" for s in (1, 2, 3)], [None] * 3),
         ("NASB ResNet-20, 16 epochs", [f"{R}/trials/nasb_16ep_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_16ep_s{s}/search" for s in (1, 2, 3)])])
 # Every row's full-precision pretraining with SGD warmed up over its first epoch (a trial: the budgeted V4's
 # pretraining was at loss 4.9-10.1 after 50 steps without it), against a Bi-Real warmed up alike:
 # configs/nasb/trials/{bireal,nasb,nasb_v4}_warmup_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
-warm, _ = table([
+warm, basew = table([
         ("Bi-Real ResNet-20, warmed up", [f"{R}/trials/bireal_warmup_s{s}" for s in (1, 2, 3)], [None] * 3),
         ("NASB ResNet-20, warmed up", [f"{R}/trials/nasb_warmup_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_warmup_s{s}/search" for s in (1, 2, 3)]),
@@ -145,22 +149,30 @@ warm, _ = table([
         ("NASB-V4 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)])])
 fp_mean = {}
-for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
-                    ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
-                    ("fp_resnet20_datafree_adv", "full-precision ResNet-20, data-free, the generator trained on adversarially")]:
-    runs = [d for d in (name, f"{name}_s2", f"{name}_s3") if os.path.exists(f"{R}/{d}/model.json")]
+def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
+    runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
     accs = [last_acc(f"{R}/{d}") for d in runs]
-    fp_mean[name] = statistics.mean(accs) if accs else None
     if not accs:
-        out.append(f"| {label} | not run yet | | | | | |")
-        continue
+        lines.append(f"| {label} | not run yet | | | | | | |")
+        return None
     n = len(accs)
     acc = (f"{accs[0]:.2f} (1 seed)" if n == 1 else
            f"{statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f} ({n} seeds: " + ", ".join(f"{a:.2f}" for a in accs) + ")")
-    out.append(f"| {label} | {acc} | | | | | {statistics.mean(secs(R + '/' + d) for d in runs) / 60:.0f} min |")
+    rel = f"{statistics.mean(accs) - base[0]:+.2f}" if base and "data-free" not in label else ""
+    lines.append(f"| {label} | {acc} | {rel} | | | | | {statistics.mean(secs(R + '/' + d) for d in runs) / 60:.0f} min |")
     med = sorted(zip(accs, runs))[(n - 1) // 2]
     models.append(f"- {label}: `./build/datafree eval --model {R}/{med[1]}/model.json --data "
                   f"/usr/share/datasets/fashion-mnist` ({med[0]:.2f} %)")
+    return statistics.mean(accs)
+for name, label in [("fp_resnet20", "full-precision ResNet-20 (same 8 epochs, 30k images)"),
+                    ("fp_resnet20_datafree", "full-precision ResNet-20, data-free (same 8 x 235 batches from the generator, frozen)"),
+                    ("fp_resnet20_datafree_adv", "full-precision ResNet-20, data-free, the generator trained on adversarially")]:
+    fp_mean[name] = fp_row(label, (name, f"{name}_s2", f"{name}_s3"), out, base)
+# the full-precision ResNet-20 trained as each trial's rows were (configs/nasb/trials/fp_resnet20_{16ep,warmup}_s<seed>.json)
+fp_row("full-precision ResNet-20, 16 epochs", [f"trials/fp_resnet20_16ep_s{s}" for s in (1, 2, 3)], budget2, base2)
+fp_row("full-precision ResNet-20, warmed up", [f"trials/fp_resnet20_warmup_s{s}" for s in (1, 2, 3)], warm, basew)
+HDR = ("| model | top-1 % (mean ± std) | vs Bi-Real (pt) | before binarizing: top-1 % after full-precision pretraining "
+       "(mean) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n|---|---|---|---|---|---|---|---|\n")
 with open("results/nasb_fmnist.md.tmp", "w") as f:
     f.write("# NASB on Fashion-MNIST\n\nWritten by `bash results/run_nasb_table.sh` from the finished runs; top-1 on the "
             "10,000 real test images after binarized finetuning.\nOne budget for every row: 30,000 training images, "
@@ -172,28 +184,27 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "alpha per Flop saved). The data-free rows take every batch of every stage, the search's included, "
             "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`; "
             "frozen, or trained on with `source.update`), with GDFQ's KD loss; only the real test split is read, for evaluation. Flops = real MACs + binary MACs / 64, memory = 32 real + 1 binary bits per "
-            "parameter (seed 003 Table 4.6), from `datafree inspect`. Wall per seed is as each run went (1 or 2 threads, "
+            "parameter (seed 003 Table 4.6), from `datafree inspect`. The column before binarizing is the same network's top-1 after its "
+            "full-precision pretraining (the first half of the budget), the mean over the seeds: what binarized finetuning "
+            "started from. The full-precision ResNet-20 rows spend the whole budget in full precision; their gap to Bi-Real is "
+            "the headroom above the binary rows. Wall per seed is as each run went (1 or 2 threads, "
             "beside 0-3 other runs): not a speed comparison. Commands: `datafree nasb configs/nasb/<row>_s<seed>.json` (the NASB rows at alpha 0.003: "
             "`configs/nasb/trials/nasb_archlr0.003_s<seed>.json`; the warmed-up V4: "
-            "`configs/nasb/trials/nasb_v4free_warmup_s<seed>.json`).\n\n"
-            "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
-            "|---|---|---|---|---|---|---|\n")
+            "`configs/nasb/trials/nasb_v4free_warmup_s<seed>.json`).\n\n" + HDR)
     f.write("\n".join(out) + "\n")
     if any("not run yet" not in b for b in budget2):
         f.write("\nTwice the budget (a trial, chosen after the table above: full-precision pretraining 8 epochs, binarized "
                 "finetuning 8 epochs, all else the same; NASB on the same searches as the table's, each run folder's "
                 "`search/` a copy of `nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb}_16ep_s<seed>.json`), "
                 "against its own Bi-Real:\n\n"
-                "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
-                "|---|---|---|---|---|---|---|\n" + "\n".join(budget2) + "\n")
+                + HDR + "\n".join(budget2) + "\n")
     if any("not run yet" not in b for b in warm[:3]):
         f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
                 "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
                 "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
                 "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free}_warmup_s<seed>.json`), "
                 "against a Bi-Real warmed up alike:\n\n"
-                "| model | top-1 % (mean ± std) | vs Bi-Real (pt) | Flops | vs Bi-Real | memory (Mbit) | wall per seed |\n"
-                "|---|---|---|---|---|---|---|\n" + "\n".join(warm) + "\n")
+                + HDR + "\n".join(warm) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
                 "beside the float simulation):\n\n" + "\n".join(models) + "\n")
