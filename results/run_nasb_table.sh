@@ -148,6 +148,15 @@ warm, basew = table([
          [f"{R}/trials/nasb_v4_warmup_s{s}/search" for s in (1, 2, 3)]),
         ("NASB-V4 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)])])
+# The warmed-up rows again, the binarized finetuning distilled from the full-precision ResNet-20 (a trial:
+# CE + 2.5 T^2 KL at T 4 to results/runs/nasb/fp_resnet20's logits, the finetune block's source); each run
+# folder's search/ and pretrain/ are copies of the warmed-up run's (same config and seed up to the finetuning):
+# configs/nasb/trials/{bireal,nasb}_warmup_kd_s<seed>.json
+kd, _ = table([
+        ("Bi-Real ResNet-20, warmed up, finetuning distilled", [f"{R}/trials/bireal_warmup_kd_s{s}" for s in (1, 2, 3)],
+         [None] * 3),
+        ("NASB ResNet-20, warmed up, finetuning distilled", [f"{R}/trials/nasb_warmup_kd_s{s}/v1" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_warmup_kd_s{s}/search" for s in (1, 2, 3)])])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -205,6 +214,13 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free}_warmup_s<seed>.json`), "
                 "against a Bi-Real warmed up alike:\n\n"
                 + HDR + "\n".join(warm) + "\n")
+    if any("not run yet" not in b for b in kd):
+        f.write("\nFinetuning distilled (a trial, chosen after the tables above: the warmed-up rows with the binarized "
+                "finetuning's loss CE + 2.5 T^2 KL(teacher || student) at T = 4, KL averaged over the batch's logits as "
+                "GDFQ's, the teacher the full-precision ResNet-20 of the first table, `results/runs/nasb/fp_resnet20` "
+                "(92.10 %); each run folder's `search/` and `pretrain/` are copies of the warmed-up run's, as its config "
+                "is the same up to the finetuning; `configs/nasb/trials/{bireal,nasb}_warmup_kd_s<seed>.json`), against a "
+                "Bi-Real distilled alike:\n\n" + HDR + "\n".join(kd) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
                 "beside the float simulation):\n\n" + "\n".join(models) + "\n")

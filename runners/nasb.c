@@ -55,7 +55,9 @@ static const char *nasb_help =
     "flops_budget (derived networks at most this times the backbone's Flops,\n"
     "cheaper ops traded in by least alpha per Flop saved)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
-    "optim, schedule} (as in datafree train), source {type generator, generator,\n"
+    "optim, schedule, source} (as in datafree train; a stage's source is\n"
+    "{type real, teacher, kd}: that stage distilled from the teacher's logits),\n"
+    "source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
     "from a generator reconstructed from the teacher, GDFQ's KD loss,\n"
     "batches_per_epoch (default 100) fresh batches per epoch for each of the\n"
@@ -151,6 +153,23 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
     if (!c->pretrain || !c->finetune) return nn_fail(e, "$.pretrain and $.finetune are required");
+    /* a stage block becomes a train run's config: checked here so that a typo
+     * fails now, not after the search; its own source is KD on the real
+     * batches (a generator feeds every stage, so it goes in $.source) */
+    static const char *const kst[] = {"train", "optim", "schedule", "source", NULL};
+    const cJSON *stages[2] = {c->pretrain, c->finetune};
+    for (int i = 0; i < 2; i++) {
+        const char *at = i ? "$.finetune" : "$.pretrain";
+        if (!cJSON_IsObject(stages[i])) return nn_fail(e, "%s: an object {train, optim, schedule, source}", at);
+        if (nn_json_check_keys(stages[i], at, kst, e)) return NN_ERR;
+        const cJSON *ss = cJSON_GetObjectItem(stages[i], "source");
+        if (!ss) continue;
+        if (c->source) return nn_fail(e, "%s.source: $.source already feeds every stage; give one or the other", at);
+        const cJSON *t = cJSON_IsObject(ss) ? cJSON_GetObjectItem(ss, "type") : NULL;
+        if (!cJSON_IsObject(ss) || (t && !(cJSON_IsString(t) && !strcmp(t->valuestring, "real"))))
+            return nn_fail(e, "%s.source: only {type: real, teacher, kd} (KD from a teacher on the real batches) in a "
+                              "stage; a generator source goes in $.source", at);
+    }
     return NN_OK;
 }
 

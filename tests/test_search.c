@@ -729,7 +729,10 @@ static void test_nasb_pipeline(void **s)
              "\"search\":{\"epochs\":2,\"batch_size\":32},\"variants\":[1,2],"
              "\"pretrain\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05,"
              "\"momentum\":0.9}},\"finetune\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},"
-             "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0}},\"output\":{\"dir\":\"/tmp/datafree_nasb\"}}",
+             "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0},"
+             /* the binarized finetuning distilled from variant 1's full-precision pretraining */
+             "\"source\":{\"type\":\"real\",\"teacher\":\"/tmp/datafree_nasb/v1/pretrain/model.json\","
+             "\"kd\":{\"temperature\":4,\"alpha\":1}}},\"output\":{\"dir\":\"/tmp/datafree_nasb\"}}",
              data);
     tu_write_text("/tmp/datafree_nasb.json", cfg);
     tu_sh("rm -rf /tmp/datafree_nasb /tmp/datafree_nasb_bad");
@@ -742,12 +745,29 @@ static void test_nasb_pipeline(void **s)
                                                  "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
     assert_non_null(strstr(TU_OUT, "serch"));
+    /* a stage block is checked before the search: its keys, and its source (KD on real batches only) */
+    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"pretrain\":{},\"finetune\":{\"optm\":{}},"
+                                                 "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.finetune"));
+    assert_non_null(strstr(TU_OUT, "optm"));
+    tu_write_text("/tmp/datafree_nasb_bad.json",
+                  "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"source\":{\"type\":\"generator\"}},\"finetune\":{},"
+                  "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.pretrain.source: only {type: real"));
+    tu_write_text("/tmp/datafree_nasb_bad.json",
+                  "{\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"real\"},\"pretrain\":{},"
+                  "\"finetune\":{\"source\":{\"type\":\"real\",\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "$.finetune.source: $.source already feeds every stage"));
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));
     assert_false(nn_file_exists("/tmp/datafree_nasb/search/genotype_v1.json"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "resuming the NASB search at epoch 2"));
+    assert_non_null(strstr(TU_OUT, "with KD from /tmp/datafree_nasb/v1/pretrain/model.json"));
     assert_int_equal(tu_sh("wc -l < /tmp/datafree_nasb/search/alpha.jsonl"), 0);
     assert_int_equal(atoi(TU_OUT), 2);
     static const char *const files[] = {"search/alpha.svg",          "search/genotype_v1.json", "search/genotype_v2.json",
