@@ -30,7 +30,7 @@ find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read 
     # full-precision rows' models, so that datafree eval reproduces them
     # (all of them: the table counts a seed, and datafree inspect prices it, by
     # its model; without one a fresh clone's table drops the seed and reruns it)
-    case "$d" in results/runs/nasb/*/pretrain/|results/runs/nasb/*/finetune/|results/runs/nasb/fp_resnet20*/)
+    case "$d" in results/runs/nasb/*/pretrain/|results/runs/nasb/*/finetune/|results/runs/nasb/fp_resnet20*/|results/runs/nasb/trials/fp_resnet20*/)
       git add -f "$d/model.json" "$d/model.safetensors" ;;
     esac
   elif [ -f "$d/ckpt.safetensors" ] && [ "$(stat -c %s "$d/ckpt.safetensors")" -lt 20000000 ]; then
