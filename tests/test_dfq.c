@@ -475,9 +475,7 @@ static void test_end_to_end(void **s)
     char *bpe = strstr(cfg, "\"batches_per_epoch\":4"); /* refused before anything runs */
     assert_non_null(bpe);
     bpe[strlen("\"batches_per_epoch\":")] = '0';
-    tu_write_text("/tmp/datafree_dfq_nasb_bad.json", cfg);
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.source.batches_per_epoch"));
+    tu_refuses("nasb", "/tmp/datafree_dfq_nasb_bad.json", cfg, "$.source.batches_per_epoch");
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_dfq_nasb.json --threads 2", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "NASB search, data-free"));
     assert_non_null(strstr(TU_OUT, "(within $.search.flops_budget)")); /* derived at the teacher's input shape */
@@ -661,22 +659,21 @@ static void test_end_to_end(void **s)
     assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/export/c/model.c"));
     assert_true(nn_file_exists("/tmp/datafree_dfq_pipe/export/c/Makefile"));
     /* a pipeline stage that names its own output is refused, naming the path */
-    tu_write_text("/tmp/datafree_dfq_pipe_bad.json",
-                  "{\"teacher\":\"x.json\",\"stages\":{\"search\":{\"output\":{\"dir\":\"y\"}}},"
-                  "\"output\":{\"dir\":\"/tmp/datafree_dfq_pipe_bad\"}}");
-    assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.stages.search.output"));
+    tu_refuses("run", "/tmp/datafree_dfq_pipe_bad.json",
+               "{\"teacher\":\"x.json\",\"stages\":{\"search\":{\"output\":{\"dir\":\"y\"}}},"
+               "\"output\":{\"dir\":\"/tmp/datafree_dfq_pipe_bad\"}}",
+               "$.stages.search.output");
     /* a search budget that is neither "gdfq" nor a number of MACs names its path */
-    tu_write_text("/tmp/datafree_dfq_search_bad.json",
-                  "{\"teacher\":\"x.json\",\"search\":{\"epochs\":1,\"cost\":{\"budget\":\"small\"}},"
-                  "\"output\":{\"dir\":\"/tmp/datafree_dfq_search_bad\"}}");
-    assert_int_equal(tu_sh("%s search /tmp/datafree_dfq_search_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.search.cost.budget"));
+    tu_refuses("search", "/tmp/datafree_dfq_search_bad.json",
+               "{\"teacher\":\"x.json\",\"search\":{\"epochs\":1,\"cost\":{\"budget\":\"small\"}},"
+               "\"output\":{\"dir\":\"/tmp/datafree_dfq_search_bad\"}}",
+               "$.search.cost.budget");
     /* bad input: a clear error naming the JSON path */
-    tu_write_text("/tmp/datafree_dfq_bad.json", "{\"teacher\":\"x\",\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"magic\"},\"schedule\":{\"epochs\":1},"
-                                                "\"output\":{\"dir\":\"/tmp/datafree_dfq_bad\"}}");
-    assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.source.type"));
+    tu_refuses(
+        "quantize", "/tmp/datafree_dfq_bad.json",
+        "{\"teacher\":\"x\",\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"magic\"},\"schedule\":{\"epochs\":1},"
+        "\"output\":{\"dir\":\"/tmp/datafree_dfq_bad\"}}",
+        "$.source.type");
 }
 
 int main(void)

@@ -737,30 +737,29 @@ static void test_nasb_pipeline(void **s)
     tu_write_text("/tmp/datafree_nasb.json", cfg);
     tu_sh("rm -rf /tmp/datafree_nasb /tmp/datafree_nasb_bad");
     /* config errors name the JSON path; nothing runs */
-    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"variants\":[6],\"pretrain\":{},"
-                                                 "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.variants[0]"));
-    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"serch\":{},\"pretrain\":{},"
-                                                 "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "serch"));
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"variants\":[6],\"pretrain\":{},"
+               "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.variants[0]");
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"serch\":{},\"pretrain\":{},"
+               "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "serch");
     /* a stage block is checked before the search: its keys, and its source (KD on real batches only) */
-    tu_write_text("/tmp/datafree_nasb_bad.json", "{\"data\":{\"path\":\"x\"},\"pretrain\":{},\"finetune\":{\"optm\":{}},"
-                                                 "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.finetune"));
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"pretrain\":{},\"finetune\":{\"optm\":{}},"
+               "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.finetune");
     assert_non_null(strstr(TU_OUT, "optm"));
-    tu_write_text("/tmp/datafree_nasb_bad.json",
-                  "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"source\":{\"type\":\"generator\"}},\"finetune\":{},"
-                  "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.pretrain.source: only {type: real"));
-    tu_write_text("/tmp/datafree_nasb_bad.json",
-                  "{\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"real\"},\"pretrain\":{},"
-                  "\"finetune\":{\"source\":{\"type\":\"real\",\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}");
-    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_bad.json", tu_bin()), 1);
-    assert_non_null(strstr(TU_OUT, "$.finetune.source: $.source already feeds every stage"));
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"source\":{\"type\":\"generator\"}},\"finetune\":{},"
+               "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.pretrain.source: only {type: real");
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"real\"},\"pretrain\":{},"
+               "\"finetune\":{\"source\":{\"type\":\"real\",\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/"
+               "datafree_nasb_bad\"}}",
+               "$.finetune.source: $.source already feeds every stage");
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));

@@ -159,6 +159,16 @@ void tu_write_text(const char *path, const char *text)
     assert_int_equal(nn_write_file_atomic(path, text, strlen(text), &e), NN_OK);
 }
 
+void tu_refuses(const char *cmd, const char *path, const char *config, const char *needle)
+{
+    tu_write_text(path, config);
+    assert_int_equal(tu_sh("%s %s %s", tu_bin(), cmd, path), 1);
+    if (!strstr(TU_OUT, needle)) {
+        print_error("datafree %s %s said\n%s\nwithout '%s'\n", cmd, path, TU_OUT, needle);
+        fail();
+    }
+}
+
 double tu_out_number(const char *key)
 {
     char k[128];

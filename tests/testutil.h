@@ -40,6 +40,9 @@ const char *tu_fmnist(void);
 extern char TU_OUT[65536];
 int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tu_write_text(const char *path, const char *text);
+/* Writes config to path and runs `datafree cmd path`: it must exit 1 with
+ * needle (e.g. the JSON path at fault) in its output. */
+void tu_refuses(const char *cmd, const char *path, const char *config, const char *needle);
 /* The number after "key": in TU_OUT (-1 if absent). */
 double tu_out_number(const char *key);
 /* The first n images and labels of data's test split as raw IDX files. */
