@@ -84,13 +84,14 @@ def row(label, dirs, search):
                       f"--binary` ({med[0]:.2f} %)")
     return label, (mean, sd, len(accs), seeds, statistics.mean(flops), statistics.mean(mem) / 1e6, statistics.mean(wall) / 60,
                    statistics.mean(pre))
+NOT_RUN = "| not run yet" + " |" * 7  # a row of the 8-column tables (HDR) with no finished run
 models = []
 def table(specs):  # table lines for rows (label, run dirs, search dirs), and the Bi-Real row's (mean, Flops) they compare with
     lines, base = [], None
     for label, dirs, search in specs:
         l, v = row(label, dirs, search)
         if v is None:
-            lines.append(f"| {l} | not run yet | | | | | | |")
+            lines.append(f"| {l} {NOT_RUN}")
             continue
         mean, sd, n, seeds, fl, mb, wall, pre = v
         if base is None and l.startswith("Bi-Real"):
@@ -126,7 +127,7 @@ for name, label in [
         label += f", alpha Adam {arch_lr(f'{R}/{name}'):g}"
     l, v = row(label, [f"{R}/{name}/v1"], [f"{R}/{name}/search"])
     if v is None:
-        out.append(f"| {l} | not run yet | | | | | | |")
+        out.append(f"| {l} {NOT_RUN}")
         continue
     mean, sd, n, seeds, fl, mb, wall, pre = v
     out.append(f"| {l} | {mean:.2f} (1 seed) | {mean - base[0]:+.2f} | {pre:.2f} | {fl:.3e} | {fl / base[1]:.2f}x | {mb:.3f} | "
@@ -162,7 +163,7 @@ def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run fol
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
     accs = [last_acc(f"{R}/{d}") for d in runs]
     if not accs:
-        lines.append(f"| {label} | not run yet | | | | | | |")
+        lines.append(f"| {label} {NOT_RUN}")
         return None
     n = len(accs)
     acc = (f"{accs[0]:.2f} (1 seed)" if n == 1 else

@@ -13,7 +13,7 @@ static const char *bench_help =
     "Times S training steps (forward, cross-entropy, backward, SGD momentum\n"
     "update) and S inference passes (eval mode, no tape) of MODEL (a model.json\n"
     "or a zoo name) on random inputs of --input (default 1x28x28) after W warm-up\n"
-"steps, and reports images/s for each plus the peak resident memory, after a\n"
+    "steps, and reports images/s for each plus the peak resident memory, after a\n"
     "line naming the CPU (vendor, family, model from cpuid; \"cpu\" with --json).\n"
     "With DATAFREE_PROFILE=1 in the environment, prints time per op to stderr,\n"
     "one table for training and one for inference (warm-up steps included).\n"

@@ -10,6 +10,10 @@
 #include "nn/graph.h"
 
 int run_train(int argc, char **argv);
+/* Checks a train config as `datafree train` does before it runs (keys, types,
+ * values; no file is opened): for runners that generate train configs and
+ * should refuse a bad one before their own long work. */
+int run_train_check(const cJSON *config, nn_err *e);
 int run_eval(int argc, char **argv);
 int run_inspect(int argc, char **argv);
 int run_bench(int argc, char **argv);

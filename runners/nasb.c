@@ -55,8 +55,8 @@ static const char *nasb_help =
     "flops_budget (derived networks at most this times the backbone's Flops,\n"
     "cheaper ops traded in by least alpha per Flop saved)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
-    "optim, schedule, source} (as in datafree train; a stage's source is\n"
-    "{type real, teacher, kd}: that stage distilled from the teacher's logits),\n"
+    "optim, schedule, source} (as in datafree train, checked before the search;\n"
+    "e.g. source {type real, teacher, kd}: that stage distilled from a teacher),\n"
     "source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
     "from a generator reconstructed from the teacher, GDFQ's KD loss,\n"
@@ -79,6 +79,22 @@ typedef struct {
      * on during the search too with $.source.update */
     run_gensrc gsrc;
 } nasb_cfg;
+
+/* A stage block as a `datafree train` config: model, the run's data, the
+ * block's own keys (train, optim, schedule, and a source of its own), the
+ * run's source, output dir. model NULL: an empty object (checks only). */
+static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON *model, const char *dir)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "model", model ? cJSON_Duplicate(model, 1) : cJSON_CreateObject());
+    cJSON_AddItemToObject(c, "data", cJSON_Duplicate(cfg->data_j, 1));
+    const cJSON *x;
+    cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
+    if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
+    cJSON *o = cJSON_AddObjectToObject(c, "output");
+    cJSON_AddStringToObject(o, "dir", dir);
+    return c;
+}
 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
 {
@@ -153,22 +169,19 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     c->pretrain = cJSON_GetObjectItem(root, "pretrain");
     c->finetune = cJSON_GetObjectItem(root, "finetune");
     if (!c->pretrain || !c->finetune) return nn_fail(e, "$.pretrain and $.finetune are required");
-    /* a stage block becomes a train run's config: checked here so that a typo
-     * fails now, not after the search; its own source is KD on the real
-     * batches (a generator feeds every stage, so it goes in $.source) */
-    static const char *const kst[] = {"train", "optim", "schedule", "source", NULL};
+    /* each stage block becomes a train config (stage_config), checked by train's
+     * own parser now, so that a typo fails before the search, not after it */
     const cJSON *stages[2] = {c->pretrain, c->finetune};
     for (int i = 0; i < 2; i++) {
         const char *at = i ? "$.finetune" : "$.pretrain";
         if (!cJSON_IsObject(stages[i])) return nn_fail(e, "%s: an object {train, optim, schedule, source}", at);
-        if (nn_json_check_keys(stages[i], at, kst, e)) return NN_ERR;
-        const cJSON *ss = cJSON_GetObjectItem(stages[i], "source");
-        if (!ss) continue;
-        if (c->source) return nn_fail(e, "%s.source: $.source already feeds every stage; give one or the other", at);
-        const cJSON *t = cJSON_IsObject(ss) ? cJSON_GetObjectItem(ss, "type") : NULL;
-        if (!cJSON_IsObject(ss) || (t && !(cJSON_IsString(t) && !strcmp(t->valuestring, "real"))))
-            return nn_fail(e, "%s.source: only {type: real, teacher, kd} (KD from a teacher on the real batches) in a "
-                              "stage; a generator source goes in $.source", at);
+        if (c->source && cJSON_GetObjectItem(stages[i], "source"))
+            return nn_fail(e, "%s.source: $.source already feeds every stage; give one or the other", at);
+        cJSON *sc = stage_config(c, stages[i], c->model, c->out);
+        nn_err te;
+        const int bad = run_train_check(sc, &te);
+        cJSON_Delete(sc);
+        if (bad) return nn_fail(e, "%s, as a train config: %s", at, te.msg);
     }
     return NN_OK;
 }
@@ -477,14 +490,7 @@ static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *sta
     if (nn_file_exists(model_json)) return 0;
     nn_err e = {0};
     if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToObject(c, "model", cJSON_Duplicate(model, 1));
-    cJSON_AddItemToObject(c, "data", cJSON_Duplicate(cfg->data_j, 1));
-    const cJSON *x;
-    cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
-    if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
-    cJSON *o = cJSON_AddObjectToObject(c, "output");
-    cJSON_AddStringToObject(o, "dir", dir);
+    cJSON *c = stage_config(cfg, stage, model, dir);
     char *txt = cJSON_Print(c);
     cJSON_Delete(c);
     snprintf(path, sizeof path, "%s/stage.json", dir);

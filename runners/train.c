@@ -257,6 +257,12 @@ static const char *train_help =
     "batches, i.e. KD, e.g. an adder network from its CNN), output {dir, export}.\n"
     "See configs/.\n";
 
+int run_train_check(const cJSON *config, nn_err *e)
+{
+    train_cfg c;
+    return parse_config(config, "$", &c, e);
+}
+
 int run_train(int argc, char **argv)
 {
     if (run_has_help(argc, argv)) {

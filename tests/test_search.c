@@ -745,21 +745,23 @@ static void test_nasb_pipeline(void **s)
                "{\"data\":{\"path\":\"x\"},\"serch\":{},\"pretrain\":{},"
                "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
                "serch");
-    /* a stage block is checked before the search: its keys, and its source (KD on real batches only) */
+    /* each stage block is checked as the train config it becomes, before the search */
+#define STAGE_OK "{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}}"
     tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
-               "{\"data\":{\"path\":\"x\"},\"pretrain\":{},\"finetune\":{\"optm\":{}},"
-               "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
-               "$.finetune");
+               "{\"data\":{\"path\":\"x\"},\"pretrain\":" STAGE_OK ",\"finetune\":{\"train\":{\"epochs\":1},"
+               "\"optim\":{\"lr\":0.1},\"optm\":{}},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.finetune, as a train config: ");
     assert_non_null(strstr(TU_OUT, "optm"));
     tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
-               "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"source\":{\"type\":\"generator\"}},\"finetune\":{},"
-               "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
-               "$.pretrain.source: only {type: real");
+               "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"train\":{\"epochs\":1},\"optim\":{\"type\":\"sgdd\","
+               "\"lr\":0.1}},\"finetune\":" STAGE_OK ",\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.pretrain, as a train config: $.optim.type: 'sgdd'");
     tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
-               "{\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"real\"},\"pretrain\":{},"
-               "\"finetune\":{\"source\":{\"type\":\"real\",\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/"
-               "datafree_nasb_bad\"}}",
+               "{\"data\":{\"path\":\"x\"},\"source\":{\"type\":\"real\"},\"pretrain\":" STAGE_OK ","
+               "\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1},\"source\":{\"type\":\"real\","
+               "\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
                "$.finetune.source: $.source already feeds every stage");
+#undef STAGE_OK
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));
