@@ -400,50 +400,78 @@ typedef struct df_bin_out {
     float *f;
 } df_bin_out;
 
-/* The sums of channels o, o + 1 (o + 1 < O: two) over pixels [p0, p1) of
- * the block, written to d0 and d1 at index p - p0: 2 channels x 3 pixels
- * in registers, so each column load feeds two popcounts (with 4 pixels a
- * sum lived on the stack: 7 % slower). */
-static inline __attribute__((always_inline)) void df_bin_gemm_pair(const uint64_t *col, int Bp, int Kw, const uint64_t *w0,
-                                                                   int two, int p0, int p1, int base, int32_t *d0,
-                                                                   int32_t *d1)
+/* Keeps x in a register as it is at this point: without it GCC reorders
+ * the popcount sums of a tile into trees whose partial sums it spills. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DF_BIN_KEEP(x) __asm__("" : "+r"(x))
+#else
+#define DF_BIN_KEEP(x) (void)0
+#endif
+
+/* pixels per int tile of the scalar GEMM (df_bin_gemm_loops) */
+#define DF_BIN_EPI 96
+
+/* The sums of R (<= 4, a literal after inlining) output channels from w
+ * (rows Kw words apart) over pixels [p0, p1) of the block, written to
+ * t[j][p - p0]: a pixel at a time, each column word loaded once for the R
+ * popcounts of its xors with the channels' weight words. Of the tiles
+ * tried on the 64x32x32 layer (1-4 channels x 1-4 pixels, the columns
+ * also pixel-major), 4 x 1 was the fastest at 3, 5 and 9 words; 2 x 3,
+ * the one before, left GCC short of registers and spilling. */
+static inline __attribute__((always_inline)) void df_bin_gemm_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *w, int R,
+                                                                   int p0, int p1, int base, int32_t t[4][DF_BIN_EPI])
 {
-    const uint64_t *w1 = w0 + Kw;
-    int p = p0;
-    if (two)
-        for (; p + 3 <= p1; p += 3) {
-            int a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
-            for (int kq = 0; kq < Kw; kq++) {
-                const uint64_t *c = col + (size_t)kq * Bp + p, u = w0[kq], v = w1[kq];
-                a0 += __builtin_popcountll(c[0] ^ u), a1 += __builtin_popcountll(c[1] ^ u), a2 += __builtin_popcountll(c[2] ^ u);
-                b0 += __builtin_popcountll(c[0] ^ v), b1 += __builtin_popcountll(c[1] ^ v), b2 += __builtin_popcountll(c[2] ^ v);
-            }
-            int32_t *e0 = d0 + (p - p0), *e1 = d1 + (p - p0);
-            e0[0] = base - 2 * a0, e0[1] = base - 2 * a1, e0[2] = base - 2 * a2;
-            e1[0] = base - 2 * b0, e1[1] = base - 2 * b1, e1[2] = base - 2 * b2;
-        }
-    for (; p < p1; p++) {
-        int a0 = 0, b0 = 0;
+    for (int p = p0; p < p1; p++) {
+        uint64_t a[4] = {0, 0, 0, 0};
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 9 /* all of a literal Kw <= 9, which GCC's own limits stopped short of at R = 4 */
+#endif
         for (int kq = 0; kq < Kw; kq++) {
-            const uint64_t c = col[(size_t)kq * Bp + p];
-            a0 += __builtin_popcountll(c ^ w0[kq]);
-            if (two) b0 += __builtin_popcountll(c ^ w1[kq]);
+            const uint64_t x = col[(size_t)kq * Bp + p];
+            for (int j = 0; j < R; j++) {
+                a[j] += (uint64_t)__builtin_popcountll(x ^ w[(size_t)j * Kw + kq]);
+                DF_BIN_KEEP(a[j]);
+            }
         }
-        d0[p - p0] = base - 2 * a0;
-        if (two) d1[p - p0] = base - 2 * b0;
+        for (int j = 0; j < R; j++) t[j][p - p0] = base - 2 * (int32_t)a[j];
     }
 }
 
-/* The GEMM of one block (np pixels) with scalar popcounts, a pair of
- * output channels at a time (df_bin_gemm_pair): the sums of DF_BIN_EPI
- * pixels at a time go to a small int tile first, then out (y), or through
- * the float epilogue in a loop of its own (f). Inside the popcount loops
- * the epilogue ran short of registers and reloaded its operands from the
- * stack (bench_binary, 64x32x32: GEMM with epilogue 10.1 ms there, 8.9 ms
- * apart; integer sums alone 7.7 ms). The output's fields are copied to
- * locals first: stores to y (int32) could alias ncls, and the compiler
- * would reload them. */
-#define DF_BIN_EPI 96
+/* The tile's sums (t: pixels [p0, p1) of channels o ... o + R - 1) out
+ * to the block: as they are (y), or as the layer's floats (f). The float
+ * epilogue goes by runs of pixels of one border class (in a row of a 3x3
+ * conv: the first pixel, the interior, the last), so that within a run
+ * the class's correction is one number and the loop vectorizes
+ * (bench_binary 1 64, 64x32x32 on a Zen 4: the portable path 13.1 ->
+ * 12.7-13.0 ms against a gather per pixel, the tile change included). */
+static inline __attribute__((always_inline)) void df_bin_tile_out(int32_t t[4][DF_BIN_EPI], int o, int R, int p0, int p1, int P,
+                                                                  int32_t *y, float *f, const int32_t *cls, const int32_t *tab,
+                                                                  int ncls, const float *fa, const float *fb)
+{
+    if (!f) {
+        for (int j = 0; j < R; j++) memcpy(y + (size_t)(o + j) * P + p0, t[j], sizeof(int32_t) * (size_t)(p1 - p0));
+        return;
+    }
+    for (int p = p0; p < p1;) {
+        const int32_t k = cls[p];
+        int e = p + 1;
+        while (e < p1 && cls[e] == k) e++;
+        for (int j = 0; j < R; j++) {
+            const int32_t c = tab[(size_t)(o + j) * ncls + k], *s = t[j] - p0;
+            const float a = fa[o + j], b = fb ? fb[o + j] : 0.0f;
+            float *d = f + (size_t)(o + j) * P;
+            for (int q = p; q < e; q++) d[q] = (float)(s[q] - c) * a + b;
+        }
+        p = e;
+    }
+}
+
+/* The GEMM of one block (np pixels) with scalar popcounts, 4 output
+ * channels at a time (then 1 for the rest): the sums of DF_BIN_EPI pixels
+ * go to a small int tile first, then out (df_bin_tile_out); inside the
+ * popcount loops the float epilogue ran short of registers. The output's
+ * fields are copied to locals first: stores to y (int32) could alias
+ * ncls, and the compiler would reload them. */
 static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64_t *col, int Bp, int Kw, const uint64_t *wp,
                                                                     int O, int np, int P, int base, const df_bin_out *out)
 {
@@ -452,23 +480,18 @@ static inline __attribute__((always_inline)) void df_bin_gemm_loops(const uint64
     const int32_t *const cls = out->cls, *const tab = out->tab;
     const int ncls = out->ncls;
     const float *const fa = out->fa, *const fb = out->fb;
-    for (int o = 0; o < O; o += 2) {
-        const int two = o + 1 < O;
+    int32_t t[4][DF_BIN_EPI];
+    for (int o = 0; o < O;) {
+        const int R = O - o >= 4 ? 4 : 1;
         for (int p0 = 0; p0 < np; p0 += DF_BIN_EPI) {
             const int p1 = np - p0 < DF_BIN_EPI ? np : p0 + DF_BIN_EPI;
-            int32_t t[2][DF_BIN_EPI];
-            df_bin_gemm_pair(col, Bp, Kw, wp + (size_t)o * Kw, two, p0, p1, base, t[0], t[1]);
-            for (int j = 0; j <= two; j++) {
-                if (!f) {
-                    memcpy(y + (size_t)(o + j) * P + p0, t[j], sizeof(int32_t) * (size_t)(p1 - p0));
-                    continue;
-                }
-                const int32_t *tb = tab + (size_t)(o + j) * ncls;
-                const float a = fa[o + j], b = fb ? fb[o + j] : 0.0f;
-                float *d = f + (size_t)(o + j) * P;
-                for (int p = p0; p < p1; p++) d[p] = (float)(t[j][p - p0] - tb[cls[p]]) * a + b;
-            }
+            if (R == 4)
+                df_bin_gemm_tile(col, Bp, Kw, wp + (size_t)o * Kw, 4, p0, p1, base, t);
+            else
+                df_bin_gemm_tile(col, Bp, Kw, wp + (size_t)o * Kw, 1, p0, p1, base, t);
+            df_bin_tile_out(t, o, R, p0, p1, P, y, f, cls, tab, ncls, fa, fb);
         }
+        o += R;
     }
 }
 
