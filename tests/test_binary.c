@@ -154,7 +154,7 @@ static void test_bitpacked_conv(void **s)
         nn_ctx_reset(&C);
         C.grad_enabled = 0;
         nn_tensor *x = nn_new4(&C, 1, Cc, H, W), *w = nn_new4(&C, O, Cc, k, k);
-        for (size_t i = 0; i < x->numel; i++) x->data[i] = i % 17 == 0 ? 0.0f : i % 19 == 0 ? -0.0f : nn_rng_normal(&r); /* sign(+-0) = +1 */
+        for (size_t i = 0; i < x->numel; i++) x->data[i] = i % 17 == 0 ? 0.0f : i % 19 == 0 ? -0.0f : i % 23 == 0 ? NAN : nn_rng_normal(&r); /* sign(+-0, NaN) = +1 */
         for (size_t i = 0; i < w->numel; i++) w->data[i] = nn_rng_normal(&r);
         if (si == nshapes - 1) /* every product -1, every bit a mismatch: counters at their largest */
             for (size_t i = 0; i < w->numel; i++) w->data[i] = -1.0f, x->data[i % x->numel] = 1.0f;

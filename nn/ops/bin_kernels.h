@@ -4,8 +4,8 @@
  *
  * A binary conv is a GEMM of bits. Each output pixel p gets a column of
  * Kw 64-bit words holding its k*k taps, S bits per tap: bit t*S + c is 1
- * where the input sign of channel c at tap t is +1 (x >= 0, the sign op's
- * convention). S is 16 or 32 for C <= 16 or 32 channels, else C rounded up
+ * where the input sign of channel c at tap t is +1 (not x < 0, the sign
+ * op's convention: 0, -0 and NaN are +1). S is 16 or 32 for C <= 16 or 32 channels, else C rounded up
  * to 64, so a tap never straddles a word and few bits are wasted: a
  * 16-channel 3x3 conv needs 3 words per pixel, not 9. Weights sign(w) pack
  * the same way, one row of Kw words per output channel. Then
@@ -153,7 +153,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx
                     uint64_t *d = (uint64_t *)xp + at + w;
                     __m512i a0 = _mm512_maskz_loadu_epi64(m0, d), a1 = _mm512_maskz_loadu_epi64(m1, d + 8);
                     for (int c = cg; c < ce; c++, s += HW) {
-                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_GE_OQ);
+                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
                         const __m512i bit = _mm512_set1_epi64((long long)((uint64_t)1 << (c % 64)));
                         a0 = _mm512_mask_or_epi64(a0, (__mmask8)(ge & 0xff), a0, bit);
                         a1 = _mm512_mask_or_epi64(a1, (__mmask8)(ge >> 8), a1, bit);
@@ -165,7 +165,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx
                     uint16_t *d2 = (uint16_t *)xp + at + w;
                     __m512i a = es == 4 ? _mm512_maskz_loadu_epi32(m, d4) : _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, d2));
                     for (int c = cg; c < ce; c++, s += HW) {
-                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_GE_OQ);
+                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
                         a = _mm512_mask_or_epi32(a, ge, a, _mm512_set1_epi32((int)(1u << c)));
                     }
                     if (es == 4)
@@ -201,7 +201,7 @@ static inline void df_bin_transpose64(uint64_t a[64])
     df_bin_t64_round(a, 1, 0x5555555555555555ull);
 }
 
-/* bit w (w < n <= 64): r[w] >= 0; on x86 by SSE2 (every x86-64 CPU has
+/* bit w (w < n <= 64): !(r[w] < 0), the sign +1; on x86 by SSE2 (every x86-64 CPU has
  * it): 16 at a time, four compares' masks packed to bytes for one
  * pmovmskb, then 4 at a time by movmskps */
 static inline uint64_t df_bin_signs64(const float *r, int n)
@@ -211,15 +211,15 @@ static inline uint64_t df_bin_signs64(const float *r, int n)
 #ifdef DF_BIN_X86
     const __m128 z = _mm_setzero_ps();
     for (; w + 16 <= n; w += 16) {
-        const __m128i a = _mm_castps_si128(_mm_cmpge_ps(_mm_loadu_ps(r + w), z));
-        const __m128i b = _mm_castps_si128(_mm_cmpge_ps(_mm_loadu_ps(r + w + 4), z));
-        const __m128i c = _mm_castps_si128(_mm_cmpge_ps(_mm_loadu_ps(r + w + 8), z));
-        const __m128i d = _mm_castps_si128(_mm_cmpge_ps(_mm_loadu_ps(r + w + 12), z));
+        const __m128i a = _mm_castps_si128(_mm_cmpnlt_ps(_mm_loadu_ps(r + w), z));
+        const __m128i b = _mm_castps_si128(_mm_cmpnlt_ps(_mm_loadu_ps(r + w + 4), z));
+        const __m128i c = _mm_castps_si128(_mm_cmpnlt_ps(_mm_loadu_ps(r + w + 8), z));
+        const __m128i d = _mm_castps_si128(_mm_cmpnlt_ps(_mm_loadu_ps(r + w + 12), z));
         m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d))) << w;
     }
-    for (; w + 4 <= n; w += 4) m |= (uint64_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(r + w), z)) << w;
+    for (; w + 4 <= n; w += 4) m |= (uint64_t)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(r + w), z)) << w;
 #endif
-    for (; w < n; w++) m |= (uint64_t)(r[w] >= 0.0f) << w;
+    for (; w < n; w++) m |= (uint64_t)!(r[w] < 0.0f) << w;
     return m;
 }
 
@@ -282,13 +282,13 @@ static inline void df_bin_pack_any(const float *x, const df_bin_geom *g, int sca
             const size_t at = (size_t)(c / 64) * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
             if (g->es == 2) {
                 uint16_t *d = (uint16_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint16_t)((unsigned)(r[w] >= 0.0f) << b);
+                for (int w = 0; w < g->W; w++) d[w] |= (uint16_t)((unsigned)!(r[w] < 0.0f) << b);
             } else if (g->es == 4) {
                 uint32_t *d = (uint32_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint32_t)(r[w] >= 0.0f) << b;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint32_t)!(r[w] < 0.0f) << b;
             } else {
                 uint64_t *d = (uint64_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint64_t)(r[w] >= 0.0f) << b;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint64_t)!(r[w] < 0.0f) << b;
             }
         }
     }
@@ -385,7 +385,7 @@ static inline void df_bin_pack_weights(const float *w, int O, const df_bin_geom 
         for (int t = 0; t < kk; t++) {
             int pos = 0;
             for (int c = 0; c < C; c++)
-                if (w[((size_t)o * C + c) * kk + t] >= 0.0f) {
+                if (!(w[((size_t)o * C + c) * kk + t] < 0.0f)) { /* sign(NaN) = +1, as nn_sign_weight */
                     const int bit = t * g->S + c;
                     wp[(size_t)o * g->Kw + bit / 64] |= (uint64_t)1 << (bit % 64);
                     pos++;
