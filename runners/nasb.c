@@ -44,7 +44,9 @@ static const char *nasb_help =
     "alpha.jsonl, alpha.svg, genotype_v<N>.json, cell<C>_v<N>.dot/.svg), then\n"
     "v<N>/pretrain/ and v<N>/finetune/ (train runs: model.json, metrics.jsonl).\n"
     "With model {zoo: bireal_resnet20}, no search: the same two training stages.\n\n"
-    "  --resume        continue every stage from its checkpoint\n"
+    "  --resume        continue every stage from its checkpoint; a finished search\n"
+    "                  whose checkpoint is gone derives (new variants too) from the\n"
+    "                  alphas its alpha.jsonl logged after the last epoch\n"
     "  --threads T     worker threads (default: all cores)\n"
     "  --stop-after N  stop after N search epochs of this invocation\n"
     "  --json          print the result as one JSON object\n\n"
@@ -209,6 +211,36 @@ static void write_cell_dots(const srch_genotype *gt, const char *dir, int varian
     }
 }
 
+/* The alphas alpha.jsonl logged after epoch `epochs` into the graph's
+ * architecture parameters: a finished search whose checkpoint is gone
+ * still derives (a new variant from a committed run folder, which keeps
+ * the log but not the 24 MB checkpoint). 0: loaded; 1: the log has no
+ * such epoch or does not fit this supernet. */
+static int alpha_log_load(const char *alog, int epochs, nn_graph *g, const srch_gates *gs)
+{
+    FILE *f = fopen(alog, "r");
+    if (!f) return 1;
+    char *buf = malloc(1 << 20);
+    int rc = 1;
+    while (rc && fgets(buf, 1 << 20, f)) {
+        cJSON *j = cJSON_Parse(buf), *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
+        const cJSON *arr = j ? cJSON_GetObjectItem(j, "alpha") : NULL;
+        if (cJSON_IsNumber(ep) && ep->valueint == epochs && cJSON_GetArraySize(arr) == gs->nmix) {
+            rc = 0;
+            for (int q = 0; q < gs->nmix && !rc; q++) {
+                nn_tensor *a = &g->params[g->nodes[gs->node[q]].param[0]].t;
+                const cJSON *row = cJSON_GetArrayItem(arr, q);
+                if (cJSON_GetArraySize(row) != (int)a->numel) rc = 1;
+                for (size_t k = 0; k < a->numel && !rc; k++) a->data[k] = (float)cJSON_GetArrayItem(row, (int)k)->valuedouble;
+            }
+        }
+        cJSON_Delete(j);
+    }
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
 /* Stage 1. Returns 0 done, 1 stopped early (--stop-after), -1 failed. */
 static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir)
 {
@@ -269,6 +301,9 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         run_trim_metrics(metrics, start);
         run_trim_metrics(alog, start);
         if (!ra->json) printf("resuming the NASB search at epoch %d\n", start + 1);
+    } else if (ra->resume && !alpha_log_load(alog, cfg->epochs, g, &gs)) {
+        start = cfg->epochs; /* finished, checkpoint gone: derive from the logged alphas */
+        if (!ra->json) printf("the NASB search finished (%s, no checkpoint): deriving from its last alphas\n", alog);
     } else {
         remove(metrics), remove(alog);
     }

@@ -782,6 +782,15 @@ static void test_nasb_pipeline(void **s)
             fail();
         }
     }
+    /* a finished search whose checkpoint is gone (a committed run folder keeps
+     * the logs only) derives again from the alphas it logged: the same cells */
+    assert_int_equal(tu_sh("cp /tmp/datafree_nasb/search/genotype_v2.json /tmp/datafree_nasb_g2.json && rm "
+                           "/tmp/datafree_nasb/search/ckpt.safetensors /tmp/datafree_nasb/search/genotype_v*.json"),
+                     0);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "no checkpoint): deriving from its last alphas"));
+    assert_null(strstr(TU_OUT, "search epoch"));
+    assert_int_equal(tu_sh("cmp /tmp/datafree_nasb/search/genotype_v2.json /tmp/datafree_nasb_g2.json"), 0);
     assert_int_equal(tu_sh("%s inspect /tmp/datafree_nasb/v1/finetune/model.json --json", tu_bin()), 0);
     assert_true(tu_out_number("binary_macs") > 0.9 * tu_out_number("macs"));
     assert_int_equal(tu_sh("%s eval --model /tmp/datafree_nasb/v1/finetune/model.json --data %s --limit 500 --json",
