@@ -148,7 +148,11 @@ warm, basew = table([
         ("NASB-V4 ResNet-20, warmed up", [f"{R}/trials/nasb_v4_warmup_s{s}/v4" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_v4_warmup_s{s}/search" for s in (1, 2, 3)]),
         ("NASB-V4 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)])])
+         [f"{R}/trials/nasb_v4free_warmup_s{s}/search" for s in (1, 2, 3)]),
+        # V5 (8 ops kept for a cell's output node, 6 for the others), derived from the alphas nasb_s<seed>'s search
+        # logged (its search/ holds copies of that alpha.jsonl; datafree nasb --resume derives without a checkpoint)
+        ("NASB-V5 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v5free_warmup_s{s}/v5" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v5free_warmup_s{s}/search" for s in (1, 2, 3)])])
 # The warmed-up rows again, the binarized finetuning distilled from the full-precision ResNet-20 (a trial:
 # CE + 2.5 T^2 KL at T 4 to results/runs/nasb/fp_resnet20's logits, the finetune block's source); each run
 # folder's search/ and pretrain/ are copies of the warmed-up run's (same config and seed up to the finetuning):
@@ -189,7 +193,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "full-precision pretraining 4 epochs (SGD 0.1 cosine), binarized finetuning 4 epochs (Adam 1e-3 cosine, "
             "weight decay 0), batch 128; NASB and NASB-V4 share one 2-epoch binary-gate search per seed "
             f"(15k/15k proxy split; weights SGD 0.01 momentum 0.9, alpha Adam {table_lr:g}; the rows marked 0.003 are the "
-            "first searches, whose alphas stayed near uniform), each derived network but the no-budget V4 rows "
+            "first searches, whose alphas stayed near uniform), each derived network but the no-budget V4 and V5 rows "
             "held to 1.15x the Bi-Real backbone's Flops (`search.flops_budget`: cheaper ops traded in by least "
             "alpha per Flop saved). The data-free rows take every batch of every stage, the search's included, "
             "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`; "
@@ -212,7 +216,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
         f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
                 "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
                 "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
-                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free}_warmup_s<seed>.json`), "
+                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free}_warmup_s<seed>.json`; V5's `search/` holds copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
                 "against a Bi-Real warmed up alike:\n\n"
                 + HDR + "\n".join(warm) + "\n")
     if any("not run yet" not in b for b in kd):
