@@ -4,7 +4,8 @@
  *                training set: per step an alpha step on a validation batch
  *                (two sampled paths per edge, Adam) then a weight step on a
  *                training batch (one path, momentum SGD), ProxylessNAS binary
- *                gates; alpha per edge every epoch (alpha.jsonl, alpha.svg),
+ *                gates; alpha per edge and the ops sampled every epoch
+ *                (alpha.jsonl, alpha.svg),
  *                genotype_v<N>.json per derivation variant, the cells as DOT
  *                (and SVG where Graphviz is installed)
  *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh,
@@ -41,7 +42,8 @@ static const char *nasb_help =
     "per node, no identity; 5: 8 ops for the output node, 6 for the others),\n"
     "pretrains each in full precision and finetunes it binarized\n"
     "(Adam, weight decay 0). Run folder (output.dir): search/ (ckpt, metrics.jsonl,\n"
-    "alpha.jsonl, alpha.svg, genotype_v<N>.json, cell<C>_v<N>.dot/.svg), then\n"
+    "alpha.jsonl (alphas and sampled ops per edge and epoch), alpha.svg,\n"
+    "genotype_v<N>.json, cell<C>_v<N>.dot/.svg), then\n"
     "v<N>/pretrain/ and v<N>/finetune/ (train runs: model.json, metrics.jsonl).\n"
     "With model {zoo: bireal_resnet20}, no search: the same two training stages.\n\n"
     "  --resume        continue every stage from its checkpoint; a finished search\n"
@@ -353,6 +355,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         nn_rng_shuffle(&r, perm, nt);          /* the training half */
         nn_rng_shuffle(&r, perm + nt, nv);     /* the validation half */
         double t0 = nn_now(), ls[2] = {0}, lc[2] = {0};
+        srch_gates_reset_counts(&gs);
         for (int st = 0; st < steps; st++) {
             for (int ph = 1; ph >= 0; ph--) { /* 1: alpha on validation, then 0: weights on training */
                 nn_ctx_reset(&ctx);
@@ -418,15 +421,34 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
             printf("search epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0fs\n", epoch + 1, cfg->epochs,
                    ls[0] / steps, 100.0 * lc[0] / ((double)steps * cfg->batch), ls[1] / steps,
                    100.0 * lc[1] / ((double)steps * cfg->batch), secs);
-        /* alpha per edge */
+        /* alpha per edge, and how often each op was sampled this epoch: in the
+         * weight steps (the path whose weights trained) and the alpha steps */
         cJSON *aj = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(aj, "alpha");
+        cJSON *sw = cJSON_AddArrayToObject(aj, "sampled"), *sa = cJSON_AddArrayToObject(aj, "sampled_alpha");
         cJSON_AddNumberToObject(aj, "epoch", epoch + 1);
+        double top_p = 0, top_w = 0; /* per edge, the largest softmax and the most sampled op's share, summed */
         for (int q = 0; q < gs.nmix; q++) {
             const nn_tensor *a = &g->params[g->nodes[gs.node[q]].param[0]].t;
-            cJSON *row = cJSON_CreateArray();
-            for (size_t k = 0; k < a->numel; k++) cJSON_AddItemToArray(row, cJSON_CreateNumber(a->data[k]));
+            cJSON *row = cJSON_CreateArray(), *rw = cJSON_CreateArray(), *ra2 = cJSON_CreateArray();
+            double z = 0, amax = -INFINITY;
+            int cmax = 0, ctot = 0;
+            for (size_t k = 0; k < a->numel; k++) {
+                cJSON_AddItemToArray(row, cJSON_CreateNumber(a->data[k]));
+                cJSON_AddItemToArray(rw, cJSON_CreateNumber(gs.sampled[q][0][k]));
+                cJSON_AddItemToArray(ra2, cJSON_CreateNumber(gs.sampled[q][1][k]));
+                amax = a->data[k] > amax ? a->data[k] : amax;
+                cmax = gs.sampled[q][0][k] > cmax ? gs.sampled[q][0][k] : cmax, ctot += gs.sampled[q][0][k];
+            }
+            for (size_t k = 0; k < a->numel; k++) z += exp(a->data[k] - amax);
+            top_p += 1.0 / z, top_w += ctot ? (double)cmax / ctot : 0.0;
             cJSON_AddItemToArray(arr, row);
+            cJSON_AddItemToArray(sw, rw);
+            cJSON_AddItemToArray(sa, ra2);
         }
+        if (!ra->json && gs.nmix)
+            printf("  paths: the most sampled op's share of an edge's weight steps %.3f, the largest softmax(alpha) %.3f "
+                   "(means over %d edges)\n",
+                   top_w / gs.nmix, top_p / gs.nmix, gs.nmix);
         char *txt = cJSON_PrintUnformatted(aj);
         cJSON_Delete(aj);
         run_append_line(alog, txt);

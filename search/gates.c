@@ -56,14 +56,25 @@ int srch_gates_init(srch_gates *s, const nn_graph *g, nn_err *e)
         s->slot[i] = s->nmix;
         s->node[s->nmix++] = i;
     }
+    for (int m = 0; m < s->nmix; m++)
+        if (g->nodes[s->node[m]].candidates > SRCH_GATE_MAX_OPS)
+            return nn_fail(e, "supernet '%s': a mixed edge of %d ops (binary gates take up to %d)", g->name,
+                           g->nodes[s->node[m]].candidates, SRCH_GATE_MAX_OPS);
     s->active = calloc((size_t)g->n, 1);
+    s->sampled = calloc(s->nmix > 0 ? (size_t)s->nmix : 1, sizeof *s->sampled);
     return NN_OK;
+}
+
+void srch_gates_reset_counts(srch_gates *s)
+{
+    if (s->sampled && s->nmix > 0) memset(s->sampled, 0, (size_t)s->nmix * sizeof *s->sampled);
 }
 
 void srch_gates_free(srch_gates *s)
 {
     free(s->active);
-    s->active = NULL;
+    free(s->sampled);
+    s->active = NULL, s->sampled = NULL;
 }
 
 static int gate_on(void *user, int node, int k)
@@ -80,6 +91,7 @@ void srch_gates_sample(srch_gates *s, const nn_graph *g, int npaths, nn_rng *r)
     for (int m = 0; m < s->nmix; m++) {
         const nn_gnode *n = &g->nodes[s->node[m]];
         s->npaths[m] = srch_gate_sample(g->params[n->param[0]].t.data, n->candidates, npaths, r, s->paths[m]);
+        for (int q = 0; q < s->npaths[m]; q++) s->sampled[m][npaths - 1][s->paths[m][q]]++;
         s->w[m] = NULL;
     }
     nn_graph_mark_active(g, gate_on, s, s->active);

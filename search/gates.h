@@ -25,12 +25,16 @@ void srch_gate_alpha_grad(const float *alpha, int k, const int *paths, int npath
 #include "nn/graph.h"
 
 #define SRCH_MAX_MIX 256
+#define SRCH_GATE_MAX_OPS 64
 typedef struct srch_gates {
     int nmix, node[SRCH_MAX_MIX];
     int npaths[SRCH_MAX_MIX], paths[SRCH_MAX_MIX][2];
     nn_tensor *w[SRCH_MAX_MIX];       /* this step's gate tensors */
     int slot[1024];                   /* node index -> mix slot (-1) */
     unsigned char *active;            /* g->n flags for nn_fwd_opts.active */
+    /* sampled[m][npaths - 1][op]: how often op was sampled on edge m in
+     * weight steps (one path) and alpha steps (two), since the last reset */
+    int (*sampled)[2][SRCH_GATE_MAX_OPS];
 } srch_gates;
 
 /* Finds the mix nodes of g (at most SRCH_MAX_MIX; g->n <= 1024). */
@@ -41,6 +45,8 @@ void srch_gates_free(srch_gates *s);
  * .mix_user = s, .active = s->active}. grad: 1 if the gates take gradients
  * (an alpha step). */
 void srch_gates_sample(srch_gates *s, const nn_graph *g, int npaths, nn_rng *r);
+/* zeroes sampled[][][] (e.g. at the start of an epoch) */
+void srch_gates_reset_counts(srch_gates *s);
 nn_tensor *srch_gates_weights(void *user, nn_ctx *c, const nn_graph *g, int node, nn_tensor *alpha, int batch);
 /* After backward of an alpha step: alpha's gradient (added to the param's
  * grad) from the gates' gradients. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/io.h"
+#include "nn/json.h"
 #include "generators/autorecon.h"
 #include "nn/graph.h"
 #include "nn/optim.h"
@@ -552,6 +553,17 @@ static void test_nasb(void **s)
     nn_graph_zero_grad(g);
     nn_backward(&C, nn_cross_entropy(&C, y, lab, 0.0f));
     srch_gates_alpha_grad(&gs, g);
+    /* the per-epoch path statistics: one path per edge in the weight step, two in the alpha step */
+    for (int m = 0; m < gs.nmix; m++) {
+        int n1 = 0, n2 = 0;
+        for (int k = 0; k < NASB_NOPS; k++) n1 += gs.sampled[m][0][k], n2 += gs.sampled[m][1][k];
+        assert_int_equal(n1, 1);
+        assert_int_equal(n2, 2);
+        assert_int_equal(gs.sampled[m][1][gs.paths[m][0]], 1);
+        assert_int_equal(gs.sampled[m][1][gs.paths[m][1]], 1);
+    }
+    srch_gates_reset_counts(&gs);
+    assert_int_equal(gs.sampled[gs.nmix - 1][1][gs.paths[gs.nmix - 1][1]], 0);
     int moved = 0;
     for (int m = 0; m < gs.nmix; m++) {
         const nn_tensor *a = &g->params[g->nodes[gs.node[m]].param[0]].t;
@@ -765,12 +777,32 @@ static void test_nasb_pipeline(void **s)
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));
+    assert_non_null(strstr(TU_OUT, "paths: the most sampled op's share of an edge's weight steps"));
     assert_false(nn_file_exists("/tmp/datafree_nasb/search/genotype_v1.json"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "resuming the NASB search at epoch 2"));
     assert_non_null(strstr(TU_OUT, "with KD from /tmp/datafree_nasb/v1/pretrain/model.json"));
     assert_int_equal(tu_sh("wc -l < /tmp/datafree_nasb/search/alpha.jsonl"), 0);
     assert_int_equal(atoi(TU_OUT), 2);
+    { /* each epoch's line: per edge, the ops sampled in its 6 weight steps (one path) and alpha steps (two) */
+        nn_err e = {0};
+        char *txt = nn_read_file("/tmp/datafree_nasb/search/alpha.jsonl", NULL, &e);
+        assert_non_null(txt);
+        *strchr(txt, '\n') = 0;
+        cJSON *j = cJSON_Parse(txt), *sw = cJSON_GetObjectItem(j, "sampled"), *sa = cJSON_GetObjectItem(j, "sampled_alpha");
+        assert_int_equal(cJSON_GetArraySize(sw), NASB_CELLS * NASB_EDGES_PER_CELL);
+        assert_int_equal(cJSON_GetArraySize(sa), NASB_CELLS * NASB_EDGES_PER_CELL);
+        for (int m = 0; m < NASB_CELLS * NASB_EDGES_PER_CELL; m++) {
+            int n1 = 0, n2 = 0;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, cJSON_GetArrayItem(sw, m)) n1 += v->valueint;
+            cJSON_ArrayForEach(v, cJSON_GetArrayItem(sa, m)) n2 += v->valueint;
+            assert_int_equal(n1, 6);
+            assert_int_equal(n2, 12);
+        }
+        cJSON_Delete(j);
+        free(txt);
+    }
     static const char *const files[] = {"search/alpha.svg",          "search/genotype_v1.json", "search/genotype_v2.json",
                                         "search/cell3_v2.dot",       "v1/finetune/model.json",  "v2/finetune/model.json",
                                         "v1/pretrain/metrics.jsonl", NULL};
