@@ -1,14 +1,16 @@
-/* Bit-packed binary convolution (XNOR-popcount), plain C99 plus an optional
- * AVX-512 VPOPCNTDQ path chosen at run time (GCC/Clang target attributes
- * and __builtin_cpu_supports), header-only so the C exporter can embed it.
+/* Bit-packed binary convolution (XNOR-popcount), plain C99 plus AVX-512
+ * VPOPCNTDQ and AVX2 paths chosen at run time (GCC/Clang target attributes
+ * and __builtin_cpu_supports; SSE2, which every x86-64 CPU has, in the
+ * scalar packer), header-only so the C exporter can embed it.
  *
  * A binary conv is a GEMM of bits. Each output pixel p gets a column of
  * Kw 64-bit words holding its k*k taps, S bits per tap: bit t*S + c is 1
  * where the input sign of channel c at tap t is +1 (not x < 0, the sign
- * op's convention: 0, -0 and NaN are +1). S is 16 or 32 for C <= 16 or 32 channels, else C rounded up
- * to 64, so a tap never straddles a word and few bits are wasted: a
- * 16-channel 3x3 conv needs 3 words per pixel, not 9. Weights sign(w) pack
- * the same way, one row of Kw words per output channel. Then
+ * op's convention: 0, -0 and NaN are +1). S is 16 or 32 for C <= 16 or
+ * 32 channels, else C rounded up to 64, so a tap never straddles a word
+ * and few bits are wasted: a 16-channel 3x3 conv needs 3 words per pixel,
+ * not 9. Weights sign(w) pack the same way, one row of Kw words per output
+ * channel. Then
  *
  *   y[o][p] = k*k*C - 2 popcount(col[p] ^ row[o])
  *
@@ -201,9 +203,9 @@ static inline void df_bin_transpose64(uint64_t a[64])
     df_bin_t64_round(a, 1, 0x5555555555555555ull);
 }
 
-/* bit w (w < n <= 64): !(r[w] < 0), the sign +1; on x86 by SSE2 (every x86-64 CPU has
- * it): 16 at a time, four compares' masks packed to bytes for one
- * pmovmskb, then 4 at a time by movmskps */
+/* bit w (w < n <= 64): !(r[w] < 0), the sign +1; on x86 by SSE2 (every
+ * x86-64 CPU has it): 16 at a time, four compares' masks packed to bytes
+ * for one pmovmskb, then 4 at a time by movmskps */
 static inline uint64_t df_bin_signs64(const float *r, int n)
 {
     uint64_t m = 0;
