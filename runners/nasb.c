@@ -429,21 +429,21 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         double top_p = 0, top_w = 0; /* per edge, the largest softmax and the most sampled op's share, summed */
         for (int q = 0; q < gs.nmix; q++) {
             const nn_tensor *a = &g->params[g->nodes[gs.node[q]].param[0]].t;
-            cJSON *row = cJSON_CreateArray(), *rw = cJSON_CreateArray(), *ra2 = cJSON_CreateArray();
+            cJSON *row = cJSON_CreateArray(), *row_w = cJSON_CreateArray(), *row_a = cJSON_CreateArray();
             double z = 0, amax = -INFINITY;
             int cmax = 0, ctot = 0;
             for (size_t k = 0; k < a->numel; k++) {
                 cJSON_AddItemToArray(row, cJSON_CreateNumber(a->data[k]));
-                cJSON_AddItemToArray(rw, cJSON_CreateNumber(gs.sampled[q][0][k]));
-                cJSON_AddItemToArray(ra2, cJSON_CreateNumber(gs.sampled[q][1][k]));
+                cJSON_AddItemToArray(row_w, cJSON_CreateNumber(gs.sampled[q][0][k]));
+                cJSON_AddItemToArray(row_a, cJSON_CreateNumber(gs.sampled[q][1][k]));
                 amax = a->data[k] > amax ? a->data[k] : amax;
                 cmax = gs.sampled[q][0][k] > cmax ? gs.sampled[q][0][k] : cmax, ctot += gs.sampled[q][0][k];
             }
             for (size_t k = 0; k < a->numel; k++) z += exp(a->data[k] - amax);
             top_p += 1.0 / z, top_w += ctot ? (double)cmax / ctot : 0.0;
             cJSON_AddItemToArray(arr, row);
-            cJSON_AddItemToArray(sw, rw);
-            cJSON_AddItemToArray(sa, ra2);
+            cJSON_AddItemToArray(sw, row_w);
+            cJSON_AddItemToArray(sa, row_a);
         }
         if (!ra->json && gs.nmix)
             printf("  paths: the most sampled op's share of an edge's weight steps %.3f, the largest softmax(alpha) %.3f "
