@@ -213,34 +213,32 @@ static void write_cell_dots(const srch_genotype *gt, const char *dir, int varian
     }
 }
 
-/* The alphas alpha.jsonl logged after epoch `epochs` into the graph's
- * architecture parameters: a finished search whose checkpoint is gone
- * still derives (a new variant from a committed run folder, which keeps
- * the log but not the 24 MB checkpoint). 0: loaded; 1: the log has no
- * such epoch or does not fit this supernet. */
-static int alpha_log_load(const char *alog, int epochs, nn_graph *g, const srch_gates *gs)
+/* alpha.jsonl's first `epochs` lines into history [epochs][ea] (each
+ * line's alphas, edge after edge); returns how many whole lines fit this
+ * supernet (ea alphas), stopping at the first that does not. One reader for
+ * the alpha plot and for deriving a finished search whose checkpoint is
+ * gone (committed run folders keep the log, not the 24 MB checkpoint). */
+static int alpha_log_read(const char *alog, int epochs, int ea, float *history)
 {
     FILE *f = fopen(alog, "r");
-    if (!f) return 1;
+    if (!f) return 0;
     char *buf = malloc(1 << 20);
-    int rc = 1;
-    while (rc && fgets(buf, 1 << 20, f)) {
-        cJSON *j = cJSON_Parse(buf), *ep = j ? cJSON_GetObjectItem(j, "epoch") : NULL;
-        const cJSON *arr = j ? cJSON_GetObjectItem(j, "alpha") : NULL;
-        if (cJSON_IsNumber(ep) && ep->valueint == epochs && cJSON_GetArraySize(arr) == gs->nmix) {
-            rc = 0;
-            for (int q = 0; q < gs->nmix && !rc; q++) {
-                nn_tensor *a = &g->params[g->nodes[gs->node[q]].param[0]].t;
-                const cJSON *row = cJSON_GetArrayItem(arr, q);
-                if (cJSON_GetArraySize(row) != (int)a->numel) rc = 1;
-                for (size_t k = 0; k < a->numel && !rc; k++) a->data[k] = (float)cJSON_GetArrayItem(row, (int)k)->valuedouble;
-            }
+    int ep = 0, ok = 1;
+    while (ok && ep < epochs && fgets(buf, 1 << 20, f)) {
+        cJSON *j = cJSON_Parse(buf), *arr = j ? cJSON_GetObjectItem(j, "alpha") : NULL, *row;
+        int k = 0;
+        cJSON_ArrayForEach(row, arr)
+        {
+            const cJSON *v;
+            cJSON_ArrayForEach(v, row) if (k++ < ea) history[(size_t)ep * ea + k - 1] = (float)v->valuedouble;
         }
         cJSON_Delete(j);
+        ok = k == ea;
+        ep += ok;
     }
     free(buf);
     fclose(f);
-    return rc;
+    return ep;
 }
 
 /* Stage 1. Returns 0 done, 1 stopped early (--stop-after), -1 failed. */
@@ -270,7 +268,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         C = d.c, H = d.h, W = d.w, K = d.num_classes;
     }
     g = nasb_build(C, H, W, K, 1, NULL, &e);
-    int rc = -1, start = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
+    int rc = -1, start = 0, logged = 0, nt, nv, *perm = NULL, *lab = NULL, stopped = 0;
     float *history = NULL, *xbuf = NULL, *tbuf = NULL;
     srch_gates gs = {0};
     nn_optim wopt = {0}, aopt = {0};
@@ -289,6 +287,9 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     wopt.group = NN_GROUP_WEIGHTS, wopt.momentum = cfg->w_mom, wopt.weight_decay = cfg->w_wd;
     nn_optim_init(&aopt, NN_ADAM, g);
     aopt.group = NN_GROUP_ARCH, aopt.beta1 = cfg->a_b1, aopt.beta2 = cfg->a_b2, aopt.weight_decay = cfg->a_wd;
+    int ea = 0; /* the alphas of all edges */
+    for (int q = 0; q < gs.nmix; q++) ea += g->nodes[gs.node[q]].candidates;
+    history = calloc((size_t)cfg->epochs * (size_t)ea, sizeof(float));
     snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
     snprintf(alog, sizeof alog, "%s/alpha.jsonl", dir);
@@ -303,10 +304,18 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         run_trim_metrics(metrics, start);
         run_trim_metrics(alog, start);
         if (!ra->json) printf("resuming the NASB search at epoch %d\n", start + 1);
-    } else if (ra->resume && !alpha_log_load(alog, cfg->epochs, g, &gs)) {
+    } else if (ra->resume && (logged = alpha_log_read(alog, cfg->epochs, ea, history)) == cfg->epochs) {
         start = cfg->epochs; /* finished, checkpoint gone: derive from the logged alphas */
+        for (int q = 0, o = 0; q < gs.nmix; q++) {
+            nn_tensor *a = &g->params[g->nodes[gs.node[q]].param[0]].t;
+            memcpy(a->data, history + (size_t)(cfg->epochs - 1) * ea + o, a->numel * sizeof(float));
+            o += (int)a->numel;
+        }
         if (!ra->json) printf("the NASB search finished (%s, no checkpoint): deriving from its last alphas\n", alog);
     } else {
+        if (ra->resume && nn_file_exists(alog) && !ra->json)
+            printf("no search checkpoint, and %s holds %d of %d epochs: searching from the start\n", alog, logged,
+                   cfg->epochs);
         remove(metrics), remove(alog);
     }
     /* the proxy split: a fixed shuffle, the last val_fraction for alpha
@@ -325,9 +334,6 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         run_error("nasb: the proxy split is smaller than one batch (raise data.train_limit)");
         goto out;
     }
-    int ea = 0;
-    for (int q = 0; q < gs.nmix; q++) ea += g->nodes[gs.node[q]].candidates;
-    history = calloc((size_t)cfg->epochs * (size_t)ea, sizeof(float));
     nn_ctx_init(&ctx, ra->threads, 256u << 20);
     have_ctx = 1;
     if (!ra->json && gen)
@@ -472,22 +478,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
             memcpy(alpha + o, a->data, a->numel * sizeof(float));
             o += (int)a->numel;
         }
-        FILE *f = fopen(alog, "r");
-        char *buf = malloc(1 << 20);
-        int ep = 0;
-        while (f && ep < cfg->epochs && fgets(buf, 1 << 20, f)) {
-            cJSON *j = cJSON_Parse(buf), *arr = j ? cJSON_GetObjectItem(j, "alpha") : NULL, *row;
-            int k = 0;
-            cJSON_ArrayForEach(row, arr)
-            {
-                const cJSON *v;
-                cJSON_ArrayForEach(v, row) if (k < ea) history[(size_t)ep * ea + k++] = (float)v->valuedouble;
-            }
-            cJSON_Delete(j);
-            ep++;
-        }
-        if (f) fclose(f);
-        free(buf);
+        const int ep = alpha_log_read(alog, cfg->epochs, ea, history);
         srch_edge edges[NASB_CELLS * NASB_EDGES_PER_CELL];
         const int ne = nasb_edges(edges);
         snprintf(m, sizeof m, "%s/alpha.svg", dir);

@@ -823,6 +823,12 @@ static void test_nasb_pipeline(void **s)
     assert_non_null(strstr(TU_OUT, "no checkpoint): deriving from its last alphas"));
     assert_null(strstr(TU_OUT, "search epoch"));
     assert_int_equal(tu_sh("cmp /tmp/datafree_nasb/search/genotype_v2.json /tmp/datafree_nasb_g2.json"), 0);
+    /* with a log one epoch short it says why it searches again */
+    assert_int_equal(tu_sh("cd /tmp/datafree_nasb/search && head -n 1 alpha.jsonl > a1 && mv a1 alpha.jsonl && rm -f "
+                           "ckpt.safetensors genotype_v*.json"),
+                     0);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume --stop-after 1", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "holds 1 of 2 epochs: searching from the start"));
     assert_int_equal(tu_sh("%s inspect /tmp/datafree_nasb/v1/finetune/model.json --json", tu_bin()), 0);
     assert_true(tu_out_number("binary_macs") > 0.9 * tu_out_number("macs"));
     assert_int_equal(tu_sh("%s eval --model /tmp/datafree_nasb/v1/finetune/model.json --data %s --limit 500 --json",
