@@ -726,11 +726,11 @@ int nn_graph_bin_thresholds(nn_graph *g, nn_ctx *c, int i, const float *s, float
         const float *q = y->data + (size_t)o * L;
         int flips = 0, at = -1;
         for (int v = 1; v < L; v++)
-            if ((q[v] >= 0.0f) != (q[v - 1] >= 0.0f)) flips++, at = v;
+            if (df_bin_pos(q[v]) != df_bin_pos(q[v - 1])) flips++, at = v;
         if (flips > 1) return 0;
         if (!flips)
-            fa[o] = 0.0f, fb[o] = q[0] >= 0.0f ? 1.0f : -1.0f;
-        else if (q[at] >= 0.0f) /* off below at, on from at: d >= at - base */
+            fa[o] = 0.0f, fb[o] = df_bin_pos(q[0]) ? 1.0f : -1.0f;
+        else if (df_bin_pos(q[at])) /* off below at, on from at: d >= at - base */
             fa[o] = 1.0f, fb[o] = (float)(base - at);
         else /* on up to at - 1 */
             fa[o] = -1.0f, fb[o] = (float)(at - 1 - base);

@@ -181,6 +181,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx
 }
 #endif
 
+/* 1 where the sign op gives +1: not v < 0, so 0, -0 and NaN are +1 (as
+ * nn_sign, nn_sign_weight and the exported f_sign); every packer's bit */
+static inline int df_bin_pos(float v) { return !(v < 0.0f); }
+
 /* a [64] transposed as a 64 x 64 bit matrix: bit i of a[c] becomes bit c
  * of a[i]. Six rounds swap ever smaller blocks (Hacker's Delight); each
  * round's loops have literal bounds, so they unroll and vectorize (the
@@ -203,7 +207,7 @@ static inline void df_bin_transpose64(uint64_t a[64])
     df_bin_t64_round(a, 1, 0x5555555555555555ull);
 }
 
-/* bit w (w < n <= 64): !(r[w] < 0), the sign +1; on x86 by SSE2 (every
+/* bit w (w < n <= 64): df_bin_pos(r[w]); on x86 by SSE2 (every
  * x86-64 CPU has it): 16 at a time, four compares' masks packed to bytes
  * for one pmovmskb, then 4 at a time by movmskps */
 static inline uint64_t df_bin_signs64(const float *r, int n)
@@ -221,7 +225,7 @@ static inline uint64_t df_bin_signs64(const float *r, int n)
     }
     for (; w + 4 <= n; w += 4) m |= (uint64_t)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(r + w), z)) << w;
 #endif
-    for (; w < n; w++) m |= (uint64_t)!(r[w] < 0.0f) << w;
+    for (; w < n; w++) m |= (uint64_t)df_bin_pos(r[w]) << w;
     return m;
 }
 
@@ -284,13 +288,13 @@ static inline void df_bin_pack_any(const float *x, const df_bin_geom *g, int sca
             const size_t at = (size_t)(c / 64) * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
             if (g->es == 2) {
                 uint16_t *d = (uint16_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint16_t)((unsigned)!(r[w] < 0.0f) << b);
+                for (int w = 0; w < g->W; w++) d[w] |= (uint16_t)((unsigned)df_bin_pos(r[w]) << b);
             } else if (g->es == 4) {
                 uint32_t *d = (uint32_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint32_t)!(r[w] < 0.0f) << b;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint32_t)df_bin_pos(r[w]) << b;
             } else {
                 uint64_t *d = (uint64_t *)xp + at;
-                for (int w = 0; w < g->W; w++) d[w] |= (uint64_t)!(r[w] < 0.0f) << b;
+                for (int w = 0; w < g->W; w++) d[w] |= (uint64_t)df_bin_pos(r[w]) << b;
             }
         }
     }
@@ -387,7 +391,7 @@ static inline void df_bin_pack_weights(const float *w, int O, const df_bin_geom 
         for (int t = 0; t < kk; t++) {
             int pos = 0;
             for (int c = 0; c < C; c++)
-                if (!(w[((size_t)o * C + c) * kk + t] < 0.0f)) { /* sign(NaN) = +1, as nn_sign_weight */
+                if (df_bin_pos(w[((size_t)o * C + c) * kk + t])) {
                     const int bit = t * g->S + c;
                     wp[(size_t)o * g->Kw + bit / 64] |= (uint64_t)1 << (bit % 64);
                     pos++;
