@@ -234,10 +234,9 @@ static inline uint64_t df_bin_signs64(const float *r, int n)
  * next) of each of a plane's 64 channels as one word, channel after
  * channel, each reading a group of strips in one run; then per strip the
  * 64 x 64 bits transposed into the strip's chunks. Against or'ing each
- * sign into its chunk in memory (measured outside the repository, 64
- * images of 64x32x32): 1.24 -> 0.50-0.58 ms, one image over and over
- * from L2 1.2 -> 0.45 ms; in bench_binary, between GEMMs, 1.03-1.12 ->
- * 0.69-1.01 ms, and 64x7x7 0.10 -> 0.03 ms. 16 strips: 8 KiB of stack. */
+ * sign into its chunk in memory, bench_binary's portable sign + pack
+ * (Zen 4): 64x32x32 1.03-1.12 -> 0.69-1.01 ms, 64x7x7 0.10 -> 0.03 ms.
+ * 16 strips: 8 KiB of stack. */
 #define DF_BIN_PACK_STRIPS 16
 static inline void df_bin_pack64(const float *x, const df_bin_geom *g, void *xp)
 {
@@ -505,9 +504,9 @@ typedef struct df_bin_out {
  * (rows Kw words apart) over pixels [p0, p1) of the block, written to
  * t[j][p - p0]: a pixel at a time, each column word loaded once for the R
  * popcounts of its xors with the channels' weight words. Of the tiles
- * tried on the 64x32x32 layer (1-4 channels x 1-4 pixels, the columns
- * also pixel-major), 4 x 1 was the fastest at 3, 5 and 9 words; 2 x 3,
- * the one before, left GCC short of registers and spilling. */
+ * tried outside the repository on the 64x32x32 layer (1-4 channels x 1-4
+ * pixels, the columns also pixel-major), 4 x 1 was among the fastest at
+ * 3, 5 and 9 words; 2 x 3, the one before, left GCC short of registers. */
 static inline __attribute__((always_inline)) void df_bin_gemm_tile(const uint64_t *col, int Bp, int Kw, const uint64_t *w, int R,
                                                                    int p0, int p1, int base, int32_t t[4][DF_BIN_EPI])
 {
