@@ -22,6 +22,9 @@ int nn_dataset_load_folder(const char *dir, nn_dataset *d, nn_err *e);
 void nn_dataset_free(nn_dataset *d);
 /* Keep the first n samples (for quick runs). */
 void nn_dataset_truncate(nn_dataset *d, int n);
+/* Drop the first k samples: evaluating on the training images a run's
+ * train_limit left out (a held-out validation split) without copying files. */
+int nn_dataset_skip(nn_dataset *d, int k, nn_err *e);
 
 typedef struct nn_augment {
     int crop_pad; /* random crop of the original size after zero padding */

@@ -10,7 +10,7 @@
 
 static const char *eval_help =
     "usage: datafree eval --model MODEL.json --data DATASET [--split test|train]\n"
-    "                     [--batch N] [--threads T] [--limit N] [--mean M[,M..]] [--std S[,S..]]\n"
+    "                     [--batch N] [--threads T] [--skip K] [--limit N] [--mean M[,M..]] [--std S[,S..]]\n"
     "                     [--integer [--logits FILE] | --binary] [--json]\n\n"
     "Accuracy and mean cross-entropy of a model on a dataset, using the input\n"
     "preprocessing (mean/std) stored with the model. DATASET is a folder or file:\n"
@@ -19,6 +19,9 @@ static const char *eval_help =
     "no preprocessing, so give --mean/--std per channel (pixels scaled to [0, 1]\n"
     "first); they override a model.json's too. --json prints one object:\n"
     "{\"accuracy\": ..., \"loss\": ..., \"n\": ..., \"seconds\": ..., ...}\n\n"
+    "  --skip K        leave out the split's first K images, then --limit N keeps\n"
+    "                  the next N: e.g. --split train --skip 30000 evaluates on the\n"
+    "                  training images a run with data.train_limit 30000 never saw\n"
     "  --integer       also lower the quantized model to integers (compress/lower.h)\n"
     "                  and run the reference interpreter: its accuracy, the fake-quant\n"
     "                  accuracy and their top-1 agreement\n"
@@ -145,7 +148,7 @@ int run_eval(int argc, char **argv)
         fputs(eval_help, stdout);
         return 0;
     }
-    const char *model = NULL, *data = NULL, *split = "test", *batch_s = "500", *threads_s = "0", *limit_s = "0";
+    const char *model = NULL, *data = NULL, *split = "test", *batch_s = "500", *threads_s = "0", *limit_s = "0", *skip_s = "0";
     const char *mean_s = NULL, *std_s = NULL, *logits_path = NULL;
     int json = 0, bad = 0, integer = 0, binary = 0;
     for (int i = 1; i < argc; i++) {
@@ -159,7 +162,7 @@ int run_eval(int argc, char **argv)
                  run_opt(argc, argv, &i, "--split", &split, &bad) ||
                  run_opt(argc, argv, &i, "--batch", &batch_s, &bad) ||
                  run_opt(argc, argv, &i, "--threads", &threads_s, &bad) ||
-                 run_opt(argc, argv, &i, "--limit", &limit_s, &bad) ||
+                 run_opt(argc, argv, &i, "--limit", &limit_s, &bad) || run_opt(argc, argv, &i, "--skip", &skip_s, &bad) ||
                  run_opt(argc, argv, &i, "--mean", &mean_s, &bad) || run_opt(argc, argv, &i, "--std", &std_s, &bad)) {
             if (bad) return 2;
         } else
@@ -180,6 +183,11 @@ int run_eval(int argc, char **argv)
     if (nn_dataset_load(data, split, &d, &e)) {
         nn_graph_free(g);
         return run_error(e.msg);
+    }
+    if (atoi(skip_s) != 0 && nn_dataset_skip(&d, atoi(skip_s), &e)) {
+        nn_dataset_free(&d);
+        nn_graph_free(g);
+        return run_usage_error("eval", "--skip: %s", e.msg);
     }
     nn_dataset_truncate(&d, atoi(limit_s));
     nn_ctx c;

@@ -76,6 +76,18 @@ static void test_idx(void **s)
     assert_int_equal(d.images[2 * 12 + 5], 25);
     assert_int_equal(d.labels[4], 1);
     assert_int_equal(d.num_classes, 3);
+    /* skip 2 then keep 2: images 2 and 3, labels 2 and 0 */
+    assert_int_equal(nn_dataset_skip(&d, 2, &e), NN_OK);
+    nn_dataset_truncate(&d, 2);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.images[0], 20);
+    assert_int_equal(d.images[12 + 5], 35);
+    assert_int_equal(d.labels[0] * 10 + d.labels[1], 20);
+    assert_int_equal(d.num_classes, 3);
+    assert_int_equal(nn_dataset_skip(&d, 2, &e), NN_ERR);
+    assert_non_null(strstr(e.msg, "at least one must remain"));
+    assert_int_equal(nn_dataset_skip(&d, -1, &e), NN_ERR);
+    assert_int_equal(d.n, 2);
     nn_dataset_free(&d);
     assert_int_equal(nn_dataset_load("/tmp/datafree_idx_raw", "test", &d, &e), NN_OK);
     assert_int_equal(d.n, 2);

@@ -18,6 +18,16 @@ void nn_dataset_truncate(nn_dataset *d, int n)
     if (n > 0 && n < d->n) d->n = n;
 }
 
+int nn_dataset_skip(nn_dataset *d, int k, nn_err *e)
+{
+    if (k < 0 || k >= d->n) return nn_fail(e, "cannot skip %d of %d samples: at least one must remain", k, d->n);
+    size_t img = (size_t)d->c * d->h * d->w;
+    memmove(d->images, d->images + (size_t)k * img, (size_t)(d->n - k) * img);
+    memmove(d->labels, d->labels + k, (size_t)(d->n - k) * sizeof *d->labels);
+    d->n -= k;
+    return 0;
+}
+
 static int first_existing(char *out, size_t n, const char *dir, const char *const *names)
 {
     for (const char *const *p = names; *p; p++) {
