@@ -2,6 +2,7 @@
  * leave nothing behind, --resume reproduces an uninterrupted run bit for
  * bit, a short real Fashion-MNIST run learns, eval --json agrees, and every
  * command's --help works. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,25 @@ static void test_learns_and_eval(void **s)
     assert_non_null(p);
     double acc2 = atof(p + strlen("\"accuracy\":"));
     assert_true(acc2 > acc - 1e-4 && acc2 < acc + 1e-4);
+    /* --skip: the first 250 and the next 250 images average to the 500 (accuracy and the mean
+     * loss, which differs between the halves unless --skip was ignored) */
+    assert_non_null(p = strstr(OUT, "\"loss\":"));
+    double loss2 = atof(p + strlen("\"loss\":")), half[2][2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(sh("%s eval --model /tmp/datafree_learn/model.json --data %s --skip %d --limit 250 --json", tu_bin(), data,
+                            250 * k),
+                         0);
+        assert_non_null(strstr(OUT, "\"n\":250"));
+        assert_non_null(p = strstr(OUT, "\"accuracy\":"));
+        half[k][0] = atof(p + strlen("\"accuracy\":"));
+        assert_non_null(p = strstr(OUT, "\"loss\":"));
+        half[k][1] = atof(p + strlen("\"loss\":"));
+    }
+    assert_true(fabs((half[0][0] + half[1][0]) / 2 - acc2) < 1e-4);
+    assert_true(fabs((half[0][1] + half[1][1]) / 2 - loss2) < 1e-4);
+    assert_true(fabs(half[0][1] - half[1][1]) > 1e-4);
+    assert_int_equal(sh("%s eval --model /tmp/datafree_learn/model.json --data %s --skip 10000", tu_bin(), data), 2);
+    assert_non_null(strstr(OUT, "at least one must remain"));
     /* inspect and bench run on the written model */
     assert_int_equal(sh("%s inspect /tmp/datafree_learn/model.json --json", tu_bin()), 0);
     assert_non_null(strstr(OUT, "\"params\":272186"));
