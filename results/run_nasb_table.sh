@@ -142,14 +142,16 @@ budget2, base2 = table([
 # pretraining was at loss 4.9-10.1 after 50 steps without it), against a Bi-Real warmed up alike:
 # configs/nasb/trials/{bireal,nasb,nasb_v4}_warmup_s<seed>.json, the NASB runs' search/ copied from nasb_s<seed>
 warm, basew = table([
-        ("Bi-Real ResNet-20, warmed up", [f"{R}/trials/bireal_warmup_s{s}" for s in (1, 2, 3)], [None] * 3),
-        ("NASB ResNet-20, warmed up", [f"{R}/trials/nasb_warmup_s{s}/v1" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_warmup_s{s}/search" for s in (1, 2, 3)]),
-        # one network for all three seeds: the search whose network scored best on the 30,000 held-out training
-        # images (results/nasb_select.sh: nasb_s2's), trained again with seeds 1 and 3 (seed 2 is the row above's run)
-        ("NASB ResNet-20, warmed up, the best of the 3 searches on held-out images, training seeds 1-3",
-         [f"{R}/trials/nasb_sel_warmup_s1/v1", f"{R}/trials/nasb_warmup_s2/v1", f"{R}/trials/nasb_sel_warmup_s3/v1"],
-         [f"{R}/trials/nasb_sel_warmup_s1/search", f"{R}/trials/nasb_warmup_s2/search", f"{R}/trials/nasb_sel_warmup_s3/search"]),
+        # seeds 4 and 5 (stop 26) for the selection below; NASB seeds 4 and 5 searched in their own run folders
+        ("Bi-Real ResNet-20, warmed up", [f"{R}/trials/bireal_warmup_s{s}" for s in range(1, 6)], [None] * 5),
+        ("NASB ResNet-20, warmed up", [f"{R}/trials/nasb_warmup_s{s}/v1" for s in range(1, 6)],
+         [f"{R}/trials/nasb_warmup_s{s}/search" for s in range(1, 6)]),
+        # one network for every seed: the search whose network scored best on the 30,000 held-out training images
+        # (results/nasb_select.sh over the row above's five: nasb_s2's), trained again with seeds 1, 3, 4 and 5
+        # (seed 2 is the row above's run)
+        ("NASB ResNet-20, warmed up, the best of the 5 searches on held-out images",
+         [f"{R}/trials/nasb_warmup_s2/v1" if s == 2 else f"{R}/trials/nasb_sel_warmup_s{s}/v1" for s in range(1, 6)],
+         [f"{R}/trials/nasb_warmup_s2/search" if s == 2 else f"{R}/trials/nasb_sel_warmup_s{s}/search" for s in range(1, 6)]),
         ("NASB-V4 ResNet-20, warmed up", [f"{R}/trials/nasb_v4_warmup_s{s}/v4" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_v4_warmup_s{s}/search" for s in (1, 2, 3)]),
         ("NASB-V4 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v4free_warmup_s{s}/v4" for s in (1, 2, 3)],
@@ -221,7 +223,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
         f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
                 "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
                 "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
-                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free}_warmup_s<seed>.json`; `nasb_sel_warmup_s{1,3}.json` train the search that `results/nasb_select.sh` chose on the 30,000 held-out training images, nasb_s2's, with seeds 1 and 3; V5's `search/` holds copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
+                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free}_warmup_s<seed>.json`; Bi-Real and NASB also with seeds 4 and 5, NASB's searched in its own run folder; `nasb_sel_warmup_s{1,3,4,5}.json` train the search that `results/nasb_select.sh` chose among the five on the 30,000 held-out training images, nasb_s2's, with the other seeds; V5's `search/` holds copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
                 "against a Bi-Real warmed up alike:\n\n"
                 + HDR + "\n".join(warm) + "\n")
     if any("not run yet" not in b for b in kd):
