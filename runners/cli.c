@@ -2,6 +2,8 @@
 
 #include "search/nasb.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,16 @@ double run_peak_rss_mib(void)
     return kb / 1024.0;
 }
 
+int run_parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int run_parse_run_args(const char *cmd, int argc, char **argv, run_args *a)
 {
     const char *threads_s = NULL, *stop_s = NULL;
@@ -202,8 +214,10 @@ int run_parse_run_args(const char *cmd, int argc, char **argv, run_args *a)
             return run_usage_error(cmd, "more than one config given");
     }
     if (!a->config) return run_usage_error(cmd, "no config given");
-    if (threads_s && (a->threads = atoi(threads_s)) < 1) return run_usage_error(cmd, "--threads needs a number >= 1");
-    if (stop_s && (a->stop_after = atoi(stop_s)) < 1) return run_usage_error(cmd, "--stop-after needs a number >= 1");
+    if (threads_s && run_parse_int(threads_s, 1, 1024, &a->threads))
+        return run_usage_error(cmd, "--threads needs a number from 1 to 1024, not '%s'", threads_s);
+    if (stop_s && run_parse_int(stop_s, 1, INT_MAX, &a->stop_after))
+        return run_usage_error(cmd, "--stop-after needs a number >= 1, not '%s'", stop_s);
     return 0;
 }
 

@@ -31,6 +31,9 @@ int run_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Is argv[i] == name; takes its value into *val (error if missing). */
 int run_opt(int argc, char **argv, int *i, const char *name, const char **val, int *bad);
 int run_has_help(int argc, char **argv);
+/* s as a whole decimal integer in [lo, hi] into *out; 0 on success, -1 for
+ * anything else ("", "12x", out of range), so "--skip abc" is refused, not 0. */
+int run_parse_int(const char *s, long lo, long hi, int *out);
 
 /* A model from a path: model.json (with model.safetensors beside it). */
 nn_graph *run_load_model(const char *path, nn_err *e);

@@ -1,4 +1,5 @@
 /* datafree eval --model MODEL --data DATASET: accuracy on a dataset. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +170,12 @@ int run_eval(int argc, char **argv)
             return run_usage_error("eval", "unexpected argument %s", argv[i]);
     }
     if (!model || !data) return run_usage_error("eval", "--model and --data are required");
-    int batch = atoi(batch_s);
-    if (batch < 1) return run_usage_error("eval", "--batch must be >= 1");
+    int batch, threads, limit, skip;
+    if (run_parse_int(batch_s, 1, INT_MAX, &batch)) return run_usage_error("eval", "--batch needs a number >= 1, not '%s'", batch_s);
+    if (run_parse_int(threads_s, 0, 1024, &threads))
+        return run_usage_error("eval", "--threads needs a number from 0 (all cores) to 1024, not '%s'", threads_s);
+    if (run_parse_int(limit_s, 0, INT_MAX, &limit)) return run_usage_error("eval", "--limit needs a number >= 0, not '%s'", limit_s);
+    if (run_parse_int(skip_s, 0, INT_MAX, &skip)) return run_usage_error("eval", "--skip needs a number >= 0, not '%s'", skip_s);
     nn_err e;
     nn_graph *g = run_load_model(model, &e);
     if (!g) return run_error(e.msg);
@@ -184,14 +189,14 @@ int run_eval(int argc, char **argv)
         nn_graph_free(g);
         return run_error(e.msg);
     }
-    if (atoi(skip_s) != 0 && nn_dataset_skip(&d, atoi(skip_s), &e)) {
+    if (skip && nn_dataset_skip(&d, skip, &e)) {
         nn_dataset_free(&d);
         nn_graph_free(g);
         return run_usage_error("eval", "--skip: %s", e.msg);
     }
-    nn_dataset_truncate(&d, atoi(limit_s));
+    nn_dataset_truncate(&d, limit);
     nn_ctx c;
-    nn_ctx_init(&c, atoi(threads_s), 64 << 20);
+    nn_ctx_init(&c, threads, 64 << 20);
     nn_eval_result r;
     int rc = nn_evaluate(g, &c, &d, batch, &r, &e);
     if (!rc && binary) {

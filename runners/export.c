@@ -54,10 +54,8 @@ int run_export(int argc, char **argv)
     if (!model || !target || !out) return run_usage_error("export", "--model, --target and --out are required");
     cmp_export_opts eo = {0};
     if (reuse) {
-        char *end;
-        const long r = strtol(reuse, &end, 10);
-        if (*end || r < 1 || r > 1 << 20) return run_usage_error("export", "--hls-reuse: a positive integer, not '%s'", reuse);
-        eo.hls_reuse = (int)r;
+        if (run_parse_int(reuse, 1, 1 << 20, &eo.hls_reuse))
+            return run_usage_error("export", "--hls-reuse: a positive integer, not '%s'", reuse);
     }
     char tl[400];
     snprintf(tl, sizeof tl, "%s", target);

@@ -77,6 +77,21 @@ static void test_help(void **s)
         assert_int_equal(sh("%s %s --help", tu_bin(), cmds[i]), 0);
         assert_non_null(strstr(OUT, "usage: datafree"));
     }
+    /* numeric options are whole numbers in range, refused (exit 2, naming the value) before any file is read */
+    const char *bad[][2] = {{"eval --model m.json --data d --skip abc", "--skip needs a number >= 0, not 'abc'"},
+                            {"eval --model m.json --data d --skip -3", "--skip needs a number >= 0, not '-3'"},
+                            {"eval --model m.json --data d --limit 5x", "--limit needs a number >= 0, not '5x'"},
+                            {"eval --model m.json --data d --batch 0", "--batch needs a number >= 1, not '0'"},
+                            {"eval --model m.json --data d --threads ''", "--threads needs a number from 0"},
+                            {"train c.json --threads 2x", "--threads needs a number from 1 to 1024, not '2x'"},
+                            {"train c.json --stop-after 0", "--stop-after needs a number >= 1, not '0'"}};
+    for (int i = 0; i < (int)(sizeof bad / sizeof *bad); i++) {
+        assert_int_equal(sh("%s %s", tu_bin(), bad[i][0]), 2);
+        if (!strstr(OUT, bad[i][1])) {
+            print_error("datafree %s: expected '%s' in:\n%s\n", bad[i][0], bad[i][1], OUT);
+            fail();
+        }
+    }
 }
 
 /* Two epochs straight vs one epoch, stop, --resume: identical weights. */

@@ -20,7 +20,8 @@ void nn_dataset_truncate(nn_dataset *d, int n)
 
 int nn_dataset_skip(nn_dataset *d, int k, nn_err *e)
 {
-    if (k < 0 || k >= d->n) return nn_fail(e, "cannot skip %d of %d samples: at least one must remain", k, d->n);
+    if (k < 0) return nn_fail(e, "cannot skip %d samples: a count >= 0", k);
+    if (k >= d->n) return nn_fail(e, "cannot skip %d of %d samples: at least one must remain", k, d->n);
     size_t img = (size_t)d->c * d->h * d->w;
     memmove(d->images, d->images + (size_t)k * img, (size_t)(d->n - k) * img);
     memmove(d->labels, d->labels + k, (size_t)(d->n - k) * sizeof *d->labels);
