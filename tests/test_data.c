@@ -87,6 +87,7 @@ static void test_idx(void **s)
     assert_int_equal(nn_dataset_skip(&d, 2, &e), NN_ERR);
     assert_non_null(strstr(e.msg, "at least one must remain"));
     assert_int_equal(nn_dataset_skip(&d, -1, &e), NN_ERR);
+    assert_non_null(strstr(e.msg, "a count >= 0"));
     assert_int_equal(d.n, 2);
     nn_dataset_free(&d);
     assert_int_equal(nn_dataset_load("/tmp/datafree_idx_raw", "test", &d, &e), NN_OK);
