@@ -204,6 +204,16 @@ nn_graph *nn_graph_from_json(const struct cJSON *j, const char *where, nn_err *e
 struct cJSON *nn_graph_to_json(const nn_graph *g);
 /* Parameters by name from/to a safetensors file; shapes must match. */
 int nn_graph_load_params(nn_graph *g, const char *path, nn_err *e);
+/* A partial load under renames (a parameter named graph + rest reads the
+ * file's file + rest, the longest matching graph prefix winning): a
+ * parameter with no matching prefix, or whose renamed tensor the file
+ * lacks, keeps its values; a shape mismatch is an error. *loaded: how
+ * many were read. Initialises one network from another's weights (a
+ * NASB backbone from the ResNet it binarizes). */
+typedef struct nn_rename {
+    const char *graph, *file;
+} nn_rename;
+int nn_graph_load_params_renamed(nn_graph *g, const char *path, const nn_rename *rn, int nr, int *loaded, nn_err *e);
 int nn_graph_save_params(const nn_graph *g, const char *path, nn_err *e);
 
 #endif

@@ -340,14 +340,33 @@ int nn_graph_save_params(const nn_graph *g, const char *path, nn_err *e)
     return rc;
 }
 
-int nn_graph_load_params(nn_graph *g, const char *path, nn_err *e)
+/* the file's name for parameter name under the renames (the longest
+ * matching graph prefix wins); 0: no prefix matches */
+static int renamed(const char *name, const nn_rename *rn, int nr, char *out, size_t cap)
+{
+    int best = -1;
+    size_t bl = 0;
+    for (int k = 0; k < nr; k++) {
+        const size_t l = strlen(rn[k].graph);
+        if (l >= bl && !strncmp(name, rn[k].graph, l)) best = k, bl = l;
+    }
+    if (best < 0) return 0;
+    snprintf(out, cap, "%s%s", rn[best].file, name + bl);
+    return 1;
+}
+
+static int load_params(nn_graph *g, const char *path, const nn_rename *rn, int nr, int *loaded, nn_err *e)
 {
     nn_st_file f;
     if (nn_st_open(&f, path, e)) return NN_ERR;
+    int n = 0;
     for (int i = 0; i < g->np; i++) {
         nn_param *p = &g->params[i];
         int nd, sh[4];
-        const float *d = nn_st_get(&f, p->name, &nd, sh, e);
+        char src[NN_NAME_LEN + 64];
+        if (rn && (!renamed(p->name, rn, nr, src, sizeof src) || !cJSON_GetObjectItemCaseSensitive(f.header, src)))
+            continue; /* renamed loads are partial: what the file lacks keeps its initialisation */
+        const float *d = nn_st_get(&f, rn ? src : p->name, &nd, sh, e);
         if (!d) {
             nn_st_close(&f);
             return NN_ERR;
@@ -362,9 +381,18 @@ int nn_graph_load_params(nn_graph *g, const char *path, nn_err *e)
             return NN_ERR;
         }
         memcpy(p->t.data, d, p->t.numel * sizeof(float));
+        n++;
     }
     nn_st_close(&f);
+    if (loaded) *loaded = n;
     return NN_OK;
+}
+
+int nn_graph_load_params(nn_graph *g, const char *path, nn_err *e) { return load_params(g, path, NULL, 0, NULL, e); }
+
+int nn_graph_load_params_renamed(nn_graph *g, const char *path, const nn_rename *rn, int nr, int *loaded, nn_err *e)
+{
+    return load_params(g, path, rn, nr, loaded, e);
 }
 
 int nn_graph_save(const nn_graph *g, const char *json_path, nn_err *e)

@@ -71,7 +71,7 @@ static void to_float(nn_graph *g)
 nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
                                 nn_err *e)
 {
-    static const char *const keys[] = {"zoo", "file", "graph", "init", "genotype", "precision", "init_from", NULL};
+    static const char *const keys[] = {"zoo", "file", "graph", "init", "genotype", "precision", "init_from", "init_rename", NULL};
     if (nn_json_check_keys(m, path, keys, e)) return NULL;
     const char *zoo = NULL, *file = NULL, *init = NULL, *geno = NULL, *prec = NULL, *from = NULL;
     if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e) ||
@@ -98,6 +98,17 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
         nn_fail(e, "%s.init: '%s' is not one of kaiming, xavier", path, init);
         return NULL;
     }
+    const cJSON *ren = cJSON_GetObjectItem(m, "init_rename");
+    if (ren && (!from || !cJSON_IsObject(ren) || !cJSON_GetArraySize(ren))) {
+        nn_fail(e, "%s.init_rename: %s", path,
+                from ? "an object of graph-name prefix: file-name prefix strings" : "only with \"init_from\"");
+        return NULL;
+    }
+    for (const cJSON *r = ren ? ren->child : NULL; r; r = r->next)
+        if (!cJSON_IsString(r)) {
+            nn_fail(e, "%s.init_rename.%s: a file-name prefix string", path, r->string);
+            return NULL;
+        }
     if (file) {
         if (init || from) {
             nn_fail(e, "%s: a model from a file keeps its trained weights; drop \"init\" and \"init_from\"", path);
@@ -131,7 +142,19 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
         snprintf(sp, sizeof sp, "%s", from);
         char *dot = strrchr(sp, '.');
         if (dot && !strcmp(dot, ".json")) strcpy(dot, ".safetensors");
-        if (nn_graph_load_params(g, sp, e)) {
+        int bad, loaded = 0;
+        if (ren) { /* a partial load, the names mapped (e.g. a ResNet's blocks onto a NASB backbone) */
+            const int nr = cJSON_GetArraySize(ren);
+            nn_rename *rn = malloc(sizeof *rn * (size_t)nr);
+            int k = 0;
+            for (const cJSON *r = ren->child; r; r = r->next, k++) rn[k].graph = r->string, rn[k].file = r->valuestring;
+            bad = nn_graph_load_params_renamed(g, sp, rn, nr, &loaded, e);
+            free(rn);
+            if (!bad && !loaded) bad = 1, nn_fail(e, "%s: no tensor matched under init_rename", sp);
+        } else {
+            bad = nn_graph_load_params(g, sp, e);
+        }
+        if (bad) {
             char m2[1400];
             snprintf(m2, sizeof m2, "%.300s.init_from: %.1000s", path, e->msg);
             nn_fail(e, "%s", m2);

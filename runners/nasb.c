@@ -68,7 +68,10 @@ static const char *nasb_help =
     "search's two steps; the whole source block is checked before the search;\n"
     "update {lr, beta1, beta2, bns_beta, adversarial}: each stage trains the\n"
     "generator on against its network, as in datafree train; the training split\n"
-    "is never read, data.path's test split only for evaluation), output {dir}.\n"
+    "is never read, data.path's test split only for evaluation), backbone_from (a\n"
+    "trained ResNet-20's model.json: the pretraining starts the stem, fc, the\n"
+    "downsampling and the 6 backbone convs per group from its 18 convs in order,\n"
+    "the NAS ops afresh; e.g. the teacher of a data-free run), output {dir}.\n"
     "See configs/nasb/.\n";
 
 typedef struct {
@@ -78,6 +81,7 @@ typedef struct {
     float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
     int nmean, nstd;
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
+    const char *backbone_from; /* a trained ResNet-20 (model.json) the pretraining's backbone starts from */
     /* source generator (gsrc.gen_path set): data-free NASB; gsrc.batches
      * weight (and alpha) batches per search epoch, and the generator trains
      * on during the search too with $.source.update */
@@ -102,8 +106,8 @@ static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON 
 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
 {
-    static const char *const keys[] = {"data", "model", "search", "variants", "pretrain", "finetune", "output", "source",
-                                       NULL};
+    static const char *const keys[] = {"data",   "model",  "search",        "variants", "pretrain", "finetune",
+                                       "output", "source", "backbone_from", NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
     static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
@@ -126,6 +130,20 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     o = nn_json_obj(root, "$", "output", 1, e, &failed);
     if (failed || nn_json_str(o, "$.output", "dir", 1, &c->out, e)) return NN_ERR;
     c->model = cJSON_GetObjectItem(root, "model");
+    if (nn_json_str(root, "$", "backbone_from", 0, &c->backbone_from, e)) return NN_ERR;
+    if (c->backbone_from) {
+        const char *z = NULL;
+        if (c->model && (cJSON_GetObjectItem(c->model, "init_from") || nn_json_str(c->model, "$.model", "zoo", 0, &z, e) ||
+                         !z || strcmp(z, "bireal_resnet20")))
+            return nn_fail(e, "$.backbone_from: for the search's networks or model {zoo: bireal_resnet20} (no init_from)");
+        char sp[1300];
+        snprintf(sp, sizeof sp, "%s", c->backbone_from);
+        char *dot = strrchr(sp, '.');
+        if (!dot || strcmp(dot, ".json")) return nn_fail(e, "$.backbone_from: '%s' is not a model.json", c->backbone_from);
+        strcpy(dot, ".safetensors");
+        if (!nn_file_exists(c->backbone_from) || !nn_file_exists(sp))
+            return nn_fail(e, "$.backbone_from: '%s' or its .safetensors is missing", c->backbone_from);
+    }
     s = nn_json_obj(root, "$", "search", 0, e, &failed);
     if (failed) return NN_ERR;
     if (s) {
@@ -529,6 +547,38 @@ out:
     return rc;
 }
 
+/* model's init_from and init_rename for a backbone from a ResNet-20
+ * (layer<s>.<b>.{a,b}: each block's two convs and their BNs, its
+ * downsampling, stem and fc): its 18 convs become the chain of binary
+ * convs one after the other, in the NASB cells (cell<s>.n0, then
+ * n1..n5.backbone; a V3 cell's second branch starts afresh) or in Bi-Real's
+ * layers (layer<s>.0..5). The shortcuts differ (one conv here, two there;
+ * hardtanh for ReLU), so this is a start, not the ResNet-20's function. */
+static void add_backbone_init(cJSON *model, const char *from, int bireal)
+{
+    cJSON_AddStringToObject(model, "init_from", from);
+    cJSON *r = cJSON_AddObjectToObject(model, "init_rename");
+    char gk[64], fk[64];
+    cJSON_AddStringToObject(r, "stem.", "stem.");
+    cJSON_AddStringToObject(r, "fc.", "fc.");
+    for (int c = 1; c <= NASB_CELLS; c++)
+        for (int k = 0; k < NASB_NODES; k++) { /* 6 convs per group: node 0 and the 5 backbone nodes */
+            if (bireal)
+                snprintf(gk, sizeof gk, "layer%d.%d.", c, k);
+            else if (k == 0)
+                snprintf(gk, sizeof gk, "cell%d.n0.", c);
+            else
+                snprintf(gk, sizeof gk, "cell%d.n%d.backbone.", c, k);
+            snprintf(fk, sizeof fk, "layer%d.%d.%c.", c, k / 2, k % 2 ? 'b' : 'a');
+            cJSON_AddStringToObject(r, gk, fk);
+            if (k == 0 && c > 1) { /* the downsampling shortcut (longer prefix than the unit's) */
+                snprintf(gk + strlen(gk), sizeof gk - strlen(gk), "down.");
+                snprintf(fk, sizeof fk, "layer%d.0.down.", c);
+                cJSON_AddStringToObject(r, gk, fk);
+            }
+        }
+}
+
 /* Stages 2 and 3 as `datafree train` runs with generated configs. */
 static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *stage, const cJSON *model, const char *dir,
                        const char *what)
@@ -608,6 +658,7 @@ int run_nasb(int argc, char **argv)
         }
         cJSON *mf = cJSON_Duplicate(mp, 1);
         cJSON_AddStringToObject(mp, "precision", "float");
+        if (cfg.backbone_from) add_backbone_init(mp, cfg.backbone_from, cfg.model != NULL);
         char pm[1400];
         snprintf(pm, sizeof pm, "%s/model.json", pre);
         cJSON_AddStringToObject(mf, "init_from", pm);

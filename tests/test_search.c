@@ -867,10 +867,86 @@ static void test_nasb_pipeline(void **s)
     assert_non_null(strstr(TU_OUT, "target c only"));
 }
 
+/* max |a - b| over tensor na of file fa and nb of file fb (same shape) */
+static double st_diff(const char *fa, const char *na, const char *fb, const char *nb)
+{
+    nn_st_file a, b;
+    nn_err e = {0};
+    assert_int_equal(nn_st_open(&a, fa, &e), 0);
+    assert_int_equal(nn_st_open(&b, fb, &e), 0);
+    int nda, ndb, sa[4], sb[4];
+    const float *x = nn_st_get(&a, na, &nda, sa, &e), *y = nn_st_get(&b, nb, &ndb, sb, &e);
+    if (!x || !y) print_error("%s\n", e.msg);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(nda, ndb);
+    size_t n = 1;
+    for (int d = 0; d < nda; d++) assert_int_equal(sa[d], sb[d]), n *= (size_t)sa[d];
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i] - y[i]));
+    nn_st_close(&a), nn_st_close(&b);
+    return m;
+}
+
+/* backbone_from: the pretraining of a NASB network and of Bi-Real starts
+ * from a ResNet-20's weights, its blocks' convs one after the other along
+ * the binary-conv chain; at a learning rate of 1e-12 they stay as loaded,
+ * and the NAS cell's own ops keep their fresh initialisation */
+static void test_backbone_init(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) skip();
+    nn_err e = {0};
+    tu_sh("rm -rf /tmp/datafree_bb && mkdir -p /tmp/datafree_bb");
+    nn_graph *t = nn_zoo_build("resnet20", 1, 28, 28, 10, 7, &e);
+    assert_non_null(t);
+    nn_graph_init_params(t, 7, NN_INIT_KAIMING);
+    assert_int_equal(nn_graph_save(t, "/tmp/datafree_bb/teacher.json", &e), 0);
+    nn_graph_free(t);
+    const char *stage = "{\"train\":{\"epochs\":1,\"batch_size\":32,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":1e-12,"
+                        "\"momentum\":0,\"weight_decay\":0}}";
+    char cfg[2048];
+    for (int bireal = 0; bireal < 2; bireal++) {
+        snprintf(cfg, sizeof cfg,
+                 "{\"data\":{\"path\":\"%s\",\"train_limit\":64,\"test_limit\":64},%s\"search\":{\"epochs\":1,"
+                 "\"batch_size\":16},\"backbone_from\":\"/tmp/datafree_bb/teacher.json\",\"pretrain\":%s,"
+                 "\"finetune\":%s,\"output\":{\"dir\":\"/tmp/datafree_bb/%s\"}}",
+                 data, bireal ? "\"model\":{\"zoo\":\"bireal_resnet20\"}," : "", stage, stage, bireal ? "bireal" : "nasb");
+        tu_write_text("/tmp/datafree_bb/c.json", cfg);
+        assert_int_equal(tu_sh("%s nasb /tmp/datafree_bb/c.json", tu_bin()), 0);
+    }
+    static const char *const pairs[][3] = {
+        /* NASB name, Bi-Real name, ResNet-20 name */
+        {"stem.conv.weight", "stem.conv.weight", "stem.conv.weight"},
+        {"cell1.n0.conv.weight", "layer1.0.conv.weight", "layer1.0.a.conv.weight"},
+        {"cell1.n1.backbone.conv.weight", "layer1.1.conv.weight", "layer1.0.b.conv.weight"},
+        {"cell2.n0.down.conv.weight", "layer2.0.down.conv.weight", "layer2.0.down.conv.weight"},
+        {"cell2.n3.backbone.bn.weight", "layer2.3.bn.weight", "layer2.1.b.bn.weight"},
+        {"cell3.n4.backbone.bn.bias", "layer3.4.bn.bias", "layer3.2.a.bn.bias"},
+        {"cell3.n5.backbone.conv.weight", "layer3.5.conv.weight", "layer3.2.b.conv.weight"},
+        {"fc.weight", "fc.weight", "fc.weight"}};
+    const char *tf = "/tmp/datafree_bb/teacher.safetensors";
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        assert_true(st_diff("/tmp/datafree_bb/nasb/v1/pretrain/model.safetensors", pairs[i][0], tf, pairs[i][2]) < 1e-6);
+        assert_true(st_diff("/tmp/datafree_bb/bireal/pretrain/model.safetensors", pairs[i][1], tf, pairs[i][2]) < 1e-6);
+    }
+    /* not the same start elsewhere: two different teacher convs differ */
+    assert_true(st_diff(tf, "layer1.0.a.conv.weight", tf, "layer1.0.b.conv.weight") > 1e-2);
+    /* a missing teacher is refused before anything runs */
+    tu_refuses("nasb", "/tmp/datafree_bb/bad.json",
+               "{\"data\":{\"path\":\"x\"},\"backbone_from\":\"/tmp/datafree_bb/none.json\",\"pretrain\":{\"train\":{\"epochs\":1},"
+               "\"optim\":{\"lr\":0.1}},\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},\"output\":{\"dir\":"
+               "\"/tmp/datafree_bb/bad\"}}",
+               "$.backbone_from: '/tmp/datafree_bb/none.json' or its .safetensors is missing");
+    assert_false(nn_file_exists("/tmp/datafree_bb/bad"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_cost_budget), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
-                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_nasb_pipeline)};
+                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_nasb_pipeline),
+                                       cmocka_unit_test(test_backbone_init)};
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
