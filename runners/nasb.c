@@ -662,7 +662,10 @@ int run_nasb(int argc, char **argv)
         char pm[1400];
         snprintf(pm, sizeof pm, "%s/model.json", pre);
         cJSON_AddStringToObject(mf, "init_from", pm);
-        const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, "pretrain (full precision)") ||
+        char what[1400];
+        snprintf(what, sizeof what, "pretrain (full precision%s%.1300s)", cfg.backbone_from ? ", backbone from " : "",
+                 cfg.backbone_from ? cfg.backbone_from : "");
+        const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, what) ||
                         train_stage(&cfg, &ra, cfg.finetune, mf, fin, "finetune (binary)");
         cJSON_Delete(mp);
         cJSON_Delete(mf);

@@ -915,6 +915,7 @@ static void test_backbone_init(void **s)
                  data, bireal ? "\"model\":{\"zoo\":\"bireal_resnet20\"}," : "", stage, stage, bireal ? "bireal" : "nasb");
         tu_write_text("/tmp/datafree_bb/c.json", cfg);
         assert_int_equal(tu_sh("%s nasb /tmp/datafree_bb/c.json", tu_bin()), 0);
+        assert_non_null(strstr(TU_OUT, "pretrain (full precision, backbone from /tmp/datafree_bb/teacher.json)"));
     }
     static const char *const pairs[][3] = {
         /* NASB name, Bi-Real name, ResNet-20 name */
