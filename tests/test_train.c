@@ -60,6 +60,12 @@ static void test_config_errors(void **s)
     snprintf(j, sizeof j, "{\"model\":{\"graph\":{\"input\":[1,28,28],\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\","
              "\"out_channels\":4,\"kernel\":31}]}},%s,\"train\":{\"epochs\":1},%s}", ok_data, rest);
     if (tu_fmnist()) expect_config_error(j, "$.model.graph: node 'c': kernel 31");
+    snprintf(j, sizeof j, "{\"model\":{\"zoo\":\"resnet20\",\"init_rename\":{\"a.\":\"b.\"}},%s,\"train\":{\"epochs\":1},%s}",
+             ok_data, rest);
+    expect_config_error(j, "$.model.init_rename: only with \"init_from\"");
+    snprintf(j, sizeof j, "{\"model\":{\"zoo\":\"resnet20\",\"init_from\":\"m.json\",\"init_rename\":{\"a.\":3}},%s,"
+             "\"train\":{\"epochs\":1},%s}", ok_data, rest);
+    expect_config_error(j, "$.model.init_rename.a.: a file-name prefix string");
     expect_config_error("{\"model\": {\"zoo\": \"resnet20\"},\n \"data\": }", "datafree_bad.json:2: invalid JSON");
     assert_int_equal(sh("%s train /tmp/does_not_exist.json", tu_bin()), 1);
     assert_non_null(strstr(OUT, "/tmp/does_not_exist.json: cannot open"));
