@@ -146,6 +146,11 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
         if (ren) { /* a partial load, the names mapped (e.g. a ResNet's blocks onto a NASB backbone) */
             const int nr = cJSON_GetArraySize(ren);
             nn_rename *rn = malloc(sizeof *rn * (size_t)nr);
+            if (!rn) {
+                nn_fail(e, "%s.init_rename: out of memory", path);
+                nn_graph_free(g);
+                return NULL;
+            }
             int k = 0;
             for (const cJSON *r = ren->child; r; r = r->next, k++) rn[k].graph = r->string, rn[k].file = r->valuestring;
             bad = nn_graph_load_params_renamed(g, sp, rn, nr, &loaded, e);

@@ -143,6 +143,15 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
         strcpy(dot, ".safetensors");
         if (!nn_file_exists(c->backbone_from) || !nn_file_exists(sp))
             return nn_fail(e, "$.backbone_from: '%s' or its .safetensors is missing", c->backbone_from);
+        cJSON *bj = nn_json_load(c->backbone_from, e); /* the mapping is ResNet-20's: another net would load in part */
+        if (!bj) return NN_ERR;
+        const cJSON *nm = cJSON_GetObjectItem(bj, "name");
+        const int ok = cJSON_IsString(nm) && !strcmp(nm->valuestring, "resnet20");
+        if (!ok)
+            nn_fail(e, "$.backbone_from: '%s' is a %s network, not a resnet20", c->backbone_from,
+                    cJSON_IsString(nm) ? nm->valuestring : "nameless");
+        cJSON_Delete(bj);
+        if (!ok) return NN_ERR;
     }
     s = nn_json_obj(root, "$", "search", 0, e, &failed);
     if (failed) return NN_ERR;

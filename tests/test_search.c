@@ -941,6 +941,17 @@ static void test_backbone_init(void **s)
                "\"/tmp/datafree_bb/bad\"}}",
                "$.backbone_from: '/tmp/datafree_bb/none.json' or its .safetensors is missing");
     assert_false(nn_file_exists("/tmp/datafree_bb/bad"));
+    /* and so is a network of another layout, which would load only in part */
+    t = nn_zoo_build("vgg_small", 1, 28, 28, 10, 7, &e);
+    assert_non_null(t);
+    assert_int_equal(nn_graph_save(t, "/tmp/datafree_bb/vgg.json", &e), 0);
+    nn_graph_free(t);
+    tu_refuses("nasb", "/tmp/datafree_bb/bad.json",
+               "{\"data\":{\"path\":\"x\"},\"backbone_from\":\"/tmp/datafree_bb/vgg.json\",\"pretrain\":{\"train\":{\"epochs\":1},"
+               "\"optim\":{\"lr\":0.1}},\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},\"output\":{\"dir\":"
+               "\"/tmp/datafree_bb/bad\"}}",
+               "$.backbone_from: '/tmp/datafree_bb/vgg.json' is a vgg_small network, not a resnet20");
+    assert_false(nn_file_exists("/tmp/datafree_bb/bad"));
 }
 
 int main(void)
