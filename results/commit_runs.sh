@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 find results/runs -name metrics.jsonl -o -name dataset.safetensors | while read -r f; do
   d=$(dirname "$f")/
   for x in config.json stage.json metrics.jsonl progress.jsonl result.json integer.json export.json estimate.json table.md grid.png \
-           genotype.json genotype_v1.json genotype_v2.json genotype_v4.json genotype_v5.json alpha.jsonl alpha.svg; do
+           genotype.json genotype_v1.json genotype_v2.json genotype_v3.json genotype_v4.json genotype_v5.json alpha.jsonl alpha.svg; do
     [ -f "$d$x" ] && git add -f "$d$x"
   done
   for x in "$d"*.dot "$d"*.svg; do [ -f "$x" ] && git add -f "$x"; done

@@ -122,7 +122,12 @@ out, base = table([
 for name, label in [
         ("nasb_datafree_s1", "data-free NASB ResNet-20 (every batch from a generator reconstructed from the ResNet-20 teacher, frozen)"),
         ("nasb_datafree_adv_s1", "data-free NASB ResNet-20, the generator trained on adversarially (`source.update`)"),
-        ("trials/nasb_datafree_archlr0.003_s1", "data-free NASB ResNet-20, frozen generator")]:
+        ("trials/nasb_datafree_archlr0.003_s1", "data-free NASB ResNet-20, frozen generator"),
+        # the same search (search/ copied), the pretraining's backbone started from the teacher's weights
+        # (backbone_from; stop 27), at the table's SGD 0.1 and at 0.01
+        ("trials/nasb_datafree_bb_s1", "data-free NASB ResNet-20, frozen generator, backbone started from the teacher (`backbone_from`)"),
+        ("trials/nasb_datafree_bb_lr0.01_s1",
+         "data-free NASB ResNet-20, frozen generator, backbone started from the teacher, pretraining SGD 0.01")]:
     if arch_lr(f"{R}/{name}") not in (None, table_lr):
         label += f", alpha Adam {arch_lr(f'{R}/{name}'):g}"
     l, v = row(label, [f"{R}/{name}/v1"], [f"{R}/{name}/search"])
@@ -159,7 +164,10 @@ warm, basew = table([
         # V5 (8 ops kept for a cell's output node, 6 for the others), derived from the alphas nasb_s<seed>'s search
         # logged (its search/ holds copies of that alpha.jsonl; datafree nasb --resume derives without a checkpoint)
         ("NASB-V5 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v5free_warmup_s{s}/v5" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_v5free_warmup_s{s}/search" for s in (1, 2, 3)])])
+         [f"{R}/trials/nasb_v5free_warmup_s{s}/search" for s in (1, 2, 3)]),
+        # V3 (two parallel copies of V1's cells, summed), derived like V5 from nasb_s<seed>'s logged alphas (stop 27)
+        ("NASB-V3 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v3free_warmup_s{s}/v3" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v3free_warmup_s{s}/search" for s in (1, 2, 3)])])
 # The warmed-up rows again, the binarized finetuning distilled from the full-precision ResNet-20 (a trial:
 # CE + 2.5 T^2 KL at T 4 to results/runs/nasb/fp_resnet20's logits, the finetune block's source); each run
 # folder's search/ and pretrain/ are copies of the warmed-up run's (same config and seed up to the finetuning):
@@ -223,7 +231,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
         f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
                 "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
                 "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
-                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free}_warmup_s<seed>.json`; Bi-Real and NASB also with seeds 4 and 5, NASB's searched in its own run folder; `nasb_sel_warmup_s{1,3,4,5}.json` train the search that `results/nasb_select.sh` chose among the five on the 30,000 held-out training images, nasb_s2's, with the other seeds; V5's `search/` holds copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
+                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free,nasb_v3free}_warmup_s<seed>.json`; Bi-Real and NASB also with seeds 4 and 5, NASB's searched in its own run folder; `nasb_sel_warmup_s{1,3,4,5}.json` train the search that `results/nasb_select.sh` chose among the five on the 30,000 held-out training images, nasb_s2's, with the other seeds; V3's and V5's `search/` hold copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
                 "against a Bi-Real warmed up alike:\n\n"
                 + HDR + "\n".join(warm) + "\n")
     if any("not run yet" not in b for b in kd):
@@ -281,6 +289,17 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                     "between epochs and seeds; " + ("the generator trained on helps the full-precision network on "
                     "average, not (at this budget) the binary one" if fpa > fpf + 1 else "the generator trained on "
                     "helps neither reliably at this budget") + ", and neither comes near training on the real images.")
+        bb = [(n, lr, stage(f"trials/{n}/v1", "pretrain"), stage(f"trials/{n}/v1", "finetune"))
+              for n, lr in (("nasb_datafree_bb_s1", "0.1"), ("nasb_datafree_bb_lr0.01_s1", "0.01"))]
+        bb = [x for x in bb if x[2] and x[3]]
+        if bb:  # the teacher's weights as the backbone's start (backbone_from)
+            f.write(" Nor does GDFQ's advantage carry over by starting the derived network's backbone from the teacher's "
+                    "weights (`backbone_from`: the stem, the 18 convs in order along the 18 binary-conv units, the "
+                    "downsampling and fc; the NAS ops afresh; the search as `trials/nasb_datafree_archlr0.003_s1`'s): "
+                    + "; ".join(f"pretraining at SGD {lr}, {100 * p['test_acc']:.2f} % / {100 * q['test_acc']:.2f} %"
+                                for _, lr, p, q in bb)
+                    + ". The Bi-Real-style units (one conv per shortcut, hardtanh) do not compute the ResNet-20's "
+                    "function from its weights, so the generator's narrow batches still decide what the network learns.")
         f.write("\n")
 os.replace("results/nasb_fmnist.md.tmp", "results/nasb_fmnist.md")
 print(open("results/nasb_fmnist.md").read())
