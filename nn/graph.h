@@ -215,5 +215,7 @@ typedef struct nn_rename {
 } nn_rename;
 int nn_graph_load_params_renamed(nn_graph *g, const char *path, const nn_rename *rn, int nr, int *loaded, nn_err *e);
 int nn_graph_save_params(const nn_graph *g, const char *path, nn_err *e);
+/* The weights file beside a model.json: its extension made .safetensors. */
+void nn_graph_params_path(const char *json_path, char *out, size_t n);
 
 #endif

@@ -318,7 +318,7 @@ fail:
 }
 
 /* "dir/model.json" -> "dir/model.safetensors" */
-static void params_path(const char *json_path, char *out, size_t n)
+void nn_graph_params_path(const char *json_path, char *out, size_t n)
 {
     snprintf(out, n, "%s", json_path);
     char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
@@ -375,8 +375,9 @@ static int load_params(nn_graph *g, const char *path, const nn_rename *rn, int n
         for (int k = 0; same && k < nd; k++) same = sh[k] == p->t.shape[k];
         if (!same) {
             char want[64];
-            nn_fail(e, "%s: tensor '%s' has %d dims [%d,%d,%d,%d], the graph expects %s", path, p->name, nd, sh[0],
-                    nd > 1 ? sh[1] : 0, nd > 2 ? sh[2] : 0, nd > 3 ? sh[3] : 0, nn_shape_str(&p->t, want, sizeof want));
+            nn_fail(e, "%s: tensor '%s' has %d dims [%d,%d,%d,%d], the graph expects %s%s%s", path, rn ? src : p->name, nd,
+                    sh[0], nd > 1 ? sh[1] : 0, nd > 2 ? sh[2] : 0, nd > 3 ? sh[3] : 0, nn_shape_str(&p->t, want, sizeof want),
+                    rn ? " for " : "", rn ? p->name : "");
             nn_st_close(&f);
             return NN_ERR;
         }
@@ -398,7 +399,7 @@ int nn_graph_load_params_renamed(nn_graph *g, const char *path, const nn_rename 
 int nn_graph_save(const nn_graph *g, const char *json_path, nn_err *e)
 {
     char pp[1024];
-    params_path(json_path, pp, sizeof pp);
+    nn_graph_params_path(json_path, pp, sizeof pp);
     if (nn_graph_save_params(g, pp, e)) return NN_ERR;
     cJSON *j = nn_graph_to_json(g);
     char *s = cJSON_Print(j);
@@ -420,7 +421,7 @@ nn_graph *nn_graph_load(const char *json_path, nn_err *e)
     cJSON_Delete(j);
     if (!g) return NULL;
     char pp[1024];
-    params_path(json_path, pp, sizeof pp);
+    nn_graph_params_path(json_path, pp, sizeof pp);
     if (nn_graph_load_params(g, pp, e)) {
         nn_graph_free(g);
         return NULL;

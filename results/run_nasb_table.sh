@@ -298,8 +298,8 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                     "downsampling and fc; the NAS ops afresh; the search as `trials/nasb_datafree_archlr0.003_s1`'s): "
                     + "; ".join(f"pretraining at SGD {lr}, {100 * p['test_acc']:.2f} % / {100 * q['test_acc']:.2f} %"
                                 for _, lr, p, q in bb)
-                    + ". The Bi-Real-style units (one conv per shortcut, hardtanh) do not compute the ResNet-20's "
-                    "function from its weights, so the generator's narrow batches still decide what the network learns.")
+                    + " (one seed each). Likely why: the Bi-Real-style units (one conv per shortcut, hardtanh) do not "
+                    "compute the ResNet-20's function from its weights, so the network does not start as the teacher.")
         f.write("\n")
 os.replace("results/nasb_fmnist.md.tmp", "results/nasb_fmnist.md")
 print(open("results/nasb_fmnist.md").read())

@@ -139,9 +139,7 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
     if (prec && !strcmp(prec, "float")) to_float(g);
     if (from) { /* parameters by name from a trained model (its .safetensors beside the .json) */
         char sp[1200];
-        snprintf(sp, sizeof sp, "%s", from);
-        char *dot = strrchr(sp, '.');
-        if (dot && !strcmp(dot, ".json")) strcpy(dot, ".safetensors");
+        nn_graph_params_path(from, sp, sizeof sp);
         int bad, loaded = 0;
         if (ren) { /* a partial load, the names mapped (e.g. a ResNet's blocks onto a NASB backbone) */
             const int nr = cJSON_GetArraySize(ren);

@@ -934,12 +934,37 @@ static void test_backbone_init(void **s)
     }
     /* not the same start elsewhere: two different teacher convs differ */
     assert_true(st_diff(tf, "layer1.0.a.conv.weight", tf, "layer1.0.b.conv.weight") > 1e-2);
+    { /* the loader itself: partial (only the renamed prefixes load, the rest keeps its values), and a
+       * shape mismatch names the file's tensor and the graph's parameter */
+        nn_graph *r = nn_zoo_build("resnet20", 1, 28, 28, 10, 9, &e);
+        assert_non_null(r);
+        nn_graph_init_params(r, 9, NN_INIT_KAIMING);
+        nn_param *stem = NULL, *l1 = NULL;
+        for (int i = 0; i < r->np; i++) {
+            if (!strcmp(r->params[i].name, "stem.conv.weight")) stem = &r->params[i];
+            if (!strcmp(r->params[i].name, "layer1.0.a.conv.weight")) l1 = &r->params[i];
+        }
+        assert_non_null(stem);
+        assert_non_null(l1);
+        const float l1v = l1->t.data[0], stv = stem->t.data[0];
+        const nn_rename keep[] = {{"stem.", "stem."}};
+        int loaded = -1;
+        assert_int_equal(nn_graph_load_params_renamed(r, tf, keep, 1, &loaded, &e), NN_OK);
+        assert_int_equal(loaded, 5); /* the conv weight, the BN's weight, bias and running mean and variance */
+        assert_true(stem->t.data[0] != stv);
+        assert_true(l1->t.data[0] == l1v);
+        const nn_rename wrong[] = {{"layer1.0.a.", "layer2.1.a."}};
+        assert_int_equal(nn_graph_load_params_renamed(r, tf, wrong, 1, &loaded, &e), NN_ERR);
+        assert_non_null(strstr(e.msg, "tensor 'layer2.1.a.conv.weight'"));
+        assert_non_null(strstr(e.msg, "for layer1.0.a.conv.weight"));
+        nn_graph_free(r);
+    }
     /* a missing teacher is refused before anything runs */
     tu_refuses("nasb", "/tmp/datafree_bb/bad.json",
                "{\"data\":{\"path\":\"x\"},\"backbone_from\":\"/tmp/datafree_bb/none.json\",\"pretrain\":{\"train\":{\"epochs\":1},"
                "\"optim\":{\"lr\":0.1}},\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},\"output\":{\"dir\":"
                "\"/tmp/datafree_bb/bad\"}}",
-               "$.backbone_from: '/tmp/datafree_bb/none.json' or its .safetensors is missing");
+               "$.backbone_from: /tmp/datafree_bb/none.json: cannot open");
     assert_false(nn_file_exists("/tmp/datafree_bb/bad"));
     /* and so is a network of another layout, which would load only in part */
     t = nn_zoo_build("vgg_small", 1, 28, 28, 10, 7, &e);
