@@ -12,25 +12,29 @@ int nn_zb_sign(nn_graph *g, const char *name, int in)
     return nn_g_add_node(g, &s);
 }
 
-int nn_zb_bconv_bn(nn_graph *g, const char *name, int s, int oc, int k, int stride, int dil, int wbin)
+int nn_zb_bconv_bn(nn_graph *g, const char *name, int s, int oc, int k, int stride, int dil, int wbin, int relu)
 {
     char b[NN_NAME_LEN];
     nn_gnode c = nn_gnode_default("", NN_OP_CONV, s);
     snprintf(c.name, sizeof c.name, "%s.conv", name);
     c.out_channels = oc, c.kernel = k, c.stride = stride, c.dilation = dil, c.pad = dil * (k / 2), c.wbin = wbin;
     int x = nn_g_add_node(g, &c);
+    if (relu) {
+        snprintf(b, sizeof b, "%s.relu", name);
+        x = nn_g_act(g, b, NN_OP_RELU, x);
+    }
     snprintf(b, sizeof b, "%s.bn", name);
     return nn_g_bn(g, b, x);
 }
 
-int nn_zb_bireal_unit(nn_graph *g, const char *name, int x, int sgn, int ic, int oc, int stride)
+int nn_zb_bireal_unit(nn_graph *g, const char *name, int x, int sgn, int ic, int oc, int stride, int relu)
 {
     char b[NN_NAME_LEN];
     if (sgn < 0) {
         snprintf(b, sizeof b, "%s.sign", name);
         sgn = nn_zb_sign(g, b, x);
     }
-    int y = nn_zb_bconv_bn(g, name, sgn, oc, 3, stride, 1, 1), sc = x;
+    int y = nn_zb_bconv_bn(g, name, sgn, oc, 3, stride, 1, 1, relu), sc = x;
     if (stride != 1 || ic != oc) {
         snprintf(b, sizeof b, "%s.down.pool", name);
         nn_gnode p = nn_gnode_default(b, NN_OP_AVGPOOL, x);
@@ -83,7 +87,7 @@ static void bireal_resnet(nn_graph *g, const zb_layout *L)
         for (int u = 0; u < 2 * L->blocks; u++) { /* a basic block = 2 binary convs, each its own unit */
             const int oc = L->width0 << s, stride = s > 0 && u == 0 ? 2 : 1;
             snprintf(name, sizeof name, "layer%d.%d", s + 1, u);
-            x = nn_zb_bireal_unit(g, name, x, -1, ch, oc, stride);
+            x = nn_zb_bireal_unit(g, name, x, -1, ch, oc, stride, 0);
             ch = oc;
         }
     nn_zb_head(g, x);
@@ -100,11 +104,11 @@ static void xnor_resnet(nn_graph *g, const zb_layout *L)
             snprintf(b, sizeof b, "%s.a.sign", name);
             int y = nn_zb_sign(g, b, x);
             snprintf(b, sizeof b, "%s.a", name);
-            y = nn_zb_bconv_bn(g, b, y, oc, 3, stride, 1, 2);
+            y = nn_zb_bconv_bn(g, b, y, oc, 3, stride, 1, 2, 0);
             snprintf(b, sizeof b, "%s.b.sign", name);
             y = nn_zb_sign(g, b, y);
             snprintf(b, sizeof b, "%s.b", name);
-            y = nn_zb_bconv_bn(g, b, y, oc, 3, 1, 1, 2);
+            y = nn_zb_bconv_bn(g, b, y, oc, 3, 1, 1, 2, 0);
             int sc = x;
             if (stride != 1 || ch != oc) {
                 snprintf(b, sizeof b, "%s.down.conv", name);

@@ -10,12 +10,14 @@
 /* sign(x), ApproxSign backward. */
 int nn_zb_sign(nn_graph *g, const char *name, int in);
 /* BN(binary conv k x k of the sign tensor s): stride, dilation, "same"
- * padding; wbin 1 (s per layer) or 2 (per output channel). */
-int nn_zb_bconv_bn(nn_graph *g, const char *name, int s, int oc, int k, int stride, int dil, int wbin);
+ * padding; wbin 1 (s per layer) or 2 (per output channel); relu: a ReLU
+ * between conv and BN (name.relu; NASB's Conv -> ReLU -> BN order). */
+int nn_zb_bconv_bn(nn_graph *g, const char *name, int s, int oc, int k, int stride, int dil, int wbin, int relu);
 /* Bi-Real unit: BN(bconv3x3(sign(x))) + shortcut, the shortcut x itself or,
  * when stride or width change, BN(conv1x1(avgpool2x2(x))) in full precision.
- * sgn: the sign node of x if the caller has one (else -1: made here). */
-int nn_zb_bireal_unit(nn_graph *g, const char *name, int x, int sgn, int ic, int oc, int stride);
+ * sgn: the sign node of x if the caller has one (else -1: made here); relu
+ * as nn_zb_bconv_bn's. */
+int nn_zb_bireal_unit(nn_graph *g, const char *name, int x, int sgn, int ic, int oc, int stride, int relu);
 /* The full-precision stem (conv3x3 16 + BN) and head (GAP + FC). */
 int nn_zb_stem(nn_graph *g);
 void nn_zb_head(nn_graph *g, int x);

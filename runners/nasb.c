@@ -53,7 +53,8 @@ static const char *nasb_help =
     "  --stop-after N  stop after N search epochs of this invocation\n"
     "  --json          print the result as one JSON object\n\n"
     "Config keys: data {path, mean, std, train_limit, test_limit, augment}, model\n"
-    "{zoo} (a baseline instead of the search), search {epochs 4, batch_size 64,\n"
+    "{zoo, or zoo nasb_resnet20 with a genotype} (a baseline instead of the\n"
+    "search), search {epochs 4, batch_size 64,\n"
     "val_fraction 0.5, seed 1, weights (SGD) {lr 0.01, momentum 0.9, weight_decay\n"
     "5e-4}, arch (Adam) {lr 0.03, beta1 0.5, beta2 0.999, weight_decay 1e-3},\n"
     "flops_budget (derived networks at most this times the backbone's Flops,\n"
@@ -71,7 +72,9 @@ static const char *nasb_help =
     "is never read, data.path's test split only for evaluation), backbone_from (a\n"
     "trained ResNet-20's model.json: the pretraining starts the stem, fc, the\n"
     "downsampling and the 6 backbone convs per group from its 18 convs in order,\n"
-    "the NAS ops afresh; e.g. the teacher of a data-free run), output {dir}.\n"
+    "the NAS ops afresh; e.g. the teacher of a data-free run), bconv_relu (true:\n"
+    "every binary conv of the derived networks as Conv -> ReLU -> BN, the order\n"
+    "seed 003 pretrains and finetunes NASB in; the genotypes say so), output {dir}.\n"
     "See configs/nasb/.\n";
 
 typedef struct {
@@ -80,6 +83,7 @@ typedef struct {
     float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
     float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
     int nmean, nstd;
+    int bconv_relu; /* derived networks' binary convs as Conv -> ReLU -> BN (seed 003's order) */
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
     const char *backbone_from; /* a trained ResNet-20 (model.json) the pretraining's backbone starts from */
     /* source generator (gsrc.gen_path set): data-free NASB; gsrc.batches
@@ -107,7 +111,7 @@ static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
 {
     static const char *const keys[] = {"data",   "model",  "search",        "variants", "pretrain", "finetune",
-                                       "output", "source", "backbone_from", NULL};
+                                       "output", "source", "backbone_from", "bconv_relu", NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
     static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
@@ -130,7 +134,11 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     o = nn_json_obj(root, "$", "output", 1, e, &failed);
     if (failed || nn_json_str(o, "$.output", "dir", 1, &c->out, e)) return NN_ERR;
     c->model = cJSON_GetObjectItem(root, "model");
-    if (nn_json_str(root, "$", "backbone_from", 0, &c->backbone_from, e)) return NN_ERR;
+    if (nn_json_str(root, "$", "backbone_from", 0, &c->backbone_from, e) ||
+        nn_json_bool(root, "$", "bconv_relu", 0, &c->bconv_relu, e))
+        return NN_ERR;
+    if (c->bconv_relu && c->model)
+        return nn_fail(e, "$.bconv_relu: for the search's derived networks (a baseline: a genotype with \"bconv_relu\": true)");
     if (c->backbone_from) {
         const char *z = NULL;
         if (c->model && (cJSON_GetObjectItem(c->model, "init_from") || nn_json_str(c->model, "$.model", "zoo", 0, &z, e) ||
@@ -508,6 +516,7 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
         for (int v = cfg->nvar - 1; v >= 0 && !bad; v--) { /* variants[0] last: its file marks the stage done */
             srch_genotype gt;
             bad = nasb_derive(alpha, cfg->variants[v], &gt, &e);
+            gt.bconv_relu = cfg->bconv_relu;
             if (!bad && cfg->flops_budget > 0) { /* V3's branches each pay the backbone units and the ops */
                 srch_genotype bare = {.n = 0, .branches = gt.branches};
                 nn_graph *bb = nasb_build(C, H, W, K, 1, &bare, &e);
@@ -653,6 +662,20 @@ int run_nasb(int argc, char **argv)
         snprintf(geno, sizeof geno, "%s/search/genotype_v%d.json", cfg.out, cfg.variants[v]);
         snprintf(pre, sizeof pre, "%s/pretrain", sub);
         snprintf(fin, sizeof fin, "%s/finetune", sub);
+        if (!cfg.model) { /* a genotype derived before $.bconv_relu changed would train the other network */
+            srch_genotype gt;
+            if (srch_genotype_load(geno, &gt, &e)) {
+                run_error(e.msg);
+                goto out;
+            }
+            if (gt.bconv_relu != cfg.bconv_relu) {
+                snprintf(m, sizeof m, "nasb: %s was derived %s bconv_relu, the config says %s (remove the run folder's "
+                         "search/genotype_v*.json to derive again)", geno, gt.bconv_relu ? "with" : "without",
+                         cfg.bconv_relu ? "true" : "false");
+                run_error(m);
+                goto out;
+            }
+        }
         cJSON *mp = cfg.model ? cJSON_Duplicate(cfg.model, 1) : cJSON_CreateObject();
         if (!cfg.model) {
             cJSON_AddStringToObject(mp, "zoo", "nasb_resnet20");

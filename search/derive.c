@@ -40,7 +40,7 @@ int srch_derive(const srch_edge *edges, int ne, const float *alpha, srch_rule ru
         if (edges[i].to > maxnode) maxnode = edges[i].to;
     }
     g->n = 0;
-    g->branches = 1;
+    g->branches = 1, g->bconv_relu = 0;
     if (rule == SRCH_DERIVE_ARGMAX) {
         for (int i = 0; i < ne; i++) {
             int b = best_op(&edges[i], alpha + off[i], 0, NULL);
@@ -83,6 +83,7 @@ cJSON *srch_genotype_to_json(const srch_genotype *g)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", "datafree.genotype");
     if (g->branches > 1) cJSON_AddNumberToObject(j, "branches", g->branches);
+    if (g->bconv_relu) cJSON_AddBoolToObject(j, "bconv_relu", 1);
     cJSON *a = cJSON_AddArrayToObject(j, "edges");
     for (int i = 0; i < g->n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -96,14 +97,15 @@ cJSON *srch_genotype_to_json(const srch_genotype *g)
 
 int srch_genotype_from_json(const cJSON *j, const char *path, srch_genotype *g, nn_err *e)
 {
-    static const char *const keys[] = {"format", "edges", "branches", "space", NULL}; /* space: free-form */
+    static const char *const keys[] = {"format", "edges", "branches", "bconv_relu", "space", NULL}; /* space: free-form */
     static const char *const ekeys[] = {"from", "to", "op", NULL};
     const char *fmt = NULL;
     if (!cJSON_IsObject(j)) return nn_fail(e, "%s: expected a genotype object", path);
     if (nn_json_check_keys(j, path, keys, e) || nn_json_str(j, path, "format", 1, &fmt, e)) return NN_ERR;
     if (strcmp(fmt, "datafree.genotype")) return nn_fail(e, "%s.format: '%s' is not a datafree genotype", path, fmt);
-    g->branches = 1;
-    if (nn_json_int(j, path, "branches", 0, &g->branches, e)) return NN_ERR;
+    g->branches = 1, g->bconv_relu = 0;
+    if (nn_json_int(j, path, "branches", 0, &g->branches, e) || nn_json_bool(j, path, "bconv_relu", 0, &g->bconv_relu, e))
+        return NN_ERR;
     if (g->branches < 1 || g->branches > SRCH_MAX_BRANCHES)
         return nn_fail(e, "%s.branches: %d (1 to %d)", path, g->branches, SRCH_MAX_BRANCHES);
     const cJSON *a = cJSON_GetObjectItem(j, "edges");

@@ -32,6 +32,7 @@ typedef struct srch_choice {
 typedef struct srch_genotype {
     int n;
     int branches; /* parallel copies of every cell, summed (NASB V3); 1 elsewhere */
+    int bconv_relu; /* NASB: a ReLU between every binary conv and its BN (seed 003's Conv -> ReLU -> BN) */
     srch_choice e[SRCH_MAX_EDGES];
 } srch_genotype;
 
@@ -43,8 +44,8 @@ typedef enum { SRCH_DERIVE_ARGMAX, SRCH_DERIVE_TOPK, SRCH_DERIVE_ONE_PRED } srch
 int srch_derive(const srch_edge *edges, int ne, const float *alpha, srch_rule rule, int k, srch_genotype *g,
                 nn_err *e);
 
-/* {"format": "datafree.genotype", "edges": [{"from": 0, "to": 1, "op": "conv3x3"}, ...]}
- * and "branches": B when B > 1 */
+/* {"format": "datafree.genotype", "edges": [{"from": 0, "to": 1, "op": "conv3x3"}, ...]},
+ * "branches": B when B > 1 and "bconv_relu": true when set */
 cJSON *srch_genotype_to_json(const srch_genotype *g);
 int srch_genotype_from_json(const cJSON *j, const char *path, srch_genotype *g, nn_err *e);
 int srch_genotype_save(const srch_genotype *g, const char *file, nn_err *e);

@@ -46,8 +46,9 @@ static int sign_of(nn_graph *g, cell_state *cs, int i, const char *cell)
     return cs->sign[i];
 }
 
-/* Op k of Table 4.1 on node i of the cell, C channels, same resolution. */
-static int edge_op(nn_graph *g, cell_state *cs, int i, int k, int C, int wbin, const char *name, const char *cell)
+/* Op k of Table 4.1 on node i of the cell, C channels, same resolution;
+ * relu: the genotype's bconv_relu. */
+static int edge_op(nn_graph *g, cell_state *cs, int i, int k, int C, int wbin, int relu, const char *name, const char *cell)
 {
     char b[NN_NAME_LEN];
     const char *op = nasb_ops[k];
@@ -61,16 +62,17 @@ static int edge_op(nn_graph *g, cell_state *cs, int i, int k, int C, int wbin, c
         return nn_g_bn(g, b, x);
     }
     const int kk = op[strlen(op) - 1] - '0', dil = !strncmp(op, "bdil", 4) ? 2 : 1;
-    return nn_zb_bconv_bn(g, name, sign_of(g, cs, i, cell), C, kk, 1, dil, wbin);
+    return nn_zb_bconv_bn(g, name, sign_of(g, cs, i, cell), C, kk, 1, dil, wbin, relu);
 }
 
 /* Nodes 1..5 of cell c from cs->node[0]; returns node 5. */
 static int build_cell(nn_graph *g, cell_state *cs, int c, int oc, int wbin, const srch_genotype *geno, const char *cell)
 {
     char b[NN_NAME_LEN];
+    const int relu = geno && geno->bconv_relu;
     for (int j = 1; j < NASB_NODES; j++) {
         snprintf(b, sizeof b, "%s.n%d.backbone", cell, j);
-        int nj = nn_zb_bireal_unit(g, b, cs->node[j - 1], sign_of(g, cs, j - 1, cell), oc, oc, 1);
+        int nj = nn_zb_bireal_unit(g, b, cs->node[j - 1], sign_of(g, cs, j - 1, cell), oc, oc, 1, relu);
         for (int i = 0; i < j; i++) {
             char en[NN_NAME_LEN];
             snprintf(en, sizeof en, "%s.e%d_%d", cell, i, j);
@@ -81,7 +83,7 @@ static int build_cell(nn_graph *g, cell_state *cs, int c, int oc, int wbin, cons
                 for (int k = 0; k < NASB_NOPS - 1; k++) {
                     char on[NN_NAME_LEN];
                     snprintf(on, sizeof on, "%s.%s", en, nasb_ops[k]);
-                    m.in[m.nin++] = edge_op(g, cs, i, k, oc, wbin, on, cell);
+                    m.in[m.nin++] = edge_op(g, cs, i, k, oc, wbin, 0, on, cell);
                 }
                 m.candidates = NASB_NOPS;
                 t = nn_g_add_node(g, &m);
@@ -94,7 +96,7 @@ static int build_cell(nn_graph *g, cell_state *cs, int c, int oc, int wbin, cons
                 if (s->from != c * NASB_NODES + i || s->to != c * NASB_NODES + j) continue;
                 char on[NN_NAME_LEN];
                 snprintf(on, sizeof on, "%s.%s", en, s->op);
-                t = edge_op(g, cs, i, op_index(s->op), oc, wbin, on, cell);
+                t = edge_op(g, cs, i, op_index(s->op), oc, wbin, relu, on, cell);
                 snprintf(b, sizeof b, "%s.%s.sum", en, s->op);
                 nj = nn_g_add(g, b, nj, t);
             }
@@ -124,7 +126,7 @@ nn_graph *nasb_build(int C, int H, int W, int classes, int wbin, const srch_geno
         const int oc = 16 << c;
         snprintf(cell, sizeof cell, "cell%d", c + 1);
         snprintf(b, sizeof b, "%s.n0", cell);
-        const int n0 = nn_zb_bireal_unit(g, b, x, -1, ch, oc, c > 0 ? 2 : 1);
+        const int n0 = nn_zb_bireal_unit(g, b, x, -1, ch, oc, c > 0 ? 2 : 1, geno && geno->bconv_relu);
         int out = -1, sign0 = -1;
         for (int br = 0; br < nb; br++) { /* V3: parallel copies of nodes 1..5 from one node 0, summed */
             char bcell[24];
@@ -167,7 +169,7 @@ int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e)
     srch_edge edges[NASB_CELLS * NASB_EDGES_PER_CELL];
     const int ne = nasb_edges(edges);
     g->n = 0;
-    g->branches = variant == 3 ? 2 : 1;
+    g->branches = variant == 3 ? 2 : 1, g->bconv_relu = 0;
     for (int to = 0; to < NASB_CELLS * NASB_NODES; to++) {
         if (to % NASB_NODES == 0) continue; /* node 0 has no incoming edges */
         const int out = to % NASB_NODES == NASB_NODES - 1;
@@ -202,7 +204,7 @@ int nasb_derive(const float *alpha, int variant, srch_genotype *g, nn_err *e)
 
 int nasb_op_costs(const nn_graph *supernet, int wbin, double *cost, double *fixed, nn_err *e)
 {
-    srch_genotype none = {.n = 0, .branches = 1};
+    srch_genotype none = {.n = 0, .branches = 1, .bconv_relu = 0};
     nn_graph *b = nasb_build(supernet->in_shape[0], supernet->in_shape[1], supernet->in_shape[2], supernet->num_classes,
                              wbin, &none, e);
     if (!b) return NN_ERR;

@@ -14,7 +14,10 @@
  * nasb_build makes the supernet (genotype NULL: every edge a mix node over
  * the 10 candidates, alpha [1, 10] per edge) or a derived network (only the
  * genotype's (edge, op) pairs, summed into their nodes; nodes 1..5 of every
- * cell built genotype.branches times and summed). */
+ * cell built genotype.branches times and summed; with genotype.bconv_relu
+ * every binary conv, backbone's and ops', as Conv -> ReLU -> BN, the order
+ * seed 003 trains NASB's networks in; the search's supernet has none, as
+ * there). */
 #ifndef SRCH_NASB_H
 #define SRCH_NASB_H
 

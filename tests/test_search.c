@@ -726,6 +726,88 @@ static void test_nasb(void **s)
 }
 
 
+/* bconv_relu (seed 003's Conv -> ReLU -> BN): the genotype file keeps it
+ * (and a file without it reads as off); the network gets a ReLU between
+ * every binary conv and its BN and nothing else changes: the same
+ * parameters by name and shape (a model pretrained one way loads the
+ * other), the same cost; bit-packed inference gives the float simulation's
+ * logits to the bit, with ReLUs that do cut. */
+static void test_bconv_relu(void **s)
+{
+    (void)s;
+    nn_err e = {0};
+    float alpha[NASB_CELLS * NASB_EDGES_PER_CELL * NASB_NOPS];
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    for (size_t i = 0; i < sizeof alpha / sizeof alpha[0]; i++) alpha[i] = nn_rng_normal(&r);
+    srch_genotype g0, g1, gl;
+    assert_int_equal(nasb_derive(alpha, 2, &g0, &e), NN_OK);
+    assert_int_equal(g0.bconv_relu, 0);
+    g1 = g0;
+    g1.bconv_relu = 1;
+    assert_int_equal(srch_genotype_save(&g1, "/tmp/datafree_nasb_relu.json", &e), NN_OK);
+    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_relu.json", &gl, &e), NN_OK);
+    assert_int_equal(gl.bconv_relu, 1);
+    assert_int_equal(srch_genotype_save(&g0, "/tmp/datafree_nasb_relu.json", &e), NN_OK);
+    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_relu.json", &gl, &e), NN_OK);
+    assert_int_equal(gl.bconv_relu, 0);
+    nn_graph *a = nasb_build(1, 28, 28, 10, 1, &g0, &e), *b = nasb_build(1, 28, 28, 10, 1, &g1, &e);
+    assert_non_null(a);
+    assert_non_null(b);
+    int bin = 0, relu = 0;
+    for (int i = 0; i < b->n; i++) {
+        const nn_gnode *n = &b->nodes[i];
+        relu += n->op == NN_OP_RELU;
+        if (n->op != NN_OP_CONV || !n->wbin) continue;
+        bin++;
+        assert_int_equal(n->consumers, 1);
+        assert_int_equal(b->nodes[i + 1].op, NN_OP_RELU);
+        assert_int_equal(b->nodes[i + 1].in[0], i);
+        assert_int_equal(b->nodes[i + 2].op, NN_OP_BN);
+        assert_int_equal(b->nodes[i + 2].in[0], i + 1);
+    }
+    assert_true(bin > 18);
+    assert_int_equal(relu, bin);
+    assert_int_equal(b->n, a->n + relu);
+    assert_int_equal(a->np, b->np);
+    for (int i = 0; i < a->np; i++) {
+        assert_string_equal(a->params[i].name, b->params[i].name);
+        assert_int_equal(a->params[i].t.numel, b->params[i].t.numel);
+    }
+    double ma, fa, ba, mb, fb, bb;
+    nn_graph_cost(a, &ma, &fa, &ba);
+    nn_graph_cost(b, &mb, &fb, &bb);
+    assert_true(ma == mb && fa == fb && ba == bb);
+    nn_graph_init_params(b, 7, NN_INIT_KAIMING);
+    for (int i = 0; i < b->n; i++) /* BN statistics away from their defaults */
+        if (b->nodes[i].op == NN_OP_BN) {
+            const nn_gnode *n = &b->nodes[i];
+            const int k = n->affine ? 2 : 0;
+            for (int q = 0; q < k + 2; q++) {
+                nn_tensor *t = &b->params[n->param[q]].t;
+                for (size_t v = 0; v < t->numel; v++)
+                    t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(&r)) : 0.5f * nn_rng_normal(&r);
+            }
+        }
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 3, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_fwd_opts packed = {.binary_packed = 1}; /* both fold the real convs' BNs alike (eval's float simulation) */
+    nn_tensor *y0 = nn_graph_forward(b, &C, x, NULL), *y1 = nn_graph_forward(b, &C, x, &packed);
+    assert_memory_equal(y0->data, y1->data, y0->numel * sizeof(float));
+    nn_tensor **outs = nn_arena_alloc(&C.arena, sizeof(nn_tensor *) * (size_t)b->n);
+    nn_fwd_opts apart = {.outputs = outs};
+    nn_graph_forward(b, &C, x, &apart);
+    const nn_tensor *m = outs[nn_graph_find(b, "cell2.n1.backbone.relu")];
+    size_t zeros = 0;
+    for (size_t i = 0; i < m->numel; i++) zeros += m->data[i] == 0.0f;
+    assert_true(zeros > m->numel / 10 && zeros < m->numel * 9 / 10);
+    nn_graph_free(a);
+    nn_graph_free(b);
+}
+
 /* datafree nasb end to end on a sliver of Fashion-MNIST: the search stops
  * and resumes, writes alphas, the plot, genotypes of two variants and the
  * cells' DOT files; the derived networks pretrain and finetune binarized,
@@ -773,6 +855,10 @@ static void test_nasb_pipeline(void **s)
                "\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1},\"source\":{\"type\":\"real\","
                "\"teacher\":\"t.json\"}},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
                "$.finetune.source: $.source already feeds every stage");
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"model\":{\"zoo\":\"bireal_resnet20\"},\"bconv_relu\":true,"
+               "\"pretrain\":" STAGE_OK ",\"finetune\":" STAGE_OK ",\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.bconv_relu: for the search's derived networks");
 #undef STAGE_OK
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
@@ -983,7 +1069,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_cost_budget), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
-                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_nasb_pipeline),
+                                       cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_bconv_relu), cmocka_unit_test(test_nasb_pipeline),
                                        cmocka_unit_test(test_backbone_init)};
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. TEST_FILTER=test_nasb* */
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
