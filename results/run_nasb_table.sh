@@ -167,7 +167,10 @@ warm, basew = table([
          [f"{R}/trials/nasb_v5free_warmup_s{s}/search" for s in (1, 2, 3)]),
         # V3 (two parallel copies of V1's cells, summed), derived like V5 from nasb_s<seed>'s logged alphas (stop 27)
         ("NASB-V3 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v3free_warmup_s{s}/v3" for s in (1, 2, 3)],
-         [f"{R}/trials/nasb_v3free_warmup_s{s}/search" for s in (1, 2, 3)])])
+         [f"{R}/trials/nasb_v3free_warmup_s{s}/search" for s in (1, 2, 3)]),
+        # V2 (4 ops kept for a cell's output node), derived like V5 from nasb_s<seed>'s logged alphas (stop 28)
+        ("NASB-V2 ResNet-20, no Flops budget, warmed up", [f"{R}/trials/nasb_v2free_warmup_s{s}/v2" for s in (1, 2, 3)],
+         [f"{R}/trials/nasb_v2free_warmup_s{s}/search" for s in (1, 2, 3)])])
 # The warmed-up rows again, the binarized finetuning distilled from the full-precision ResNet-20 (a trial:
 # CE + 2.5 T^2 KL at T 4 to results/runs/nasb/fp_resnet20's logits, the finetune block's source); each run
 # folder's search/ and pretrain/ are copies of the warmed-up run's (same config and seed up to the finetuning):
@@ -177,6 +180,17 @@ kd, _ = table([
          [None] * 3),
         ("NASB ResNet-20, warmed up, finetuning distilled", [f"{R}/trials/nasb_warmup_kd_s{s}/v1" for s in (1, 2, 3)],
          [f"{R}/trials/nasb_warmup_kd_s{s}/search" for s in (1, 2, 3)])])
+# The thesis' layer order for NASB's networks, Conv -> ReLU -> BN at every binary conv (`bconv_relu`; stop 28),
+# warmed up as above: the chosen search (nasb_s2's) with training seeds 1, 3, 4, 5, against the warmed-up Bi-Real
+# as published (no ReLU; the thesis' comparison) and Bi-Real with the same ReLUs (an empty genotype with
+# bconv_relu): configs/nasb/trials/{nasb_sel_relu,bireal_relu}_warmup_s<seed>.json
+relu, _ = table([
+        ("Bi-Real ResNet-20, warmed up", [f"{R}/trials/bireal_warmup_s{s}" for s in range(1, 6)], [None] * 5),
+        ("Bi-Real ResNet-20, warmed up, Conv -> ReLU -> BN", [f"{R}/trials/bireal_relu_warmup_s{s}" for s in (1, 2, 3)],
+         [None] * 3),
+        ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN",
+         [f"{R}/trials/nasb_sel_relu_warmup_s{s}/v1" for s in (1, 3, 4, 5)],
+         [f"{R}/trials/nasb_sel_relu_warmup_s{s}/search" for s in (1, 3, 4, 5)])])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -208,7 +222,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
             "full-precision pretraining 4 epochs (SGD 0.1 cosine), binarized finetuning 4 epochs (Adam 1e-3 cosine, "
             "weight decay 0), batch 128; NASB and NASB-V4 share one 2-epoch binary-gate search per seed "
             f"(15k/15k proxy split; weights SGD 0.01 momentum 0.9, alpha Adam {table_lr:g}; the rows marked 0.003 are the "
-            "first searches, whose alphas stayed near uniform), each derived network but the no-budget V4 and V5 rows "
+            "first searches, whose alphas stayed near uniform), each derived network but the no-budget rows "
             "held to 1.15x the Bi-Real backbone's Flops (`search.flops_budget`: cheaper ops traded in by least "
             "alpha per Flop saved). The data-free rows take every batch of every stage, the search's included, "
             "from a GDFQ generator reconstructed from the ResNet-20 teacher (`configs/nasb/reconstruct_resnet20.json`; "
@@ -231,7 +245,7 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
         f.write("\nPretraining warmed up (a trial, chosen after the table above: the full-precision pretraining's SGD "
                 "ramps from 0.001 to 0.1 over its first epoch, `schedule.warmup_epochs` 1; epochs and all else the "
                 "same; the NASB runs on the same searches as the table's, each run folder's `search/` a copy of "
-                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free,nasb_v3free}_warmup_s<seed>.json`; Bi-Real and NASB also with seeds 4 and 5, NASB's searched in its own run folder; `nasb_sel_warmup_s{1,3,4,5}.json` train the search that `results/nasb_select.sh` chose among the five on the 30,000 held-out training images, nasb_s2's, with the other seeds; V3's and V5's `search/` hold copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
+                "`nasb_s<seed>/search`; `configs/nasb/trials/{bireal,nasb,nasb_v4,nasb_v4free,nasb_v5free,nasb_v3free,nasb_v2free}_warmup_s<seed>.json`; Bi-Real and NASB also with seeds 4 and 5, NASB's searched in its own run folder; `nasb_sel_warmup_s{1,3,4,5}.json` train the search that `results/nasb_select.sh` chose among the five on the 30,000 held-out training images, nasb_s2's, with the other seeds; V2's, V3's and V5's `search/` hold copies of `nasb_s<seed>/search`'s logs, and `datafree nasb --resume` derives it from the alphas logged after the last epoch), "
                 "against a Bi-Real warmed up alike:\n\n"
                 + HDR + "\n".join(warm) + "\n")
     if any("not run yet" not in b for b in kd):
@@ -241,6 +255,14 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "(92.10 %); each run folder's `search/` and `pretrain/` are copies of the warmed-up run's, as its config "
                 "is the same up to the finetuning; `configs/nasb/trials/{bireal,nasb}_warmup_kd_s<seed>.json`), against a "
                 "Bi-Real distilled alike:\n\n" + HDR + "\n".join(kd) + "\n")
+    if any("not run yet" not in b for b in relu[1:]):
+        f.write("\nConv -> ReLU -> BN (a trial, chosen after the tables above: the order seed 003 pretrains and "
+                "finetunes NASB's networks in, a ReLU between every binary conv and its BN, `\"bconv_relu\": true`; "
+                "warmed up as above; the search the held-out images chose, nasb_s2's, each run folder's `search/` a "
+                "copy of its logs, with the training seeds that did not take part in the choice; "
+                "`configs/nasb/trials/{nasb_sel_relu,bireal_relu}_warmup_s<seed>.json`), against the warmed-up "
+                "Bi-Real as published (no ReLU, as the thesis compares) and Bi-Real with the same ReLUs:\n\n"
+                + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
                 "beside the float simulation):\n\n" + "\n".join(models) + "\n")

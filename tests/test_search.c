@@ -731,7 +731,8 @@ static void test_nasb(void **s)
  * every binary conv and its BN and nothing else changes: the same
  * parameters by name and shape (a model pretrained one way loads the
  * other), the same cost; bit-packed inference gives the float simulation's
- * logits to the bit, with ReLUs that do cut. */
+ * logits to the bit, with ReLUs that do cut, and so do `datafree eval
+ * --binary` and the exported C (to its fixed-point logits). */
 static void test_bconv_relu(void **s)
 {
     (void)s;
@@ -804,6 +805,46 @@ static void test_bconv_relu(void **s)
     size_t zeros = 0;
     for (size_t i = 0; i < m->numel; i++) zeros += m->data[i] == 0.0f;
     assert_true(zeros > m->numel / 10 && zeros < m->numel * 9 / 10);
+    /* eval --binary and the C export run the ReLUs as the simulation does */
+    const char *data = tu_fmnist();
+    if (!data) {
+        print_message("Fashion-MNIST not installed: eval and export skipped\n");
+        nn_graph_free(a);
+        nn_graph_free(b);
+        return;
+    }
+    assert_int_equal(nn_graph_save(b, "/tmp/datafree_nasb_relu_model.json", &e), NN_OK);
+    assert_int_equal(tu_sh("%s eval --model /tmp/datafree_nasb_relu_model.json --data %s --limit 100 --binary --json",
+                           tu_bin(), data),
+                     0);
+    assert_true(tu_out_number("logits_identical") == 1.0);
+    enum { N = 20 };
+    tu_write_idx_subset(data, N, "/tmp/datafree_nasb_relu-images", "/tmp/datafree_nasb_relu-labels");
+    tu_sh("rm -rf /tmp/datafree_nasb_relu_exp");
+    assert_int_equal(tu_sh("%s export --model /tmp/datafree_nasb_relu_model.json --target c --out /tmp/datafree_nasb_relu_exp",
+                           tu_bin()),
+                     0);
+    assert_int_equal(tu_sh("cd /tmp/datafree_nasb_relu_exp/c && make -s && ./infer /tmp/datafree_nasb_relu-images "
+                           "/tmp/datafree_nasb_relu-labels --logits /tmp/datafree_nasb_relu-logits"),
+                     0);
+    size_t len = 0;
+    unsigned char *img = (unsigned char *)nn_read_file("/tmp/datafree_nasb_relu-images", &len, &e);
+    int32_t *lg = (int32_t *)nn_read_file("/tmp/datafree_nasb_relu-logits", &len, &e);
+    assert_non_null(img);
+    assert_non_null(lg);
+    assert_int_equal(len, sizeof(int32_t) * N * 10);
+    nn_ctx_reset(&C);
+    x = nn_new4(&C, N, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = ((float)img[16 + i] / 255.0f - b->mean[0]) / b->std[0]; /* as model.c */
+    nn_tensor *yp = nn_graph_forward(b, &C, x, &packed);
+    double range = 0, worst = 0;
+    for (int i = 0; i < N * 10; i++) {
+        range = fmax(range, fabs(yp->data[i]));
+        worst = fmax(worst, fabs(lg[i] / 65536.0 - yp->data[i]));
+    }
+    print_message("exported vs bit-packed logits: largest difference %.3g, largest logit %.3g\n", worst, range);
+    assert_true(range > 0 && worst < 0.02 * range);
+    free(img), free(lg);
     nn_graph_free(a);
     nn_graph_free(b);
 }
