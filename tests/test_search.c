@@ -950,6 +950,11 @@ static void test_nasb_pipeline(void **s)
     assert_non_null(strstr(TU_OUT, "no checkpoint): deriving from its last alphas"));
     assert_null(strstr(TU_OUT, "search epoch"));
     assert_int_equal(tu_sh("cmp /tmp/datafree_nasb/search/genotype_v2.json /tmp/datafree_nasb_g2.json"), 0);
+    { /* the same run folder under a config changed to bconv_relu: refused, not trained as the other network */
+        char cfg2[2100];
+        snprintf(cfg2, sizeof cfg2, "{\"bconv_relu\":true,%s", cfg + 1);
+        tu_refuses("nasb", "/tmp/datafree_nasb_relu.json", cfg2, "was derived without bconv_relu");
+    }
     /* with a log one epoch short it says why it searches again */
     assert_int_equal(tu_sh("cd /tmp/datafree_nasb/search && head -n 1 alpha.jsonl > a1 && mv a1 alpha.jsonl && rm -f "
                            "ckpt.safetensors genotype_v*.json"),
