@@ -388,26 +388,7 @@ static void test_export_threshold_fold(void **s)
     assert_int_equal(tu_sh("cd /tmp/datafree_xnor/exp/c && make -s && ./infer /tmp/datafree_xnor/images "
                            "/tmp/datafree_xnor/labels --logits /tmp/datafree_xnor/logits"),
                      0);
-    unsigned char *img = (unsigned char *)nn_read_file("/tmp/datafree_xnor/images", &len, &e);
-    int32_t *lg = (int32_t *)nn_read_file("/tmp/datafree_xnor/logits", &len, &e);
-    assert_non_null(img);
-    assert_non_null(lg);
-    assert_int_equal(len, sizeof(int32_t) * N * 10);
-    nn_ctx_reset(&C);
-    C.training = 0;
-    C.grad_enabled = 0;
-    nn_tensor *x = nn_new4(&C, N, 1, 28, 28);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = ((float)img[16 + i] / 255.0f - g->mean[0]) / g->std[0]; /* as model.c */
-    nn_fwd_opts po = {.binary_packed = 1};
-    nn_tensor *y = nn_graph_forward(g, &C, x, &po);
-    double range = 0, worst = 0;
-    for (int i = 0; i < N * 10; i++) {
-        range = fmax(range, fabs(y->data[i]));
-        worst = fmax(worst, fabs(lg[i] / 65536.0 - y->data[i]));
-    }
-    print_message("exported vs bit-packed logits: largest difference %.3g, largest logit %.3g\n", worst, range);
-    assert_true(range > 0 && worst < 0.02 * range);
-    free(img), free(lg);
+    tu_check_exported_logits(g, "/tmp/datafree_xnor/images", "/tmp/datafree_xnor/logits", N);
     nn_graph_free(g);
 }
 

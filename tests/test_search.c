@@ -508,6 +508,14 @@ static nn_tensor *onehot_weights(void *user, nn_ctx *c, const nn_graph *g, int n
  * the sampled paths' alphas and sums to zero over each edge's pair (the
  * softmax Jacobian); derivation rules on hand-made alphas; a derived network
  * from a genotype round trip. */
+/* g saved to a genotype file and read back into out */
+static void geno_roundtrip(const srch_genotype *g, srch_genotype *out)
+{
+    nn_err e = {0};
+    assert_int_equal(srch_genotype_save(g, "/tmp/datafree_nasb_rt.json", &e), NN_OK);
+    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_rt.json", out, &e), NN_OK);
+}
+
 static void test_nasb(void **s)
 {
     (void)s;
@@ -622,8 +630,7 @@ static void test_nasb(void **s)
         assert_int_equal(nasb_derive(alpha, 1, &g1, &e), NN_OK);
         assert_int_equal(g1.branches, 1);
         for (int q = 0; q < gt.n; q++) assert_string_equal(gt.e[q].op, g1.e[q].op);
-        assert_int_equal(srch_genotype_save(&gt, "/tmp/datafree_nasb_v3.json", &e), NN_OK);
-        assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_v3.json", &g3, &e), NN_OK);
+        geno_roundtrip(&gt, &g3);
         assert_int_equal(g3.branches, 2);
         nn_graph *n1 = nasb_build(1, 28, 28, 10, 1, &g1, &e), *n3 = nasb_build(1, 28, 28, 10, 1, &g3, &e);
         assert_non_null(n1);
@@ -746,11 +753,9 @@ static void test_bconv_relu(void **s)
     assert_int_equal(g0.bconv_relu, 0);
     g1 = g0;
     g1.bconv_relu = 1;
-    assert_int_equal(srch_genotype_save(&g1, "/tmp/datafree_nasb_relu.json", &e), NN_OK);
-    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_relu.json", &gl, &e), NN_OK);
+    geno_roundtrip(&g1, &gl);
     assert_int_equal(gl.bconv_relu, 1);
-    assert_int_equal(srch_genotype_save(&g0, "/tmp/datafree_nasb_relu.json", &e), NN_OK);
-    assert_int_equal(srch_genotype_load("/tmp/datafree_nasb_relu.json", &gl, &e), NN_OK);
+    geno_roundtrip(&g0, &gl);
     assert_int_equal(gl.bconv_relu, 0);
     nn_graph *a = nasb_build(1, 28, 28, 10, 1, &g0, &e), *b = nasb_build(1, 28, 28, 10, 1, &g1, &e);
     assert_non_null(a);
@@ -827,24 +832,7 @@ static void test_bconv_relu(void **s)
     assert_int_equal(tu_sh("cd /tmp/datafree_nasb_relu_exp/c && make -s && ./infer /tmp/datafree_nasb_relu-images "
                            "/tmp/datafree_nasb_relu-labels --logits /tmp/datafree_nasb_relu-logits"),
                      0);
-    size_t len = 0;
-    unsigned char *img = (unsigned char *)nn_read_file("/tmp/datafree_nasb_relu-images", &len, &e);
-    int32_t *lg = (int32_t *)nn_read_file("/tmp/datafree_nasb_relu-logits", &len, &e);
-    assert_non_null(img);
-    assert_non_null(lg);
-    assert_int_equal(len, sizeof(int32_t) * N * 10);
-    nn_ctx_reset(&C);
-    x = nn_new4(&C, N, 1, 28, 28);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = ((float)img[16 + i] / 255.0f - b->mean[0]) / b->std[0]; /* as model.c */
-    nn_tensor *yp = nn_graph_forward(b, &C, x, &packed);
-    double range = 0, worst = 0;
-    for (int i = 0; i < N * 10; i++) {
-        range = fmax(range, fabs(yp->data[i]));
-        worst = fmax(worst, fabs(lg[i] / 65536.0 - yp->data[i]));
-    }
-    print_message("exported vs bit-packed logits: largest difference %.3g, largest logit %.3g\n", worst, range);
-    assert_true(range > 0 && worst < 0.02 * range);
-    free(img), free(lg);
+    tu_check_exported_logits(b, "/tmp/datafree_nasb_relu-images", "/tmp/datafree_nasb_relu-logits", N);
     nn_graph_free(a);
     nn_graph_free(b);
 }

@@ -199,6 +199,33 @@ void tu_write_idx_subset(const char *data, int n, const char *img, const char *l
     nn_dataset_free(&d);
 }
 
+void tu_check_exported_logits(nn_graph *g, const char *images, const char *logits, int n)
+{
+    nn_err e = {0};
+    size_t len = 0;
+    unsigned char *img = (unsigned char *)nn_read_file(images, NULL, &e);
+    int32_t *lg = (int32_t *)nn_read_file(logits, &len, &e);
+    assert_non_null(img);
+    assert_non_null(lg);
+    const int K = g->num_classes, H = g->in_shape[1], W = g->in_shape[2];
+    assert_int_equal(len, sizeof(int32_t) * (size_t)n * K);
+    nn_ctx_reset(&TU_CTX);
+    TU_CTX.training = 0;
+    TU_CTX.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&TU_CTX, n, 1, H, W);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = ((float)img[16 + i] / 255.0f - g->mean[0]) / g->std[0]; /* as model.c */
+    nn_fwd_opts po = {.binary_packed = 1};
+    nn_tensor *y = nn_graph_forward(g, &TU_CTX, x, &po);
+    double range = 0, worst = 0;
+    for (int i = 0; i < n * K; i++) {
+        range = fmax(range, fabs(y->data[i]));
+        worst = fmax(worst, fabs(lg[i] / 65536.0 - y->data[i]));
+    }
+    print_message("exported vs bit-packed logits: largest difference %.3g, largest logit %.3g\n", worst, range);
+    assert_true(range > 0 && worst < 0.02 * range);
+    free(img), free(lg);
+}
+
 nn_graph *tu_graph_json(const char *json)
 {
     nn_err e = {0};

@@ -51,5 +51,11 @@ void tu_write_idx_subset(const char *data, int n, const char *img, const char *l
  * printing the error, if the text does not build. */
 struct nn_graph;
 struct nn_graph *tu_graph_json(const char *json);
+/* The exported C's fixed-point logits (LOGITS from `infer IMAGES LABELS
+ * --logits LOGITS`: n x classes int32, value * 65536) against g's own
+ * bit-packed inference on the n 1-channel images of the IDX file IMAGES,
+ * normalised as model.c does: within 2 % of the largest logit, which must
+ * not be 0. Uses TU_CTX. */
+void tu_check_exported_logits(struct nn_graph *g, const char *images, const char *logits, int n);
 
 #endif
