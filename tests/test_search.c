@@ -737,7 +737,8 @@ static void test_nasb(void **s)
  * (and a file without it reads as off); the network gets a ReLU between
  * every binary conv and its BN and nothing else changes: the same
  * parameters by name and shape (a model pretrained one way loads the
- * other), the same cost; bit-packed inference gives the float simulation's
+ * other), the same cost; an empty genotype computes Bi-Real ResNet-20's
+ * function (the ablation's baseline); bit-packed inference gives the float simulation's
  * logits to the bit, with ReLUs that do cut, and so do `datafree eval
  * --binary` and the exported C (to its fixed-point logits). */
 static void test_bconv_relu(void **s)
@@ -784,6 +785,31 @@ static void test_bconv_relu(void **s)
     nn_graph_cost(a, &ma, &fa, &ba);
     nn_graph_cost(b, &mb, &fb, &bb);
     assert_true(ma == mb && fa == fb && ba == bb);
+    { /* the empty genotype is Bi-Real ResNet-20: parameters in the same order and shapes, the same logits */
+        srch_genotype none = {.n = 0, .branches = 1, .bconv_relu = 0};
+        nn_graph *nb = nasb_build(1, 28, 28, 10, 1, &none, &e), *br = nn_zoo_build("bireal_resnet20", 1, 28, 28, 10, 1, &e);
+        assert_non_null(nb);
+        assert_non_null(br);
+        assert_int_equal(nb->np, br->np);
+        nn_graph_init_params(br, 9, NN_INIT_KAIMING);
+        for (int i = 0; i < br->np; i++) {
+            assert_int_equal(nb->params[i].t.numel, br->params[i].t.numel);
+            nn_tensor *t = &br->params[i].t;
+            for (size_t v = 0; v < t->numel; v++) /* BN statistics too: variances kept positive */
+                if (strstr(br->params[i].name, "running_var")) t->data[v] = 0.5f + fabsf(nn_rng_normal(&r));
+                else if (strstr(br->params[i].name, "running_mean")) t->data[v] = 0.3f * nn_rng_normal(&r);
+            memcpy(nb->params[i].t.data, t->data, t->numel * sizeof(float));
+        }
+        nn_ctx_reset(&C);
+        C.training = 0;
+        C.grad_enabled = 0;
+        nn_tensor *xi = nn_new4(&C, 2, 1, 28, 28);
+        for (size_t i = 0; i < xi->numel; i++) xi->data[i] = nn_rng_normal(&r);
+        nn_tensor *yb = nn_graph_forward(br, &C, xi, NULL), *yn = nn_graph_forward(nb, &C, xi, NULL);
+        assert_memory_equal(yb->data, yn->data, yb->numel * sizeof(float));
+        nn_graph_free(nb);
+        nn_graph_free(br);
+    }
     nn_graph_init_params(b, 7, NN_INIT_KAIMING);
     for (int i = 0; i < b->n; i++) /* BN statistics away from their defaults */
         if (b->nodes[i].op == NN_OP_BN) {
