@@ -57,13 +57,17 @@ nn_graph *run_load_model(const char *path, nn_err *e)
 }
 
 /* A binary network's full-precision twin for pretraining (NASB stage 2):
- * sign activations become hardtanh, binary weights real; the parameters
- * keep their names, so the binary network loads the pretrained ones. */
-static void to_float(nn_graph *g)
+ * sign activations become hardtanh (Bi-Real's clip) or tanh (seed 003's
+ * NASB pretraining), binary weights real; the parameters keep their names,
+ * so the binary network loads the pretrained ones. */
+static void to_float(nn_graph *g, int use_tanh)
 {
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
-        if (n->op == NN_OP_SIGN) n->op = NN_OP_HARDTANH, n->lo = -1.0f, n->hi = 1.0f;
+        if (n->op == NN_OP_SIGN && use_tanh)
+            n->op = NN_OP_TANH;
+        else if (n->op == NN_OP_SIGN)
+            n->op = NN_OP_HARDTANH, n->lo = -1.0f, n->hi = 1.0f;
         n->wbin = 0;
     }
 }
@@ -71,12 +75,14 @@ static void to_float(nn_graph *g)
 nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, int w, int classes, uint64_t seed,
                                 nn_err *e)
 {
-    static const char *const keys[] = {"zoo", "file", "graph", "init", "genotype", "precision", "init_from", "init_rename", NULL};
+    static const char *const keys[] = {"zoo", "file", "graph", "init", "genotype", "precision", "float_sign", "init_from",
+                                       "init_rename", NULL};
     if (nn_json_check_keys(m, path, keys, e)) return NULL;
-    const char *zoo = NULL, *file = NULL, *init = NULL, *geno = NULL, *prec = NULL, *from = NULL;
+    const char *zoo = NULL, *file = NULL, *init = NULL, *geno = NULL, *prec = NULL, *from = NULL, *fsign = NULL;
     if (nn_json_str(m, path, "zoo", 0, &zoo, e) || nn_json_str(m, path, "file", 0, &file, e) ||
         nn_json_str(m, path, "init", 0, &init, e) || nn_json_str(m, path, "genotype", 0, &geno, e) ||
-        nn_json_str(m, path, "precision", 0, &prec, e) || nn_json_str(m, path, "init_from", 0, &from, e))
+        nn_json_str(m, path, "precision", 0, &prec, e) || nn_json_str(m, path, "init_from", 0, &from, e) ||
+        nn_json_str(m, path, "float_sign", 0, &fsign, e))
         return NULL;
     const cJSON *graph = cJSON_GetObjectItem(m, "graph");
     if (!!zoo + !!file + !!graph != 1) {
@@ -91,6 +97,12 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
         nn_fail(e, "%s.precision: '%s' is not one of binary, float", path, prec);
         return NULL;
     }
+    if (fsign && (!prec || strcmp(prec, "float") || (strcmp(fsign, "hardtanh") && strcmp(fsign, "tanh")))) {
+        nn_fail(e, "%s.float_sign: %s", path,
+                prec && !strcmp(prec, "float") ? "one of hardtanh, tanh" : "only with \"precision\": \"float\"");
+        return NULL;
+    }
+    const int use_tanh = fsign && !strcmp(fsign, "tanh");
     nn_init_kind kind = NN_INIT_KAIMING;
     if (init && !strcmp(init, "xavier"))
         kind = NN_INIT_XAVIER;
@@ -115,7 +127,7 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
             return NULL;
         }
         nn_graph *g = run_load_model(file, e);
-        if (g && prec && !strcmp(prec, "float")) to_float(g);
+        if (g && prec && !strcmp(prec, "float")) to_float(g, use_tanh);
         return g;
     }
     nn_graph *g;
@@ -136,7 +148,7 @@ nn_graph *run_model_from_config(const cJSON *m, const char *path, int c, int h, 
     }
     if (!g) return NULL;
     nn_graph_init_params(g, seed, kind);
-    if (prec && !strcmp(prec, "float")) to_float(g);
+    if (prec && !strcmp(prec, "float")) to_float(g, use_tanh);
     if (from) { /* parameters by name from a trained model (its .safetensors beside the .json) */
         char sp[1200];
         nn_graph_params_path(from, sp, sizeof sp);

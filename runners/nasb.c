@@ -8,7 +8,8 @@
  *                (alpha.jsonl, alpha.svg),
  *                genotype_v<N>.json per derivation variant, the cells as DOT
  *                (and SVG where Graphviz is installed)
- *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh,
+ *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh
+ *                or, with pretrain_sign, tanh;
  *                real weights): a `datafree train` run
  *   v<N>/finetune/  binarized, initialised from the pretrained weights, Adam
  *                with weight decay 0 (the thesis's stage 3): a train run
@@ -74,7 +75,9 @@ static const char *nasb_help =
     "downsampling and the 6 backbone convs per group from its 18 convs in order,\n"
     "the NAS ops afresh; e.g. the teacher of a data-free run), bconv_relu (true:\n"
     "every binary conv of the derived networks as Conv -> ReLU -> BN, the order\n"
-    "seed 003 pretrains and finetunes NASB in; the genotypes say so), output {dir}.\n"
+    "seed 003 pretrains and finetunes NASB in; the genotypes say so), pretrain_sign\n"
+    "(hardtanh, the default, as Bi-Real: what the sign activations become in the\n"
+    "full-precision pretraining; tanh as seed 003's NASB), output {dir}.\n"
     "See configs/nasb/.\n";
 
 typedef struct {
@@ -84,6 +87,7 @@ typedef struct {
     float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
     int nmean, nstd;
     int bconv_relu; /* derived networks' binary convs as Conv -> ReLU -> BN (seed 003's order) */
+    const char *pretrain_sign; /* what sign becomes in the pretraining: hardtanh (NULL) or tanh */
     const cJSON *root, *data_j, *pretrain, *finetune, *model, *source;
     const char *backbone_from; /* a trained ResNet-20 (model.json) the pretraining's backbone starts from */
     /* source generator (gsrc.gen_path set): data-free NASB; gsrc.batches
@@ -111,7 +115,7 @@ static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON 
 static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
 {
     static const char *const keys[] = {"data",   "model",  "search",        "variants", "pretrain", "finetune",
-                                       "output", "source", "backbone_from", "bconv_relu", NULL};
+                                       "output", "source", "backbone_from", "bconv_relu", "pretrain_sign", NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
     static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
@@ -135,8 +139,13 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     if (failed || nn_json_str(o, "$.output", "dir", 1, &c->out, e)) return NN_ERR;
     c->model = cJSON_GetObjectItem(root, "model");
     if (nn_json_str(root, "$", "backbone_from", 0, &c->backbone_from, e) ||
-        nn_json_bool(root, "$", "bconv_relu", 0, &c->bconv_relu, e))
+        nn_json_bool(root, "$", "bconv_relu", 0, &c->bconv_relu, e) ||
+        nn_json_str(root, "$", "pretrain_sign", 0, &c->pretrain_sign, e))
         return NN_ERR;
+    if (c->pretrain_sign && strcmp(c->pretrain_sign, "hardtanh") && strcmp(c->pretrain_sign, "tanh"))
+        return nn_fail(e, "$.pretrain_sign: '%s' is not one of hardtanh, tanh", c->pretrain_sign);
+    if (c->pretrain_sign && c->model && cJSON_GetObjectItem(c->model, "float_sign"))
+        return nn_fail(e, "$.pretrain_sign: the pretraining's model gets it; drop $.model.float_sign");
     if (c->bconv_relu && c->model)
         return nn_fail(e, "$.bconv_relu: for the search's derived networks (a baseline: a genotype with \"bconv_relu\": true)");
     if (c->backbone_from) {
@@ -683,12 +692,14 @@ int run_nasb(int argc, char **argv)
         }
         cJSON *mf = cJSON_Duplicate(mp, 1);
         cJSON_AddStringToObject(mp, "precision", "float");
+        if (cfg.pretrain_sign) cJSON_AddStringToObject(mp, "float_sign", cfg.pretrain_sign);
         if (cfg.backbone_from) add_backbone_init(mp, cfg.backbone_from, cfg.model != NULL);
         char pm[1400];
         snprintf(pm, sizeof pm, "%s/model.json", pre);
         cJSON_AddStringToObject(mf, "init_from", pm);
         char what[1400];
-        snprintf(what, sizeof what, "pretrain (full precision%s%.1300s)", cfg.backbone_from ? ", backbone from " : "",
+        snprintf(what, sizeof what, "pretrain (full precision, sign as %s%s%.1300s)",
+                 cfg.pretrain_sign ? cfg.pretrain_sign : "hardtanh", cfg.backbone_from ? ", backbone from " : "",
                  cfg.backbone_from ? cfg.backbone_from : "");
         const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, what) ||
                         train_stage(&cfg, &ra, cfg.finetune, mf, fin, "finetune (binary)");

@@ -1061,7 +1061,7 @@ static void test_backbone_init(void **s)
                  data, bireal ? "\"model\":{\"zoo\":\"bireal_resnet20\"}," : "", stage, stage, bireal ? "bireal" : "nasb");
         tu_write_text("/tmp/datafree_bb/c.json", cfg);
         assert_int_equal(tu_sh("%s nasb /tmp/datafree_bb/c.json", tu_bin()), 0);
-        assert_non_null(strstr(TU_OUT, "pretrain (full precision, backbone from /tmp/datafree_bb/teacher.json)"));
+        assert_non_null(strstr(TU_OUT, "pretrain (full precision, sign as hardtanh, backbone from /tmp/datafree_bb/teacher.json)"));
     }
     static const char *const pairs[][3] = {
         /* NASB name, Bi-Real name, ResNet-20 name */
@@ -1125,12 +1125,86 @@ static void test_backbone_init(void **s)
     assert_false(nn_file_exists("/tmp/datafree_bb/bad"));
 }
 
+static int count_op(const nn_graph *g, nn_op_kind k)
+{
+    int n = 0;
+    for (int i = 0; i < g->n; i++) n += g->nodes[i].op == k;
+    return n;
+}
+
+/* pretrain_sign tanh (seed 003's NASB pretraining): the full-precision twin
+ * has a tanh wherever the binary network has a sign (hardtanh otherwise),
+ * the binarized finetuning its signs back; the tanh changes the function
+ * (the same weights with hardtanh give other logits); bad values and a
+ * second way of saying it are refused */
+static void test_pretrain_sign(void **s)
+{
+    (void)s;
+    const char *data = tu_fmnist();
+    if (!data) skip();
+    nn_err e = {0};
+    tu_sh("rm -rf /tmp/datafree_ps && mkdir -p /tmp/datafree_ps");
+    const char *stage = "{\"train\":{\"epochs\":1,\"batch_size\":32,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05}}";
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\"data\":{\"path\":\"%s\",\"train_limit\":64,\"test_limit\":64},\"model\":{\"zoo\":\"bireal_resnet20\"},"
+             "\"pretrain_sign\":\"tanh\",\"pretrain\":%s,\"finetune\":%s,\"output\":{\"dir\":\"/tmp/datafree_ps/run\"}}",
+             data, stage, stage);
+    tu_write_text("/tmp/datafree_ps/c.json", cfg);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_ps/c.json", tu_bin()), 0);
+    assert_non_null(strstr(TU_OUT, "pretrain (full precision, sign as tanh)"));
+    nn_graph *p = nn_graph_load("/tmp/datafree_ps/run/pretrain/model.json", &e),
+             *f = nn_graph_load("/tmp/datafree_ps/run/finetune/model.json", &e);
+    assert_non_null(p);
+    assert_non_null(f);
+    assert_int_equal(count_op(f, NN_OP_SIGN), 18); /* Bi-Real ResNet-20: one per binary conv */
+    assert_int_equal(count_op(p, NN_OP_TANH), count_op(f, NN_OP_SIGN));
+    assert_int_equal(count_op(p, NN_OP_SIGN) + count_op(p, NN_OP_HARDTANH) + count_op(f, NN_OP_TANH), 0);
+    nn_rng r;
+    nn_rng_seed(&r, 3);
+    nn_ctx_reset(&C);
+    C.training = 0;
+    C.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_tensor *yt = nn_graph_forward(p, &C, x, NULL);
+    for (int i = 0; i < p->n; i++)
+        if (p->nodes[i].op == NN_OP_TANH) p->nodes[i].op = NN_OP_HARDTANH, p->nodes[i].lo = -1.0f, p->nodes[i].hi = 1.0f;
+    nn_tensor *yh = nn_graph_forward(p, &C, x, NULL);
+    double d = 0;
+    for (size_t i = 0; i < yt->numel; i++) d = fmax(d, fabs((double)yt->data[i] - yh->data[i]));
+    assert_true(d > 1e-3);
+    nn_graph_free(p);
+    nn_graph_free(f);
+    tu_refuses("nasb", "/tmp/datafree_ps/bad.json",
+               "{\"data\":{\"path\":\"x\"},\"pretrain_sign\":\"relu\",\"pretrain\":{\"train\":{\"epochs\":1},"
+               "\"optim\":{\"lr\":0.1}},\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},\"output\":{\"dir\":"
+               "\"/tmp/datafree_ps/bad\"}}",
+               "$.pretrain_sign: 'relu' is not one of hardtanh, tanh");
+    tu_refuses("nasb", "/tmp/datafree_ps/bad.json",
+               "{\"data\":{\"path\":\"x\"},\"model\":{\"zoo\":\"bireal_resnet20\",\"float_sign\":\"tanh\"},"
+               "\"pretrain_sign\":\"tanh\",\"pretrain\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},"
+               "\"finetune\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}},\"output\":{\"dir\":\"/tmp/datafree_ps/bad\"}}",
+               "drop $.model.float_sign");
+    assert_false(nn_file_exists("/tmp/datafree_ps/bad"));
+    /* in a train config: only beside precision float, and one of the two */
+    static const char *const bad[][2] = {{"\"float_sign\":\"tanh\"", "$.model.float_sign: only with \"precision\": \"float\""},
+                                         {"\"precision\":\"float\",\"float_sign\":\"relu\"", "$.model.float_sign: one of hardtanh, tanh"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cfg, sizeof cfg,
+                 "{\"model\":{\"zoo\":\"bireal_resnet20\",%s},\"data\":{\"path\":\"%s\",\"train_limit\":64,\"test_limit\":64},"
+                 "\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1},\"output\":{\"dir\":\"/tmp/datafree_ps/bad\"}}",
+                 bad[i][0], data);
+        tu_refuses("train", "/tmp/datafree_ps/bad.json", cfg, bad[i][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gumbel_frequencies), cmocka_unit_test(test_gumbel_grad), cmocka_unit_test(test_mix_grad), cmocka_unit_test(test_derive), cmocka_unit_test(test_cost_budget), cmocka_unit_test(test_gate_search),
                                        cmocka_unit_test(test_tau_schedules), cmocka_unit_test(test_repeat_rows_grad),
                                        cmocka_unit_test(test_autorecon_space), cmocka_unit_test(test_tiny_bilevel), cmocka_unit_test(test_nasb), cmocka_unit_test(test_bconv_relu), cmocka_unit_test(test_nasb_pipeline),
-                                       cmocka_unit_test(test_backbone_init)};
+                                       cmocka_unit_test(test_backbone_init), cmocka_unit_test(test_pretrain_sign)};
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. TEST_FILTER=test_nasb* */
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
