@@ -127,10 +127,7 @@ for name, label in [
         # (backbone_from; stop 27), at the table's SGD 0.1 and at 0.01
         ("trials/nasb_datafree_bb_s1", "data-free NASB ResNet-20, frozen generator, backbone started from the teacher (`backbone_from`)"),
         ("trials/nasb_datafree_bb_lr0.01_s1",
-         "data-free NASB ResNet-20, frozen generator, backbone started from the teacher, pretraining SGD 0.01"),
-        # GDFQ's KD loss at T 4 instead of 20 in every stage (stop 29; the full-precision trial's 30.86 % against
-        # 21.04 % at T 20 after 2 epochs): configs/nasb/trials/nasb_datafree_t4_s1.json
-        ("trials/nasb_datafree_t4_s1", "data-free NASB ResNet-20, frozen generator, KD at temperature 4")]:
+         "data-free NASB ResNet-20, frozen generator, backbone started from the teacher, pretraining SGD 0.01")]:
     if arch_lr(f"{R}/{name}") not in (None, table_lr):
         label += f", alpha Adam {arch_lr(f'{R}/{name}'):g}"
     l, v = row(label, [f"{R}/{name}/v1"], [f"{R}/{name}/search"])
@@ -197,13 +194,17 @@ relu, _ = table([
         # the same with seed 003's tanh in place of hardtanh in the pretraining (`pretrain_sign`; stop 29):
         # configs/nasb/trials/nasb_sel_relu_tanh_warmup_s<seed>.json, search/ copied
         ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh",
-         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/v1" for s in (1, 3, 4, 5)],
-         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/search" for s in (1, 3, 4, 5)]),
-        # a search of 8 epochs instead of 2 (search seed 1; stop 29), its network trained with seeds 1, 3 and 4:
-        # configs/nasb/trials/nasb_search8_relu_s<seed>.json (s3's and s4's search/ copies of s1's)
-        ("NASB ResNet-20, warmed up, an 8-epoch search, Conv -> ReLU -> BN",
-         [f"{R}/trials/nasb_search8_relu_s{s}/v1" for s in (1, 3, 4)],
-         [f"{R}/trials/nasb_search8_relu_s{s}/search" for s in (1, 3, 4)])])
+         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/v1" for s in (1, 3, 4)],
+         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/search" for s in (1, 3, 4)]),
+        # Bi-Real with the same ReLUs, pretrained with tanh: configs/nasb/trials/bireal_relu_tanh_warmup_s<seed>.json
+        ("Bi-Real ResNet-20, warmed up, Conv -> ReLU -> BN, pretrained with tanh",
+         [f"{R}/trials/bireal_relu_tanh_warmup_s{s}" for s in (1, 2, 3)], [None] * 3),
+        # a search of 8 epochs instead of 2 (search seed 1; stop 29), its network pretrained with tanh and trained
+        # with seeds 1, 3 and 4: configs/nasb/trials/nasb_search8_relu_tanh_s<seed>.json (s3's and s4's search/
+        # copies of s1's)
+        ("NASB ResNet-20, warmed up, an 8-epoch search, Conv -> ReLU -> BN, pretrained with tanh",
+         [f"{R}/trials/nasb_search8_relu_tanh_s{s}/v1" for s in (1, 3, 4)],
+         [f"{R}/trials/nasb_search8_relu_tanh_s{s}/search" for s in (1, 3, 4)])])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -274,7 +275,11 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "warmed up as above; the search the held-out images chose, nasb_s2's, each run folder's `search/` a "
                 "copy of its logs, with the training seeds that did not take part in the choice; "
                 "`configs/nasb/trials/{nasb_sel_relu,bireal_relu}_warmup_s<seed>.json`), against the warmed-up "
-                "Bi-Real as published (no ReLU, as the thesis compares) and Bi-Real with the same ReLUs:\n\n"
+                "Bi-Real as published (no ReLU, as the thesis compares) and Bi-Real with the same ReLUs; and the "
+                "same with the full-precision pretraining's stand-in for sign tanh instead of hardtanh, as seed 003 "
+                "pretrains NASB (`\"pretrain_sign\": \"tanh\"`; `{nasb_sel_relu_tanh,bireal_relu_tanh}_warmup_s<seed>.json`), "
+                "and with a search of 8 epochs instead of 2 (search seed 1, `nasb_search8_relu_tanh_s<seed>.json`, "
+                "one search trained with three seeds):\n\n"
                 + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
