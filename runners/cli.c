@@ -64,10 +64,7 @@ static void to_float(nn_graph *g, int use_tanh)
 {
     for (int i = 0; i < g->n; i++) {
         nn_gnode *n = &g->nodes[i];
-        if (n->op == NN_OP_SIGN && use_tanh)
-            n->op = NN_OP_TANH;
-        else if (n->op == NN_OP_SIGN)
-            n->op = NN_OP_HARDTANH, n->lo = -1.0f, n->hi = 1.0f;
+        if (n->op == NN_OP_SIGN) n->op = use_tanh ? NN_OP_TANH : NN_OP_HARDTANH, n->lo = -1.0f, n->hi = 1.0f;
         n->wbin = 0;
     }
 }

@@ -8,9 +8,8 @@
  *                (alpha.jsonl, alpha.svg),
  *                genotype_v<N>.json per derivation variant, the cells as DOT
  *                (and SVG where Graphviz is installed)
- *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh
- *                or, with pretrain_sign, tanh;
- *                real weights): a `datafree train` run
+ *   v<N>/pretrain/  the derived network in full precision (sign -> hardtanh,
+ *                or tanh with pretrain_sign; real weights): a `datafree train` run
  *   v<N>/finetune/  binarized, initialised from the pretrained weights, Adam
  *                with weight decay 0 (the thesis's stage 3): a train run
  * With "model": {"zoo": "bireal_resnet20"} (or any binary zoo model) there is

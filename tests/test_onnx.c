@@ -228,11 +228,7 @@ static void test_export_round_trip(void **s)
             fail();
         }
         assert_int_equal(nn_graph_num_trainable(a), nn_graph_num_trainable(b));
-        nn_ctx_reset(&C);
-        C.training = 0;
-        C.grad_enabled = 0;
-        nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
-        for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+        nn_tensor *x = tu_eval_input(&r, 2, 1, 28, 28);
         nn_tensor *ya = nn_graph_forward(a, &C, x, NULL), *yb = nn_graph_forward(b, &C, x, NULL);
         tu_close(yb->data, ya->data, ya->numel, 1e-6f, 1e-6f, zoo[k]);
         nn_graph_free(a);

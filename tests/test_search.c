@@ -534,11 +534,7 @@ static void test_nasb(void **s)
     for (int i = 0; i < g->np; i++)
         if (g->params[i].arch)
             for (size_t k = 0; k < g->params[i].t.numel; k++) g->params[i].t.data[k] = nn_rng_normal(&r);
-    nn_ctx_reset(&C);
-    C.training = 0;
-    C.grad_enabled = 0;
-    nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_tensor *x = tu_eval_input(&r, 2, 1, 28, 28);
     srch_gates_sample(&gs, g, 1, &r);
     int on = 0;
     for (int i = 0; i < g->n; i++) on += gs.active[i];
@@ -800,11 +796,7 @@ static void test_bconv_relu(void **s)
                 else if (strstr(br->params[i].name, "running_mean")) t->data[v] = 0.3f * nn_rng_normal(&r);
             memcpy(nb->params[i].t.data, t->data, t->numel * sizeof(float));
         }
-        nn_ctx_reset(&C);
-        C.training = 0;
-        C.grad_enabled = 0;
-        nn_tensor *xi = nn_new4(&C, 2, 1, 28, 28);
-        for (size_t i = 0; i < xi->numel; i++) xi->data[i] = nn_rng_normal(&r);
+        nn_tensor *xi = tu_eval_input(&r, 2, 1, 28, 28);
         nn_tensor *yb = nn_graph_forward(br, &C, xi, NULL), *yn = nn_graph_forward(nb, &C, xi, NULL);
         assert_memory_equal(yb->data, yn->data, yb->numel * sizeof(float));
         nn_graph_free(nb);
@@ -821,11 +813,7 @@ static void test_bconv_relu(void **s)
                     t->data[v] = q == k + 1 ? 0.5f + fabsf(nn_rng_normal(&r)) : 0.5f * nn_rng_normal(&r);
             }
         }
-    nn_ctx_reset(&C);
-    C.training = 0;
-    C.grad_enabled = 0;
-    nn_tensor *x = nn_new4(&C, 3, 1, 28, 28);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_tensor *x = tu_eval_input(&r, 3, 1, 28, 28);
     nn_fwd_opts packed = {.binary_packed = 1}; /* both fold the real convs' BNs alike (eval's float simulation) */
     nn_tensor *y0 = nn_graph_forward(b, &C, x, NULL), *y1 = nn_graph_forward(b, &C, x, &packed);
     assert_memory_equal(y0->data, y1->data, y0->numel * sizeof(float));
@@ -1162,11 +1150,7 @@ static void test_pretrain_sign(void **s)
     assert_int_equal(count_op(p, NN_OP_SIGN) + count_op(p, NN_OP_HARDTANH) + count_op(f, NN_OP_TANH), 0);
     nn_rng r;
     nn_rng_seed(&r, 3);
-    nn_ctx_reset(&C);
-    C.training = 0;
-    C.grad_enabled = 0;
-    nn_tensor *x = nn_new4(&C, 2, 1, 28, 28);
-    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(&r);
+    nn_tensor *x = tu_eval_input(&r, 2, 1, 28, 28);
     nn_tensor *yt = nn_graph_forward(p, &C, x, NULL);
     for (int i = 0; i < p->n; i++)
         if (p->nodes[i].op == NN_OP_TANH) p->nodes[i].op = NN_OP_HARDTANH, p->nodes[i].lo = -1.0f, p->nodes[i].hi = 1.0f;

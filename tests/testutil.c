@@ -199,6 +199,16 @@ void tu_write_idx_subset(const char *data, int n, const char *img, const char *l
     nn_dataset_free(&d);
 }
 
+nn_tensor *tu_eval_input(nn_rng *r, int n, int c, int h, int w)
+{
+    nn_ctx_reset(&TU_CTX);
+    TU_CTX.training = 0;
+    TU_CTX.grad_enabled = 0;
+    nn_tensor *x = nn_new4(&TU_CTX, n, c, h, w);
+    for (size_t i = 0; i < x->numel; i++) x->data[i] = nn_rng_normal(r);
+    return x;
+}
+
 void tu_check_exported_logits(nn_graph *g, const char *images, const char *logits, int n)
 {
     nn_err e = {0};

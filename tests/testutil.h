@@ -21,6 +21,9 @@ int tu_ctx_teardown(void **state);
 nn_tensor *tu_tensor(int ndim, const int *shape);
 nn_tensor *tu_randn(int ndim, const int *shape, nn_rng *r, float scale);
 void tu_free(nn_tensor *t);
+/* TU_CTX reset for inference (no tape, eval mode) and an n x c x h x w
+ * batch of N(0, 1) draws from r in it: a forward pass's input. */
+nn_tensor *tu_eval_input(nn_rng *r, int n, int c, int h, int w);
 /* Fail (with the first offending index) unless |a-b| <= atol + rtol*|b|. */
 void tu_close(const float *a, const float *b, size_t n, float atol, float rtol, const char *what);
 
