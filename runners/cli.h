@@ -67,6 +67,13 @@ void run_trim_metrics(const char *path, int done);
 double run_sum_metric(const char *path, const char *key);
 /* A run folder: created if needed, with a copy of the config as config.json. */
 int run_start_dir(const char *dir, const cJSON *config, nn_err *e);
+/* A finished or checkpointed stage goes on only under the config it ran
+ * with: compares the config saved at `saved` (if there is one) with now,
+ * paths inside the run folder relative to it (now's folder is root; the
+ * saved one is its output.dir less the suffix sub, e.g. "/v1/pretrain").
+ * Fails naming the first differing JSON path and both values; `what` is the
+ * stage folder the message tells the user to remove. */
+int run_same_config(const char *saved, const cJSON *now, const char *root, const char *sub, const char *what, nn_err *e);
 
 /* "0.5" or "0.49,0.48,0.45": one value per channel (one value is used for
  * all), into out[channels]; positive: values must be > 0 (std). */

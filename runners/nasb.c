@@ -48,7 +48,10 @@ static const char *nasb_help =
     "With model {zoo: bireal_resnet20}, no search: the same two training stages.\n\n"
     "  --resume        continue every stage from its checkpoint; a finished search\n"
     "                  whose checkpoint is gone derives (new variants too) from the\n"
-    "                  alphas its alpha.jsonl logged after the last epoch\n"
+    "                  alphas its alpha.jsonl logged after the last epoch. A stage\n"
+    "                  goes on (or is skipped, finished) only under the config it\n"
+    "                  ran with (its stage.json; paths inside the run folder taken\n"
+    "                  relative to it): a changed one is refused, naming the key\n"
     "  --threads T     worker threads (default: all cores)\n"
     "  --stop-after N  stop after N search epochs of this invocation\n"
     "  --json          print the result as one JSON object\n\n"
@@ -283,8 +286,30 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     nn_err e = {0};
     char path[1300], metrics[1300], alog[1300], m[1600];
     snprintf(path, sizeof path, "%s/genotype_v%d.json", dir, cfg->variants[0]);
-    if (nn_file_exists(path)) return 0; /* finished */
-    if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
+    char ck[1300];
+    snprintf(ck, sizeof ck, "%s/ckpt.safetensors", dir);
+    snprintf(alog, sizeof alog, "%s/alpha.jsonl", dir);
+    const int done = nn_file_exists(path);
+    { /* what the search ran with, beside its logs (the derivation's flops_budget among it) */
+        cJSON *sc = cJSON_CreateObject();
+        cJSON_AddItemToObject(sc, "data", cJSON_Duplicate(cfg->data_j, 1));
+        const cJSON *sj = cJSON_GetObjectItem(cfg->root, "search");
+        if (sj) cJSON_AddItemToObject(sc, "search", cJSON_Duplicate(sj, 1));
+        if (cfg->source) cJSON_AddItemToObject(sc, "source", cJSON_Duplicate(cfg->source, 1));
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "output"), "dir", dir);
+        snprintf(m, sizeof m, "%s/stage.json", dir);
+        const int resumed = done || (ra->resume && (nn_file_exists(ck) || nn_file_exists(alog)));
+        char *txt = NULL;
+        int bad = resumed && run_same_config(m, sc, cfg->out, "/search", dir, &e);
+        if (!bad && !done) {
+            txt = cJSON_Print(sc);
+            bad = nn_mkdirs(dir, &e) || nn_write_file_atomic(m, txt, strlen(txt), &e);
+        }
+        free(txt);
+        cJSON_Delete(sc);
+        if (bad) return run_error(e.msg), -1;
+    }
+    if (done) return 0; /* finished */
     nn_dataset d = {0};
     nn_graph *g = NULL;
     run_gensrc gsrc = cfg->gsrc, *gen = NULL;
@@ -603,20 +628,31 @@ static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *sta
                        const char *what)
 {
     char path[1300], model_json[1300], threads[16];
+    char ckpt[1300];
     snprintf(model_json, sizeof model_json, "%s/model.json", dir);
-    if (nn_file_exists(model_json)) return 0;
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
+    snprintf(path, sizeof path, "%s/stage.json", dir);
     nn_err e = {0};
-    if (nn_mkdirs(dir, &e)) return run_error(e.msg), -1;
     cJSON *c = stage_config(cfg, stage, model, dir);
+    const int done = nn_file_exists(model_json);
+    if ((done || nn_file_exists(ckpt)) && run_same_config(path, c, cfg->out, dir + strlen(cfg->out), dir, &e)) {
+        cJSON_Delete(c);
+        return run_error(e.msg), -1;
+    }
+    if (done) { /* finished under this config */
+        cJSON_Delete(c);
+        return 0;
+    }
+    if (nn_mkdirs(dir, &e)) {
+        cJSON_Delete(c);
+        return run_error(e.msg), -1;
+    }
     char *txt = cJSON_Print(c);
     cJSON_Delete(c);
-    snprintf(path, sizeof path, "%s/stage.json", dir);
     const int w = nn_write_file_atomic(path, txt, strlen(txt), &e);
     free(txt);
     if (w) return run_error(e.msg), -1;
     if (!ra->json) printf("== %s: %s\n", what, dir);
-    char ckpt[1300];
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
     char *argv[8] = {"train", path};
     int argc = 2;
     if (nn_file_exists(ckpt)) argv[argc++] = "--resume";

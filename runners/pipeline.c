@@ -5,7 +5,8 @@
  * folder under output.dir with its resolved config written beside it
  * (DIR/<stage>.json: what to rerun alone); a finished stage is skipped and
  * an unfinished one resumes from its checkpoint, so rerunning the pipeline
- * after a crash continues where it stopped. */
+ * after a crash continues where it stopped; either only under the config the
+ * stage ran with (run_same_config). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@ static const char *pipeline_help =
     "searched one), export (the quantized model lowered to integers and written as\n"
     "code into output.dir/export/<target>/: {\"targets\": [\"c\"]} is the default). Each\n"
     "stage object is that command's config without teacher and output (taken\n"
-    "from the pipeline); finished stages are skipped (delete a stage's folder to\n"
-    "run it again, e.g. after changing its config), unfinished ones resume.\n"
+    "from the pipeline); finished stages are skipped and unfinished ones resume,\n"
+    "both only under the config they ran with (DIR/<stage>.json): a changed one is\n"
+    "refused, naming the key (delete the stage's folder to run it again).\n"
     "Ends with a summary: accuracy of the teacher and the compressed model, size,\n"
     "time per stage and where the files are.\n\n"
     "Config keys: teacher, data {path, ...} (for quantize), stages {search,\n"
@@ -32,7 +34,7 @@ static const char *pipeline_help =
 
 /* A stage's config: its object with the pipeline's teacher, data and output. */
 static int write_stage(const cJSON *stage, const cJSON *root, const char *dir, const char *name, char *cfg_path,
-                       size_t n, const char *genotype, nn_err *e)
+                       size_t n, const char *genotype, int resumed, nn_err *e)
 {
     cJSON *c = cJSON_Duplicate(stage, 1);
     const cJSON *t = cJSON_GetObjectItem(root, "teacher"), *d = cJSON_GetObjectItem(root, "data");
@@ -61,6 +63,12 @@ static int write_stage(const cJSON *stage, const cJSON *root, const char *dir, c
         cJSON_AddStringToObject(g, "genotype", genotype);
     }
     snprintf(cfg_path, n, "%s/%s.json", dir, name);
+    char sub[64];
+    snprintf(sub, sizeof sub, "/%s", name);
+    if (resumed && run_same_config(cfg_path, c, dir, sub, od, e)) { /* a finished or checkpointed stage */
+        cJSON_Delete(c);
+        return NN_ERR;
+    }
     char *s = cJSON_Print(c);
     cJSON_Delete(c);
     int rc = nn_write_file_atomic(cfg_path, s, strlen(s), e);
@@ -210,12 +218,15 @@ int run_pipeline(int argc, char **argv)
             if (!json) printf("== export: %s/%s/ (%.1fs)\n", edir, targets[0], nn_now() - t0);
             continue;
         }
-        if (write_stage(stage[k], root, dir, names[k], path, sizeof path, k == 1 && stage[0] ? genotype : NULL, &e)) {
+        char ckpt[1300];
+        snprintf(done, sizeof done, "%s/%s/%s", dir, names[k], k == 0 ? "genotype.json" : "result.json");
+        snprintf(ckpt, sizeof ckpt, "%s/%s/ckpt.safetensors", dir, names[k]);
+        if (write_stage(stage[k], root, dir, names[k], path, sizeof path, k == 1 && stage[0] ? genotype : NULL,
+                        nn_file_exists(done) || nn_file_exists(ckpt), &e)) {
             snprintf(m, sizeof m, "%s: %s", cfg, e.msg);
             run_error(m);
             goto out;
         }
-        snprintf(done, sizeof done, "%s/%s/%s", dir, names[k], k == 0 ? "genotype.json" : "result.json");
         if (k == 1 && stage[0] && !nn_file_exists(genotype)) {
             run_error("quantize: the search stage has not written its genotype");
             goto out;

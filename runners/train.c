@@ -238,7 +238,8 @@ static const char *train_help =
     "model.safetensors (final). output.export, if set, gets a copy of the final model\n"
     "and its metrics (<export stem>_metrics.jsonl).\n\n"
     "  --resume        continue from the run folder's checkpoint; the result is the\n"
-    "                  same as an uninterrupted run with the same thread count\n"
+    "                  same as an uninterrupted run with the same thread count. A\n"
+    "                  config other than the run's config.json is refused\n"
     "  --threads T     worker threads (default: train.threads, else all cores)\n"
     "  --stop-after N  stop after N epochs of this invocation (resume later)\n"
     "  --json          print the result as one JSON object\n\n"
@@ -381,7 +382,10 @@ int run_train(int argc, char **argv)
     long step = 0;
     snprintf(path, sizeof path, "%s/ckpt.safetensors", cfg.out_dir);
     if (resume && nn_file_exists(path)) {
-        if (load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e) || (gs && run_gensrc_load(gs, cfg.out_dir, &e))) {
+        char saved[1200];
+        snprintf(saved, sizeof saved, "%s/config.json", cfg.out_dir);
+        if (run_same_config(saved, root, cfg.out_dir, "", cfg.out_dir, &e) ||
+            load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e) || (gs && run_gensrc_load(gs, cfg.out_dir, &e))) {
             run_error(e.msg);
             goto out;
         }

@@ -653,6 +653,10 @@ static void test_end_to_end(void **s)
     assert_int_equal(tu_sh("%s run /tmp/datafree_dfq_pipe.json", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "== search: done already"));
     assert_non_null(strstr(TU_OUT, "== quantize: done already"));
+    /* ... but not under another config: a finished stage is not skipped as if it had run with it */
+    assert_int_equal(tu_sh("sed 's/\"lr\":0.001/\"lr\":0.002/' /tmp/datafree_dfq_pipe.json > /tmp/datafree_dfq_pipe2.json && "
+                           "%s run /tmp/datafree_dfq_pipe2.json", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "/tmp/datafree_dfq_pipe/quantize was run under another config ($.student.lr: 0.001 then, 0.002 now"));
     assert_int_equal(tu_sh("%s eval --model /tmp/datafree_dfq_pipe/quantize/model.json --data %s --limit 1000 --json",
                            tu_bin(), data), 0);
     assert_true(fabs(tu_out_number("accuracy") - acc) < 1e-4);

@@ -957,6 +957,27 @@ static void test_nasb_pipeline(void **s)
         snprintf(cfg2, sizeof cfg2, "{\"bconv_relu\":true,%s", cfg + 1);
         tu_refuses("nasb", "/tmp/datafree_nasb_relu.json", cfg2, "was derived without bconv_relu");
     }
+    /* a finished stage goes on only under the config it ran with: a changed
+     * finetuning rate or search length is refused, naming the key, not skipped */
+    static const char *const changed[][2] = {
+        {"s/\"lr\":0.002/\"lr\":0.004/", "/tmp/datafree_nasb/v1/finetune was run under another config ($.optim.lr: 0.002 then, 0.004 now"},
+        {"s/\"search\":{\"epochs\":2/\"search\":{\"epochs\":3/", "/tmp/datafree_nasb/search was run under another config ($.search.epochs: 2 then, 3 now"}};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tu_sh("sed '%s' /tmp/datafree_nasb.json > /tmp/datafree_nasb_chg.json", changed[i][0]), 0);
+        assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_chg.json --resume", tu_bin()), 1);
+        if (!strstr(TU_OUT, changed[i][1])) {
+            print_error("expected '%s' in:\n%s\n", changed[i][1], TU_OUT);
+            fail();
+        }
+    }
+    /* the same run folder copied elsewhere (paths inside it relative to it): finished, nothing retrained */
+    assert_int_equal(tu_sh("rm -rf /tmp/datafree_nasb_cp && cp -r /tmp/datafree_nasb /tmp/datafree_nasb_cp && sed "
+                           "'s#/tmp/datafree_nasb\\([/\"]\\)#/tmp/datafree_nasb_cp\\1#g' /tmp/datafree_nasb.json > "
+                           "/tmp/datafree_nasb_cp.json && grep -c datafree_nasb_cp/v1/pretrain /tmp/datafree_nasb_cp.json"),
+                     0);
+    assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_cp.json --resume", tu_bin()), 0);
+    assert_null(strstr(TU_OUT, "== pretrain"));
+    assert_null(strstr(TU_OUT, "== finetune"));
     /* with a log one epoch short it says why it searches again */
     assert_int_equal(tu_sh("cd /tmp/datafree_nasb/search && head -n 1 alpha.jsonl > a1 && mv a1 alpha.jsonl && rm -f "
                            "ckpt.safetensors genotype_v*.json"),

@@ -113,6 +113,10 @@ static void test_resume_identical(void **s)
     assert_int_equal(sh("%s train /tmp/datafree_rB.json --stop-after 1", tu_bin()), 0);
     assert_non_null(strstr(OUT, "continue with --resume"));
     assert_false(nn_file_exists("/tmp/datafree_runB/model.safetensors"));
+    /* resumed under another config: refused, naming the key (the schedule would mix two runs) */
+    config("/tmp/datafree_rC.json", data, "/tmp/datafree_runB", 3, 384, "");
+    assert_int_equal(sh("%s train /tmp/datafree_rC.json --resume", tu_bin()), 1);
+    assert_non_null(strstr(OUT, "/tmp/datafree_runB was run under another config ($.train.epochs: 2 then, 3 now"));
     assert_int_equal(sh("%s train /tmp/datafree_rB.json --resume", tu_bin()), 0);
     assert_non_null(strstr(OUT, "resuming"));
     nn_err e;
