@@ -327,11 +327,14 @@ double run_sum_metric(const char *path, const char *key)
     return s;
 }
 
-int run_start_dir(const char *dir, const cJSON *config, nn_err *e)
+int run_start_dir(const char *dir, const cJSON *config, int resume, nn_err *e)
 {
     char path[1200];
     if (nn_mkdirs(dir, e)) return NN_ERR;
+    snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
+    const int ckpt = resume && nn_file_exists(path);
     snprintf(path, sizeof path, "%s/config.json", dir);
+    if (ckpt && run_same_config(path, config, dir, "", dir, e)) return NN_ERR;
     char *s = cJSON_Print(config);
     int rc = nn_write_file_atomic(path, s, strlen(s), e);
     free(s);

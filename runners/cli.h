@@ -65,8 +65,9 @@ void run_append_line(const char *path, const char *line);
 void run_trim_metrics(const char *path, int done);
 /* The sum of a numeric key over a JSON-lines file (0 if none). */
 double run_sum_metric(const char *path, const char *key);
-/* A run folder: created if needed, with a copy of the config as config.json. */
-int run_start_dir(const char *dir, const cJSON *config, nn_err *e);
+/* A run folder: created if needed, with a copy of the config as config.json;
+ * resuming a checkpoint there, only under the config.json it ran with. */
+int run_start_dir(const char *dir, const cJSON *config, int resume, nn_err *e);
 /* A finished or checkpointed stage goes on only under the config it ran
  * with: compares the config saved at `saved` (if there is one) with now,
  * paths inside the run folder relative to it (now's folder is root; the

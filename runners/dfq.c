@@ -499,7 +499,8 @@ static const char *quantize_help =
     "writes grid.png (one row per class), dataset.safetensors (images, labels,\n"
     "teacher logits: a `dataset` source for quantize) and, for a generator,\n"
     "generator.json + generator.safetensors.\n\n"
-    "  --resume        continue from the run folder's checkpoint\n"
+    "  --resume        continue from the run folder's checkpoint, only under the\n"
+    "                  config.json it ran with (another is refused, naming the key)\n"
     "  --threads T     worker threads (default: threads, else all cores)\n"
     "  --stop-after N  stop after N epochs of this invocation (resume later)\n"
     "  --json          print the result as one JSON object\n\n"
@@ -652,7 +653,7 @@ static int run_dfq(int argc, char **argv, int reconstruct)
         sopt.nesterov = cfg.s_nesterov;
         sopt.weight_decay = cfg.s_wd;
     }
-    if (run_start_dir(cfg.out_dir, root, &e)) {
+    if (run_start_dir(cfg.out_dir, root, resume, &e)) {
         run_error(e.msg);
         goto out;
     }

@@ -683,7 +683,7 @@ int run_nasb(int argc, char **argv)
         cJSON_Delete(root);
         return run_error(m);
     }
-    if (run_start_dir(cfg.out, root, &e)) {
+    if (run_start_dir(cfg.out, root, 0, &e)) { /* its stages compare their own configs */
         cJSON_Delete(root);
         return run_error(e.msg);
     }

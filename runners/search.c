@@ -192,7 +192,8 @@ static const char *search_help =
     "a quantize config's generator {type: autorecon, genotype}), alpha.svg,\n"
     "generator.dot (+ generator.svg when Graphviz is installed), metrics.jsonl\n"
     "(losses and alpha per edge every epoch), ckpt.safetensors, result.json.\n\n"
-    "  --resume        continue from the run folder's checkpoint\n"
+    "  --resume        continue from the run folder's checkpoint, only under the\n"
+    "                  config.json it ran with (another is refused, naming the key)\n"
     "  --threads T     worker threads (default: threads, else all cores)\n"
     "  --stop-after N  stop after N epochs of this invocation (resume later)\n"
     "  --json          print the result as one JSON object\n\n"
@@ -265,7 +266,7 @@ int run_search(int argc, char **argv)
     wopt.group = NN_GROUP_WEIGHTS, wopt.beta1 = cfg.w_b1, wopt.beta2 = cfg.w_b2;
     nn_optim_init(&aopt, NN_ADAM, gen);
     aopt.group = NN_GROUP_ARCH, aopt.beta1 = cfg.a_b1, aopt.beta2 = cfg.a_b2, aopt.weight_decay = cfg.a_wd;
-    if (run_start_dir(cfg.out_dir, root, &e)) {
+    if (run_start_dir(cfg.out_dir, root, ra.resume, &e)) {
         run_error(e.msg);
         goto out;
     }

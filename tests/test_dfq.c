@@ -549,6 +549,10 @@ static void test_end_to_end(void **s)
     tu_sh("rm -f /tmp/datafree_dfq_table.md");
     assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_w4.json --stop-after 2", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "continue with --resume"));
+    /* resumed under other bits: refused, naming the key, and the checkpoint still resumes after */
+    assert_int_equal(tu_sh("sed 's/\"wbits\":4/\"wbits\":5/' /tmp/datafree_dfq_w4.json > /tmp/datafree_dfq_w5.json && "
+                           "%s quantize /tmp/datafree_dfq_w5.json --resume", tu_bin()), 1);
+    assert_non_null(strstr(TU_OUT, "/tmp/datafree_dfq_w4 was run under another config ($.quant.wbits: 4 then, 5 now"));
     assert_int_equal(tu_sh("%s quantize /tmp/datafree_dfq_w4.json --resume --json", tu_bin()), 0);
     acc = tu_out_number("test_accuracy");
     if (acc < 0.5) {
