@@ -191,20 +191,27 @@ relu, _ = table([
         ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN",
          [f"{R}/trials/nasb_sel_relu_warmup_s{s}/v1" for s in (1, 3, 4, 5)],
          [f"{R}/trials/nasb_sel_relu_warmup_s{s}/search" for s in (1, 3, 4, 5)]),
-        # the same with seed 003's tanh in place of hardtanh in the pretraining (`pretrain_sign`; stop 29):
-        # configs/nasb/trials/nasb_sel_relu_tanh_warmup_s<seed>.json, search/ copied
+        # the same with seed 003's tanh in place of hardtanh in the pretraining (`pretrain_sign`; stop 29; seeds 5
+        # and 6 stop 30): configs/nasb/trials/nasb_sel_relu_tanh_warmup_s<seed>.json, search/ copied
         ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh",
-         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/v1" for s in (1, 3, 4)],
-         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/search" for s in (1, 3, 4)]),
+         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/v1" for s in (1, 3, 4, 5, 6)],
+         [f"{R}/trials/nasb_sel_relu_tanh_warmup_s{s}/search" for s in (1, 3, 4, 5, 6)]),
         # Bi-Real with the same ReLUs, pretrained with tanh: configs/nasb/trials/bireal_relu_tanh_warmup_s<seed>.json
+        # (seeds 4 and 5 stop 30)
         ("Bi-Real ResNet-20, warmed up, Conv -> ReLU -> BN, pretrained with tanh",
-         [f"{R}/trials/bireal_relu_tanh_warmup_s{s}" for s in (1, 2, 3)], [None] * 3),
+         [f"{R}/trials/bireal_relu_tanh_warmup_s{s}" for s in range(1, 6)], [None] * 5),
         # a search of 8 epochs instead of 2 (search seed 1; stop 29), its network pretrained with tanh and trained
         # with seeds 1, 3 and 4: configs/nasb/trials/nasb_search8_relu_tanh_s<seed>.json (s3's and s4's search/
         # copies of s1's)
         ("NASB ResNet-20, warmed up, an 8-epoch search, Conv -> ReLU -> BN, pretrained with tanh",
          [f"{R}/trials/nasb_search8_relu_tanh_s{s}/v1" for s in (1, 3, 4)],
-         [f"{R}/trials/nasb_search8_relu_tanh_s{s}/search" for s in (1, 3, 4)])])
+         [f"{R}/trials/nasb_search8_relu_tanh_s{s}/search" for s in (1, 3, 4)]),
+        # V2 (4 ops kept for a cell's output node), no Flops budget, from the chosen search's logged alphas (its
+        # search/ holds copies of nasb_s2's alpha.jsonl), ReLU order, tanh pretraining (stop 30):
+        # configs/nasb/trials/nasb_v2free_relu_tanh_s<seed>.json
+        ("NASB-V2 ResNet-20, no Flops budget, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh",
+         [f"{R}/trials/nasb_v2free_relu_tanh_s{s}/v2" for s in (1, 3, 4)],
+         [f"{R}/trials/nasb_v2free_relu_tanh_s{s}/search" for s in (1, 3, 4)])])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -279,7 +286,8 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "same with the full-precision pretraining's stand-in for sign tanh instead of hardtanh, as seed 003 "
                 "pretrains NASB (`\"pretrain_sign\": \"tanh\"`; `{nasb_sel_relu_tanh,bireal_relu_tanh}_warmup_s<seed>.json`), "
                 "and with a search of 8 epochs instead of 2 (search seed 1, `nasb_search8_relu_tanh_s<seed>.json`, "
-                "one search trained with three seeds):\n\n"
+                "one search trained with three seeds), and the chosen search's V2 without a Flops budget "
+                "(`nasb_v2free_relu_tanh_s<seed>.json`):\n\n"
                 + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
