@@ -334,9 +334,5 @@ int run_start_dir(const char *dir, const cJSON *config, int resume, nn_err *e)
     snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
     const int ckpt = resume && nn_file_exists(path);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (ckpt && run_same_config(path, config, dir, "", dir, e)) return NN_ERR;
-    char *s = cJSON_Print(config);
-    int rc = nn_write_file_atomic(path, s, strlen(s), e);
-    free(s);
-    return rc;
+    return run_keep_config(path, config, ckpt, dir, "", dir, e);
 }

@@ -75,6 +75,10 @@ int run_start_dir(const char *dir, const cJSON *config, int resume, nn_err *e);
  * Fails naming the first differing JSON path and both values; `what` is the
  * stage folder the message tells the user to remove. */
 int run_same_config(const char *saved, const cJSON *now, const char *root, const char *sub, const char *what, nn_err *e);
+/* Saves a stage's config at path (temp + rename) before it runs; resumed (it
+ * finished or left a checkpoint): only if run_same_config agrees first. */
+int run_keep_config(const char *path, const cJSON *now, int resumed, const char *root, const char *sub, const char *what,
+                    nn_err *e);
 
 /* "0.5" or "0.49,0.48,0.45": one value per channel (one value is used for
  * all), into out[channels]; positive: values must be > 0 (std). */

@@ -280,6 +280,19 @@ static int alpha_log_read(const char *alog, int epochs, int ea, float *history)
     return ep;
 }
 
+/* The search's own config (search/stage.json): what its supernet and alphas
+ * came from, and the derivation's flops_budget. */
+static cJSON *search_record(const nasb_cfg *cfg, const char *dir)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "data", cJSON_Duplicate(cfg->data_j, 1));
+    const cJSON *s = cJSON_GetObjectItem(cfg->root, "search");
+    if (s) cJSON_AddItemToObject(c, "search", cJSON_Duplicate(s, 1));
+    if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(c, "output"), "dir", dir);
+    return c;
+}
+
 /* Stage 1. Returns 0 done, 1 stopped early (--stop-after), -1 failed. */
 static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir)
 {
@@ -290,22 +303,13 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
     snprintf(ck, sizeof ck, "%s/ckpt.safetensors", dir);
     snprintf(alog, sizeof alog, "%s/alpha.jsonl", dir);
     const int done = nn_file_exists(path);
-    { /* what the search ran with, beside its logs (the derivation's flops_budget among it) */
-        cJSON *sc = cJSON_CreateObject();
-        cJSON_AddItemToObject(sc, "data", cJSON_Duplicate(cfg->data_j, 1));
-        const cJSON *sj = cJSON_GetObjectItem(cfg->root, "search");
-        if (sj) cJSON_AddItemToObject(sc, "search", cJSON_Duplicate(sj, 1));
-        if (cfg->source) cJSON_AddItemToObject(sc, "source", cJSON_Duplicate(cfg->source, 1));
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "output"), "dir", dir);
-        snprintf(m, sizeof m, "%s/stage.json", dir);
-        const int resumed = done || (ra->resume && (nn_file_exists(ck) || nn_file_exists(alog)));
-        char *txt = NULL;
-        int bad = resumed && run_same_config(m, sc, cfg->out, "/search", dir, &e);
-        if (!bad && !done) {
-            txt = cJSON_Print(sc);
-            bad = nn_mkdirs(dir, &e) || nn_write_file_atomic(m, txt, strlen(txt), &e);
-        }
-        free(txt);
+    { /* what the search ran with, beside its logs; a finished one's left as it was */
+        cJSON *sc = search_record(cfg, dir);
+        char saved[1300];
+        snprintf(saved, sizeof saved, "%s/stage.json", dir);
+        const int resumed = ra->resume && (nn_file_exists(ck) || nn_file_exists(alog));
+        const int bad = done ? run_same_config(saved, sc, cfg->out, "/search", dir, &e)
+                             : nn_mkdirs(dir, &e) || run_keep_config(saved, sc, resumed, cfg->out, "/search", dir, &e);
         cJSON_Delete(sc);
         if (bad) return run_error(e.msg), -1;
     }
@@ -627,31 +631,20 @@ static void add_backbone_init(cJSON *model, const char *from, int bireal)
 static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *stage, const cJSON *model, const char *dir,
                        const char *what)
 {
-    char path[1300], model_json[1300], threads[16];
-    char ckpt[1300];
+    char path[1300], model_json[1300], threads[16], ckpt[1300];
     snprintf(model_json, sizeof model_json, "%s/model.json", dir);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
     snprintf(path, sizeof path, "%s/stage.json", dir);
     nn_err e = {0};
     cJSON *c = stage_config(cfg, stage, model, dir);
+    const char *sub = dir + strlen(cfg->out); /* "/v1/pretrain" */
     const int done = nn_file_exists(model_json);
-    if ((done || nn_file_exists(ckpt)) && run_same_config(path, c, cfg->out, dir + strlen(cfg->out), dir, &e)) {
-        cJSON_Delete(c);
-        return run_error(e.msg), -1;
-    }
-    if (done) { /* finished under this config */
-        cJSON_Delete(c);
-        return 0;
-    }
-    if (nn_mkdirs(dir, &e)) {
-        cJSON_Delete(c);
-        return run_error(e.msg), -1;
-    }
-    char *txt = cJSON_Print(c);
+    /* a finished stage is skipped, its stage.json left as it was (a copied one names its first folder) */
+    const int bad = done ? run_same_config(path, c, cfg->out, sub, dir, &e)
+                         : nn_mkdirs(dir, &e) || run_keep_config(path, c, nn_file_exists(ckpt), cfg->out, sub, dir, &e);
     cJSON_Delete(c);
-    const int w = nn_write_file_atomic(path, txt, strlen(txt), &e);
-    free(txt);
-    if (w) return run_error(e.msg), -1;
+    if (bad) return run_error(e.msg), -1;
+    if (done) return 0;
     if (!ra->json) printf("== %s: %s\n", what, dir);
     char *argv[8] = {"train", path};
     int argc = 2;

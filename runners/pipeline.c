@@ -65,14 +65,8 @@ static int write_stage(const cJSON *stage, const cJSON *root, const char *dir, c
     snprintf(cfg_path, n, "%s/%s.json", dir, name);
     char sub[64];
     snprintf(sub, sizeof sub, "/%s", name);
-    if (resumed && run_same_config(cfg_path, c, dir, sub, od, e)) { /* a finished or checkpointed stage */
-        cJSON_Delete(c);
-        return NN_ERR;
-    }
-    char *s = cJSON_Print(c);
+    const int rc = run_keep_config(cfg_path, c, resumed, dir, sub, od, e);
     cJSON_Delete(c);
-    int rc = nn_write_file_atomic(cfg_path, s, strlen(s), e);
-    free(s);
     return rc;
 }
 

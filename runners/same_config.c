@@ -105,3 +105,13 @@ int run_same_config(const char *saved, const cJSON *now, const char *root, const
                        what, d, saved, what);
     return 0;
 }
+
+int run_keep_config(const char *path, const cJSON *now, int resumed, const char *root, const char *sub, const char *what,
+                    nn_err *e)
+{
+    if (resumed && run_same_config(path, now, root, sub, what, e)) return NN_ERR;
+    char *s = cJSON_Print(now);
+    const int rc = nn_write_file_atomic(path, s, strlen(s), e);
+    free(s);
+    return rc;
+}

@@ -372,7 +372,7 @@ int run_train(int argc, char **argv)
     for (int i = 0; i < cfg.nmil; i++) sched.milestones[i] = cfg.milestones[i] * steps_per_epoch;
 
     char path[1200], metrics[1200], progress[1200];
-    if (nn_mkdirs(cfg.out_dir, &e)) {
+    if (run_start_dir(cfg.out_dir, root, resume, &e)) { /* a resume only under its config.json */
         run_error(e.msg);
         goto out;
     }
@@ -382,10 +382,7 @@ int run_train(int argc, char **argv)
     long step = 0;
     snprintf(path, sizeof path, "%s/ckpt.safetensors", cfg.out_dir);
     if (resume && nn_file_exists(path)) {
-        char saved[1200];
-        snprintf(saved, sizeof saved, "%s/config.json", cfg.out_dir);
-        if (run_same_config(saved, root, cfg.out_dir, "", cfg.out_dir, &e) ||
-            load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e) || (gs && run_gensrc_load(gs, cfg.out_dir, &e))) {
+        if (load_ckpt(cfg.out_dir, g, &opt, &start_epoch, &step, &e) || (gs && run_gensrc_load(gs, cfg.out_dir, &e))) {
             run_error(e.msg);
             goto out;
         }
@@ -395,16 +392,6 @@ int run_train(int argc, char **argv)
         if (resume && !json) printf("no checkpoint in %s: starting from scratch\n", cfg.out_dir);
         remove(metrics);
         remove(progress);
-    }
-    snprintf(path, sizeof path, "%s/config.json", cfg.out_dir);
-    {
-        char *s = cJSON_Print(root);
-        if (nn_write_file_atomic(path, s, strlen(s), &e)) {
-            free(s);
-            run_error(e.msg);
-            goto out;
-        }
-        free(s);
     }
     nn_ctx_init(&ctx, cfg.threads, 64 << 20);
     have_ctx = 1;
