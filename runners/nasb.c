@@ -61,7 +61,8 @@ static const char *nasb_help =
     "val_fraction 0.5, seed 1, weights (SGD) {lr 0.01, momentum 0.9, weight_decay\n"
     "5e-4}, arch (Adam) {lr 0.03, beta1 0.5, beta2 0.999, weight_decay 1e-3},\n"
     "flops_budget (derived networks at most this times the backbone's Flops,\n"
-    "cheaper ops traded in by least alpha per Flop saved)},\n"
+    "cheaper ops traded in by least alpha per Flop saved), flops_fill (true:\n"
+    "then, while it fits the budget, move edges to ops of more alpha)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule, source} (as in datafree train, checked before the search;\n"
     "e.g. source {type real, teacher, kd}: that stage distilled from a teacher),\n"
@@ -87,6 +88,7 @@ typedef struct {
     int train_limit, epochs, batch, seed, variants[5], nvar;
     float val_fraction, w_lr, w_mom, w_wd, a_lr, a_b1, a_b2, a_wd, mean[4], std[4];
     float flops_budget; /* derived networks' Flops at most this times the backbone's (0: no budget) */
+    int flops_fill;     /* 1: after trading down to the budget, spend what it leaves (srch_fill_budget) */
     int nmean, nstd;
     int bconv_relu; /* derived networks' binary convs as Conv -> ReLU -> BN (seed 003's order) */
     const char *pretrain_sign; /* what sign becomes in the pretraining: hardtanh (NULL) or tanh */
@@ -119,7 +121,8 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     static const char *const keys[] = {"data",   "model",  "search",        "variants", "pretrain", "finetune",
                                        "output", "source", "backbone_from", "bconv_relu", "pretrain_sign", NULL};
     static const char *const kd[] = {"path", "mean", "std", "train_limit", "test_limit", "augment", NULL};
-    static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget", NULL};
+    static const char *const ks[] = {"epochs", "batch_size", "val_fraction", "seed", "weights", "arch", "flops_budget",
+                                     "flops_fill", NULL};
     static const char *const kw[] = {"lr", "momentum", "weight_decay", NULL};
     static const char *const ka[] = {"lr", "beta1", "beta2", "weight_decay", NULL};
     memset(c, 0, sizeof *c);
@@ -175,6 +178,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
             nn_json_int(s, "$.search", "batch_size", 0, &c->batch, e) || nn_json_int(s, "$.search", "seed", 0, &c->seed, e) ||
             nn_json_float(s, "$.search", "val_fraction", 0, &c->val_fraction, e) ||
             nn_json_float(s, "$.search", "flops_budget", 0, &c->flops_budget, e) ||
+            nn_json_bool(s, "$.search", "flops_fill", 0, &c->flops_fill, e) ||
             (w && (nn_json_check_keys(w, "$.search.weights", kw, e) || nn_json_float(w, "$.search.weights", "lr", 0, &c->w_lr, e) ||
                    nn_json_float(w, "$.search.weights", "momentum", 0, &c->w_mom, e) ||
                    nn_json_float(w, "$.search.weights", "weight_decay", 0, &c->w_wd, e))) ||
@@ -203,6 +207,8 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     if (c->flops_budget != 0.0f && !(c->flops_budget >= 1.0f))
         return nn_fail(e, "$.search.flops_budget: %g (a ratio to the backbone's Flops, >= 1; 0 or absent: none)",
                        (double)c->flops_budget);
+    if (c->flops_fill && c->flops_budget == 0.0f)
+        return nn_fail(e, "$.search.flops_fill: true needs a $.search.flops_budget to fill");
     c->source = cJSON_GetObjectItem(root, "source");
     if (c->source) { /* a generator source checked in full here, before the search (a real one by the train stages) */
         const char *type = NULL;
@@ -561,8 +567,9 @@ static int search_stage(const nasb_cfg *cfg, const run_args *ra, const char *dir
                 if (bb) nn_graph_cost(bb, &mem, &fb, &bm);
                 nn_graph_free(bb);
                 for (int k = 0; k < ne * NASB_NOPS; k++) cv[k] = cost[k] * gt.branches;
-                bad = !bb || srch_fit_budget(edges, ne, alpha, cv, fb, cfg->flops_budget * fixed,
-                                             cfg->variants[v] == 4 ? "identity" : NULL, &gt, &e); /* V4: no identity */
+                const char *forbid = cfg->variants[v] == 4 ? "identity" : NULL; /* V4: no identity */
+                bad = !bb || srch_fit_budget(edges, ne, alpha, cv, fb, cfg->flops_budget * fixed, forbid, &gt, &e);
+                if (!bad && cfg->flops_fill) srch_fill_budget(edges, ne, alpha, cv, fb, cfg->flops_budget * fixed, forbid, &gt);
             }
             if (bad) break;
             nn_graph *dn = nasb_build(C, H, W, K, 1, &gt, &e);

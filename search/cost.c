@@ -40,26 +40,6 @@ double srch_cost_penalty(const srch_edge *edges, int ne, const float *alpha, con
     return weight * (E / budget - 1.0);
 }
 
-/* the op index genotype g gives edge i, -1 if it has none */
-static int chosen(const srch_edge *ed, const srch_genotype *g)
-{
-    for (int k = 0; k < g->n; k++)
-        if (g->e[k].from == ed->from && g->e[k].to == ed->to)
-            for (int j = 0; j < ed->nops; j++)
-                if (!strcmp(ed->ops[j], g->e[k].op)) return j;
-    return -1;
-}
-
-double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, double fixed, const srch_genotype *g)
-{
-    double c = fixed;
-    for (int i = 0, o = 0; i < ne; o += edges[i++].nops) {
-        const int j = chosen(&edges[i], g);
-        if (j >= 0) c += cost[o + j];
-    }
-    return c;
-}
-
 /* the index of op name in edge ed, -1 if it has none */
 static int op_of(const srch_edge *ed, const char *name)
 {
@@ -68,17 +48,44 @@ static int op_of(const srch_edge *ed, const char *name)
     return -1;
 }
 
-int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
-                    const char *forbid, srch_genotype *g, nn_err *e)
+/* each choice k of g: its edge's index at[k] (-1: not an edge of this
+ * space, or an op that edge lacks; nothing to move) and that edge's alpha
+ * offset off[k] */
+static void locate(const srch_edge *edges, int ne, const srch_genotype *g, int *at, int *off)
 {
-    double total = fixed;
-    int at[SRCH_MAX_EDGES], off[SRCH_MAX_EDGES]; /* each choice's edge and that edge's alpha offset */
     for (int k = 0; k < g->n; k++) {
         int i = 0, o = 0;
         while (i < ne && !(edges[i].from == g->e[k].from && edges[i].to == g->e[k].to)) o += edges[i++].nops;
         at[k] = i < ne && op_of(&edges[i], g->e[k].op) >= 0 ? i : -1, off[k] = o;
-        if (at[k] >= 0) total += cost[o + op_of(&edges[i], g->e[k].op)];
     }
+}
+
+double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, double fixed, const srch_genotype *g)
+{
+    int at[SRCH_MAX_EDGES], off[SRCH_MAX_EDGES];
+    locate(edges, ne, g, at, off);
+    double c = fixed;
+    for (int k = 0; k < g->n; k++)
+        if (at[k] >= 0) c += cost[off[k] + op_of(&edges[at[k]], g->e[k].op)];
+    return c;
+}
+
+/* 1: op j of edge ed is a move for choice k of g: not "none" nor forbid,
+ * and not an op the node already takes on that edge by another choice */
+static int movable(const srch_edge *ed, int j, const char *forbid, const srch_genotype *g, const int *at, int k)
+{
+    if (!strcmp(ed->ops[j], "none") || (forbid && !strcmp(ed->ops[j], forbid))) return 0;
+    for (int q = 0; q < g->n; q++)
+        if (q != k && at[q] == at[k] && !strcmp(g->e[q].op, ed->ops[j])) return 0;
+    return 1;
+}
+
+int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
+                    const char *forbid, srch_genotype *g, nn_err *e)
+{
+    int at[SRCH_MAX_EDGES], off[SRCH_MAX_EDGES];
+    locate(edges, ne, g, at, off);
+    double total = srch_genotype_cost(edges, ne, cost, fixed, g);
     while (total > budget) {
         int bk = -1, bj = -1;
         double best = 0, saved = 0;
@@ -88,11 +95,7 @@ int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const do
             const int o = off[k], cur = op_of(ed, g->e[k].op);
             for (int j = 0; j < ed->nops; j++) {
                 const double dc = cost[o + cur] - cost[o + j];
-                if (!(dc > 0) || !strcmp(ed->ops[j], "none") || (forbid && !strcmp(ed->ops[j], forbid))) continue;
-                int taken = 0; /* an op the node already has on this edge */
-                for (int q = 0; q < g->n && !taken; q++)
-                    taken = q != k && at[q] == at[k] && !strcmp(g->e[q].op, ed->ops[j]);
-                if (taken) continue;
+                if (!(dc > 0) || !movable(ed, j, forbid, g, at, k)) continue;
                 const double score = (double)(alpha[o + cur] - alpha[o + j]) / dc;
                 if (bk < 0 || score < best || (score == best && dc > saved)) bk = k, bj = j, best = score, saved = dc;
             }
@@ -104,6 +107,32 @@ int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const do
         total -= saved;
     }
     return NN_OK;
+}
+
+int srch_fill_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
+                     const char *forbid, srch_genotype *g)
+{
+    int at[SRCH_MAX_EDGES], off[SRCH_MAX_EDGES];
+    locate(edges, ne, g, at, off);
+    double total = srch_genotype_cost(edges, ne, cost, fixed, g);
+    int moves = 0;
+    for (;;) { /* each move raises the genotype's summed alpha: it ends */
+        int bk = -1, bj = -1;
+        double gain = 0, dcost = 0;
+        for (int k = 0; k < g->n; k++) {
+            if (at[k] < 0) continue;
+            const srch_edge *ed = &edges[at[k]];
+            const int o = off[k], cur = op_of(ed, g->e[k].op);
+            for (int j = 0; j < ed->nops; j++) {
+                const double da = (double)alpha[o + j] - alpha[o + cur], dc = cost[o + j] - cost[o + cur];
+                if (!(da > 0) || total + dc > budget || !movable(ed, j, forbid, g, at, k)) continue;
+                if (bk < 0 || da > gain || (da == gain && dc < dcost)) bk = k, bj = j, gain = da, dcost = dc;
+            }
+        }
+        if (bk < 0) return moves;
+        snprintf(g->e[bk].op, sizeof g->e[bk].op, "%s", edges[at[bk]].ops[bj]);
+        total += dcost, moves++;
+    }
 }
 
 int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,

@@ -21,7 +21,8 @@ double srch_cost_expected(const srch_edge *edges, int ne, const float *alpha, co
 double srch_cost_penalty(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,
                          double budget, double weight, float *grad);
 
-/* The cost of a genotype: fixed plus its edges' ops (an edge it lacks costs 0). */
+/* The cost of a genotype: fixed plus the op of each of its choices (an edge
+ * it lacks costs 0; one it takes twice, as V2-V5 may, pays both ops). */
 double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, double fixed, const srch_genotype *g);
 
 /* The greedy moves above on a derived genotype g (any rule; a choice moves
@@ -30,6 +31,15 @@ double srch_genotype_cost(const srch_edge *edges, int ne, const double *cost, do
  * error if even the cheapest allowed ops exceed it. */
 int srch_fit_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
                     const char *forbid, srch_genotype *g, nn_err *e);
+
+/* The headroom a genotype under budget leaves, used: while some edge can
+ * move to an op of higher alpha and the genotype still cost at most
+ * budget, make the move that gains the most alpha (srch_fit_budget's
+ * greedy trades down by alpha per cost saved, and its big steps, a dilated
+ * 5x5 to a 1x1, can land far under the budget). The same moves as
+ * srch_fit_budget's are allowed. Returns the number of moves made. */
+int srch_fill_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed, double budget,
+                     const char *forbid, srch_genotype *g);
 
 /* srch_derive(ARGMAX) then srch_fit_budget. */
 int srch_derive_budget(const srch_edge *edges, int ne, const float *alpha, const double *cost, double fixed,

@@ -136,6 +136,18 @@ static int has(const srch_genotype *g, int from, int to, const char *op)
     return 0;
 }
 
+/* the summed alpha of a genotype's choices */
+static double genotype_alpha(const srch_edge *edges, int ne, const float *alpha, const srch_genotype *g)
+{
+    double a = 0;
+    for (int k = 0; k < g->n; k++)
+        for (int i = 0, o = 0; i < ne; o += edges[i++].nops)
+            if (edges[i].from == g->e[k].from && edges[i].to == g->e[k].to)
+                for (int j = 0; j < edges[i].nops; j++)
+                    if (!strcmp(edges[i].ops[j], g->e[k].op)) a += alpha[o + j];
+    return a;
+}
+
 static void test_derive(void **s)
 {
     (void)s;
@@ -228,6 +240,21 @@ static void test_cost_budget(void **s)
     assert_true(fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 5) < 1e-9);
     assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 4, &g, &e), NN_ERR);
     assert_non_null(strstr(e.msg, "over the budget"));
+    /* filling the headroom from all-identity (5): at 20 only 0->2's conv
+     * (+10) fits; at 50 both convs, the larger alpha gain (0->2's 0.7)
+     * first; 1->2 stays identity, whose alpha beats its conv's; none is
+     * never taken (0->1) */
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 14, &g, &e), NN_OK);
+    assert_int_equal(srch_fill_budget(EDGES, 6, ALPHA, cost, 5, 14, NULL, &g), 0);
+    assert_int_equal(srch_fill_budget(EDGES, 6, ALPHA, cost, 5, 20, NULL, &g), 1);
+    assert_true(has(&g, 0, 2, "conv3x3") && has(&g, 1, 3, "identity"));
+    assert_true(fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 15) < 1e-9);
+    assert_int_equal(srch_fill_budget(EDGES, 6, ALPHA, cost, 5, 50, NULL, &g), 1);
+    assert_true(has(&g, 0, 2, "conv3x3") && has(&g, 1, 3, "conv3x3") && has(&g, 1, 2, "identity"));
+    assert_true(has(&g, 0, 1, "identity") && fabs(srch_genotype_cost(EDGES, 6, cost, 5, &g) - 45) < 1e-9);
+    /* a forbidden op is not moved to: from conv on 1->2, identity forbidden */
+    assert_int_equal(srch_derive_budget(EDGES, 6, ALPHA, cost, 5, 14, &g, &e), NN_OK);
+    assert_int_equal(srch_fill_budget(EDGES, 6, ALPHA, cost, 5, 50, "conv3x3", &g), 0);
 }
 
 /* A tiny search: three candidate ops with constructed losses (op 1 is the
@@ -713,6 +740,20 @@ static void test_nasb(void **s)
         assert_non_null(dn);
         nn_graph_cost(dn, &mem, &fl, &bm);
         assert_true(fabs(fl - after) < 1e-6 * fl); /* the built network costs what the fit counted */
+        nn_graph_free(dn);
+        /* V2 (4 ops kept for the output node, several on one edge) traded
+         * down, then filled: still within the budget, nearer it, more alpha */
+        srch_genotype g2;
+        assert_int_equal(nasb_derive(a5, 2, &g2, &e), NN_OK);
+        assert_int_equal(srch_fit_budget(edges, ne, a5, cost, fixed, 1.15 * fixed, NULL, &g2, &e), NN_OK);
+        const double fit2 = srch_genotype_cost(edges, ne, cost, fixed, &g2), al2 = genotype_alpha(edges, ne, a5, &g2);
+        assert_true(srch_fill_budget(edges, ne, a5, cost, fixed, 1.15 * fixed, NULL, &g2) > 0);
+        const double fill2 = srch_genotype_cost(edges, ne, cost, fixed, &g2);
+        assert_true(fill2 > fit2 && fill2 <= 1.15 * fixed && genotype_alpha(edges, ne, a5, &g2) > al2);
+        dn = nasb_build(1, 28, 28, 10, 1, &g2, &e);
+        assert_non_null(dn);
+        nn_graph_cost(dn, &mem, &fl, &bm);
+        assert_true(fabs(fl - fill2) < 1e-6 * fl); /* a doubly taken edge pays both ops, as the network does */
         nn_graph_free(dn);
         /* V4 keeps 4 ops per node, never two of one op on an edge */
         assert_int_equal(nasb_derive(a5, 4, &gb, &e), NN_OK);
