@@ -923,6 +923,10 @@ static void test_nasb_pipeline(void **s)
                "{\"data\":{\"path\":\"x\"},\"serch\":{},\"pretrain\":{},"
                "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
                "serch");
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"search\":{\"flops_fill\":true},\"pretrain\":{},"
+               "\"finetune\":{},\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.search.flops_fill: true needs a $.search.flops_budget");
     /* each stage block is checked as the train config it becomes, before the search */
 #define STAGE_OK "{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1}}"
     tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
