@@ -216,7 +216,13 @@ relu, _ = table([
         # stop 31): configs/nasb/trials/nasb_v2fill_relu_tanh_s<seed>.json, search/ logs copied
         ("NASB-V2 ResNet-20, Flops budget filled, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh",
          [f"{R}/trials/nasb_v2fill_relu_tanh_s{s}/v2" for s in (1, 3, 4, 5)],
-         [f"{R}/trials/nasb_v2fill_relu_tanh_s{s}/search" for s in (1, 3, 4, 5)])])
+         [f"{R}/trials/nasb_v2fill_relu_tanh_s{s}/search" for s in (1, 3, 4, 5)]),
+        # the V1 tanh runs' binarized finetuning distilled from the run's own full-precision pretraining (T 4, alpha
+        # 2.5; stop 31): configs/nasb/trials/nasb_sel_relu_tanh_selfkd_s<seed>.json, search/ and v1/pretrain copied
+        ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh, finetuning distilled "
+         "from its own pretraining",
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/v1" for s in (1, 3, 4, 5)],
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/search" for s in (1, 3, 4, 5)])])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -293,7 +299,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "and with a search of 8 epochs instead of 2 (search seed 1, `nasb_search8_relu_tanh_s<seed>.json`, "
                 "one search trained with three seeds), and the chosen search's V2 without a Flops budget "
                 "(`nasb_v2free_relu_tanh_s<seed>.json`) and held to the 1.15x budget with the headroom its trades "
-                "leave filled again (`search.flops_fill`, `nasb_v2fill_relu_tanh_s<seed>.json`):\n\n"
+                "leave filled again (`search.flops_fill`, `nasb_v2fill_relu_tanh_s<seed>.json`), and the tanh NASB "
+                "runs finetuned with KD from their own full-precision pretraining "
+                "(`nasb_sel_relu_tanh_selfkd_s<seed>.json`):\n\n"
                 + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
