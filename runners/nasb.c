@@ -65,7 +65,8 @@ static const char *nasb_help =
     "then, while it fits the budget, move edges to ops of more alpha)},\n"
     "variants [1, 4, ...], pretrain and finetune {train,\n"
     "optim, schedule, source} (as in datafree train, checked before the search;\n"
-    "e.g. source {type real, teacher, kd}: that stage distilled from a teacher),\n"
+    "e.g. source {type real, teacher, kd}: that stage distilled from a teacher;\n"
+    "in finetune, teacher \"pretrain\" is each variant's own pretrained model),\n"
     "source {type generator, generator,\n"
     "teacher, batches_per_epoch, kd, update} (data-free NASB: every stage's batches\n"
     "from a generator reconstructed from the teacher, GDFQ's KD loss,\n"
@@ -103,7 +104,14 @@ typedef struct {
 /* A stage block as a `datafree train` config: model, the run's data, the
  * block's own keys (train, optim, schedule, and a source of its own), the
  * run's source, output dir. model NULL: an empty object (checks only). */
-static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON *model, const char *dir)
+/* A stage's source.teacher "pretrain" names the same network's pretrained model (own_pretrain, the
+ * variant's v<N>/pretrain/model.json): the finetuning distilled from its own full-precision twin,
+ * which a fixed path cannot say for several variants. Without own_pretrain (the parse-time check),
+ * the word stays as it is. */
+#define NASB_OWN_TEACHER "pretrain"
+
+static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON *model, const char *dir,
+                           const char *own_pretrain)
 {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddItemToObject(c, "model", model ? cJSON_Duplicate(model, 1) : cJSON_CreateObject());
@@ -111,6 +119,9 @@ static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON 
     const cJSON *x;
     cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
     if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
+    cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "source"), "teacher");
+    if (own_pretrain && cJSON_IsString(t) && !strcmp(t->valuestring, NASB_OWN_TEACHER))
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(c, "source"), "teacher", cJSON_CreateString(own_pretrain));
     cJSON *o = cJSON_AddObjectToObject(c, "output");
     cJSON_AddStringToObject(o, "dir", dir);
     return c;
@@ -224,9 +235,14 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
     for (int i = 0; i < 2; i++) {
         const char *at = i ? "$.finetune" : "$.pretrain";
         if (!cJSON_IsObject(stages[i])) return nn_fail(e, "%s: an object {train, optim, schedule, source}", at);
-        if (c->source && cJSON_GetObjectItem(stages[i], "source"))
+        const cJSON *src = cJSON_GetObjectItem(stages[i], "source");
+        if (c->source && src)
             return nn_fail(e, "%s.source: $.source already feeds every stage; give one or the other", at);
-        cJSON *sc = stage_config(c, stages[i], c->model, c->out);
+        const cJSON *t = cJSON_GetObjectItem(src, "teacher");
+        if (!i && cJSON_IsString(t) && !strcmp(t->valuestring, NASB_OWN_TEACHER))
+            return nn_fail(e, "$.pretrain.source.teacher: \"" NASB_OWN_TEACHER "\" is the pretraining's own "
+                              "output; only $.finetune can be distilled from it");
+        cJSON *sc = stage_config(c, stages[i], c->model, c->out, NULL);
         nn_err te;
         const int bad = run_train_check(sc, &te);
         cJSON_Delete(sc);
@@ -636,14 +652,14 @@ static void add_backbone_init(cJSON *model, const char *from, int bireal)
 
 /* Stages 2 and 3 as `datafree train` runs with generated configs. */
 static int train_stage(const nasb_cfg *cfg, const run_args *ra, const cJSON *stage, const cJSON *model, const char *dir,
-                       const char *what)
+                       const char *own_pretrain, const char *what)
 {
     char path[1300], model_json[1300], threads[16], ckpt[1300];
     snprintf(model_json, sizeof model_json, "%s/model.json", dir);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
     snprintf(path, sizeof path, "%s/stage.json", dir);
     nn_err e = {0};
-    cJSON *c = stage_config(cfg, stage, model, dir);
+    cJSON *c = stage_config(cfg, stage, model, dir, own_pretrain);
     const char *sub = dir + strlen(cfg->out); /* "/v1/pretrain" */
     const int done = nn_file_exists(model_json);
     /* a finished stage is skipped, its stage.json left as it was (a copied one names its first folder) */
@@ -736,8 +752,8 @@ int run_nasb(int argc, char **argv)
         snprintf(what, sizeof what, "pretrain (full precision, sign as %s%s%.1300s)",
                  cfg.pretrain_sign ? cfg.pretrain_sign : "hardtanh", cfg.backbone_from ? ", backbone from " : "",
                  cfg.backbone_from ? cfg.backbone_from : "");
-        const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, what) ||
-                        train_stage(&cfg, &ra, cfg.finetune, mf, fin, "finetune (binary)");
+        const int bad = train_stage(&cfg, &ra, cfg.pretrain, mp, pre, NULL, what) ||
+                        train_stage(&cfg, &ra, cfg.finetune, mf, fin, pm, "finetune (binary)");
         cJSON_Delete(mp);
         cJSON_Delete(mf);
         if (bad) goto out;

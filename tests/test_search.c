@@ -908,8 +908,8 @@ static void test_nasb_pipeline(void **s)
              "\"pretrain\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},\"optim\":{\"type\":\"sgd\",\"lr\":0.05,"
              "\"momentum\":0.9}},\"finetune\":{\"train\":{\"epochs\":2,\"batch_size\":32,\"seed\":1},"
              "\"optim\":{\"type\":\"adam\",\"lr\":0.002,\"weight_decay\":0},"
-             /* the binarized finetuning distilled from variant 1's full-precision pretraining */
-             "\"source\":{\"type\":\"real\",\"teacher\":\"/tmp/datafree_nasb/v1/pretrain/model.json\","
+             /* each variant's binarized finetuning distilled from its own full-precision pretraining */
+             "\"source\":{\"type\":\"real\",\"teacher\":\"pretrain\","
              "\"kd\":{\"temperature\":4,\"alpha\":1}}},\"output\":{\"dir\":\"/tmp/datafree_nasb\"}}",
              data);
     tu_write_text("/tmp/datafree_nasb.json", cfg);
@@ -947,6 +947,11 @@ static void test_nasb_pipeline(void **s)
                "{\"data\":{\"path\":\"x\"},\"model\":{\"zoo\":\"bireal_resnet20\"},\"bconv_relu\":true,"
                "\"pretrain\":" STAGE_OK ",\"finetune\":" STAGE_OK ",\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
                "$.bconv_relu: for the search's derived networks");
+    tu_refuses("nasb", "/tmp/datafree_nasb_bad.json",
+               "{\"data\":{\"path\":\"x\"},\"pretrain\":{\"train\":{\"epochs\":1},\"optim\":{\"lr\":0.1},"
+               "\"source\":{\"type\":\"real\",\"teacher\":\"pretrain\"}},\"finetune\":" STAGE_OK ","
+               "\"output\":{\"dir\":\"/tmp/datafree_nasb_bad\"}}",
+               "$.pretrain.source.teacher: \"pretrain\" is the pretraining's own output");
 #undef STAGE_OK
     assert_false(nn_file_exists("/tmp/datafree_nasb_bad"));
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --stop-after 1", tu_bin()), 0);
@@ -956,6 +961,10 @@ static void test_nasb_pipeline(void **s)
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb.json --resume", tu_bin()), 0);
     assert_non_null(strstr(TU_OUT, "resuming the NASB search at epoch 2"));
     assert_non_null(strstr(TU_OUT, "with KD from /tmp/datafree_nasb/v1/pretrain/model.json"));
+    assert_non_null(strstr(TU_OUT, "with KD from /tmp/datafree_nasb/v2/pretrain/model.json"));
+    assert_int_equal(tu_sh("grep -c '\"teacher\":.*\"/tmp/datafree_nasb/v2/pretrain/model.json\"' "
+                           "/tmp/datafree_nasb/v2/finetune/stage.json"),
+                     0);
     assert_int_equal(tu_sh("wc -l < /tmp/datafree_nasb/search/alpha.jsonl"), 0);
     assert_int_equal(atoi(TU_OUT), 2);
     { /* each epoch's line: per edge, the ops sampled in its 6 weight steps (one path) and alpha steps (two) */
@@ -1018,7 +1027,7 @@ static void test_nasb_pipeline(void **s)
     /* the same run folder copied elsewhere (paths inside it relative to it): finished, nothing retrained */
     assert_int_equal(tu_sh("rm -rf /tmp/datafree_nasb_cp && cp -r /tmp/datafree_nasb /tmp/datafree_nasb_cp && sed "
                            "'s#/tmp/datafree_nasb\\([/\"]\\)#/tmp/datafree_nasb_cp\\1#g' /tmp/datafree_nasb.json > "
-                           "/tmp/datafree_nasb_cp.json && grep -c datafree_nasb_cp/v1/pretrain /tmp/datafree_nasb_cp.json"),
+                           "/tmp/datafree_nasb_cp.json && grep -c datafree_nasb_cp /tmp/datafree_nasb_cp.json"),
                      0);
     assert_int_equal(tu_sh("%s nasb /tmp/datafree_nasb_cp.json --resume", tu_bin()), 0);
     assert_null(strstr(TU_OUT, "== pretrain"));
