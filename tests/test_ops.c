@@ -2,6 +2,7 @@
  * (gradient stealing, fused ReLU, transposed-conv dx) are covered through
  * composites where intermediates carry the gradient. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,13 +448,73 @@ static void test_loss_values(void **s)
     assert_true(fabsf(nn_kl_div(&C, x, tt, 1.0f)->data[0] - kl) < 1e-6f);
 }
 
+/* nn_tanh (its own vectorizable tanh, not libm's tanhf) against tanh in
+ * double: within 3 ulp on every 16th float of magnitude 2^-26 ... 2^5 (both
+ * signs), at the formula switch (0.3) and the clamp (9); 0, -0, +-inf and
+ * NaN as tanh has them. */
+static float ulp_dist(float a, float b)
+{
+    if (a == b) return 0.0f;
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    if ((ia < 0) != (ib < 0)) return 1e9f;
+    return (float)llabs((long long)ia - (long long)ib);
+}
+
+static void tanh_chunk(const float *xs, int n, float *worst, float *worst_x)
+{
+    int sh[1] = {n};
+    nn_ctx_reset(&C);
+    const nn_tensor *y = nn_tanh(&C, nn_view(&C, (float *)xs, 1, sh));
+    for (int i = 0; i < n; i++) {
+        const float d = ulp_dist(y->data[i], (float)tanh((double)xs[i]));
+        if (d > *worst) *worst = d, *worst_x = xs[i];
+    }
+}
+
+static void test_tanh_values(void **s)
+{
+    (void)s;
+    enum { N = 1 << 16 };
+    static float xs[N];
+    float worst = 0.0f, worst_x = 0.0f;
+    long checked = 0;
+    int n = 0;
+    for (int sign = 0; sign < 2; sign++)
+        for (int32_t b = 0x32800000; b < 0x42000000; b += 16) { /* 2^-26 ... 32 */
+            float v;
+            memcpy(&v, &b, 4);
+            xs[n++] = sign ? -v : v;
+            if (n == N) tanh_chunk(xs, n, &worst, &worst_x), checked += n, n = 0;
+        }
+    const float edge[] = {0.3f, nextafterf(0.3f, 0.0f), nextafterf(0.3f, 1.0f), 9.0f, nextafterf(9.0f, 0.0f),
+                          nextafterf(9.0f, 10.0f), 1e-30f, 1e-45f, 88.0f, 1e30f, -0.3f, -9.0f};
+    for (size_t k = 0; k < sizeof edge / sizeof *edge; k++) xs[n++] = edge[k];
+    tanh_chunk(xs, n, &worst, &worst_x), checked += n;
+    assert_true(checked > 2000000);
+    fprintf(stderr, "tanh: %ld values, worst %g ulp at %.9g\n", checked, worst, worst_x);
+    if (worst > 3.0f) {
+        print_error("nn_tanh is %g ulp from tanh at x = %.9g\n", worst, worst_x);
+        fail();
+    }
+    float sp[6] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN};
+    int s6[1] = {6};
+    nn_ctx_reset(&C);
+    const nn_tensor *y = nn_tanh(&C, nn_view(&C, sp, 1, s6));
+    assert_true(y->data[0] == 0.0f && !signbit(y->data[0]));
+    assert_true(y->data[1] == 0.0f && signbit(y->data[1]));
+    assert_true(y->data[2] == 1.0f && y->data[3] == -1.0f);
+    assert_true(isnan(y->data[4]) && isnan(y->data[5]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_grad), cmocka_unit_test(test_conv_kernel_sets),   cmocka_unit_test(test_dense_grad), cmocka_unit_test(test_norm_grad),
         cmocka_unit_test(test_act_grad),    cmocka_unit_test(test_pool_grad),  cmocka_unit_test(test_pool_forward),
         cmocka_unit_test(test_struct_grad),
-        cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values),
+        cmocka_unit_test(test_loss_grad),   cmocka_unit_test(test_loss_values), cmocka_unit_test(test_tanh_values),
     };
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
