@@ -221,8 +221,15 @@ relu, _ = table([
         # 2.5; stop 31): configs/nasb/trials/nasb_sel_relu_tanh_selfkd_s<seed>.json, search/ and v1/pretrain copied
         ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh, finetuning distilled "
          "from its own pretraining",
-         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/v1" for s in (1, 3, 4, 5)],
-         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/search" for s in (1, 3, 4, 5)])])
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/v1" for s in (1, 3, 4, 5, 6)],
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_s{s}/search" for s in (1, 3, 4, 5, 6)]),
+        # Bi-Real trained the same way, for a fair comparison with the row above (stop 32): finetuning distilled from
+        # its own pretraining (pretrain/ copied), as published and with the ReLUs and tanh:
+        # configs/nasb/trials/{bireal_warmup,bireal_relu_tanh}_selfkd_s<seed>.json
+        ("Bi-Real ResNet-20, warmed up, finetuning distilled from its own pretraining",
+         [f"{R}/trials/bireal_warmup_selfkd_s{s}" for s in range(1, 6)], [None] * 5),
+        ("Bi-Real ResNet-20, warmed up, Conv -> ReLU -> BN, pretrained with tanh, finetuning distilled from its own "
+         "pretraining", [f"{R}/trials/bireal_relu_tanh_selfkd_s{s}" for s in range(1, 6)], [None] * 5)])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -301,7 +308,8 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "(`nasb_v2free_relu_tanh_s<seed>.json`) and held to the 1.15x budget with the headroom its trades "
                 "leave filled again (`search.flops_fill`, `nasb_v2fill_relu_tanh_s<seed>.json`), and the tanh NASB "
                 "runs finetuned with KD from their own full-precision pretraining "
-                "(`nasb_sel_relu_tanh_selfkd_s<seed>.json`):\n\n"
+                "(`nasb_sel_relu_tanh_selfkd_s<seed>.json`), against both Bi-Reals distilled from their own pretraining "
+                "alike (`{bireal_warmup,bireal_relu_tanh}_selfkd_s<seed>.json`):\n\n"
                 + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
