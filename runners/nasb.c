@@ -101,15 +101,16 @@ typedef struct {
     run_gensrc gsrc;
 } nasb_cfg;
 
-/* A stage block as a `datafree train` config: model, the run's data, the
- * block's own keys (train, optim, schedule, and a source of its own), the
- * run's source, output dir. model NULL: an empty object (checks only). */
-/* A stage's source.teacher "pretrain" names the same network's pretrained model (own_pretrain, the
- * variant's v<N>/pretrain/model.json): the finetuning distilled from its own full-precision twin,
- * which a fixed path cannot say for several variants. Without own_pretrain (the parse-time check),
- * the word stays as it is. */
+/* A stage's source.teacher "pretrain" names the same network's pretrained model */
 #define NASB_OWN_TEACHER "pretrain"
 
+/* A stage block as a `datafree train` config: model, the run's data, the
+ * block's own keys (train, optim, schedule, and a source of its own), the
+ * run's source, output dir. model NULL: an empty object (checks only).
+ * A teacher NASB_OWN_TEACHER becomes own_pretrain (the variant's
+ * v<N>/pretrain/model.json): the finetuning distilled from its own
+ * full-precision twin, which one fixed path cannot say for several
+ * variants; without own_pretrain (the parse-time check) it stays a word. */
 static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON *model, const char *dir,
                            const char *own_pretrain)
 {
