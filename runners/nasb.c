@@ -101,8 +101,15 @@ typedef struct {
     run_gensrc gsrc;
 } nasb_cfg;
 
-/* A stage's source.teacher "pretrain" names the same network's pretrained model */
+/* A stage's source.teacher "pretrain" names the same network's pretrained
+ * model: the source's teacher item when it says so, else NULL. */
 #define NASB_OWN_TEACHER "pretrain"
+
+static const cJSON *own_teacher(const cJSON *source)
+{
+    const cJSON *t = cJSON_GetObjectItem(source, "teacher");
+    return cJSON_IsString(t) && !strcmp(t->valuestring, NASB_OWN_TEACHER) ? t : NULL;
+}
 
 /* A stage block as a `datafree train` config: model, the run's data, the
  * block's own keys (train, optim, schedule, and a source of its own), the
@@ -120,9 +127,8 @@ static cJSON *stage_config(const nasb_cfg *cfg, const cJSON *stage, const cJSON 
     const cJSON *x;
     cJSON_ArrayForEach(x, stage) cJSON_AddItemToObject(c, x->string, cJSON_Duplicate(x, 1));
     if (cfg->source) cJSON_AddItemToObject(c, "source", cJSON_Duplicate(cfg->source, 1));
-    cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "source"), "teacher");
-    if (own_pretrain && cJSON_IsString(t) && !strcmp(t->valuestring, NASB_OWN_TEACHER))
-        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(c, "source"), "teacher", cJSON_CreateString(own_pretrain));
+    cJSON *src = cJSON_GetObjectItem(c, "source");
+    if (own_pretrain && own_teacher(src)) cJSON_ReplaceItemInObject(src, "teacher", cJSON_CreateString(own_pretrain));
     cJSON *o = cJSON_AddObjectToObject(c, "output");
     cJSON_AddStringToObject(o, "dir", dir);
     return c;
@@ -239,8 +245,7 @@ static int parse(const cJSON *root, nasb_cfg *c, nn_err *e)
         const cJSON *src = cJSON_GetObjectItem(stages[i], "source");
         if (c->source && src)
             return nn_fail(e, "%s.source: $.source already feeds every stage; give one or the other", at);
-        const cJSON *t = cJSON_GetObjectItem(src, "teacher");
-        if (!i && cJSON_IsString(t) && !strcmp(t->valuestring, NASB_OWN_TEACHER))
+        if (!i && own_teacher(src))
             return nn_fail(e, "$.pretrain.source.teacher: \"" NASB_OWN_TEACHER "\" is the pretraining's own "
                               "output; only $.finetune can be distilled from it");
         cJSON *sc = stage_config(c, stages[i], c->model, c->out, NULL);
