@@ -134,50 +134,84 @@ static inline uint64_t df_bin_chunk(const void *xp, const df_bin_geom *g, int q,
 }
 
 #ifdef DF_BIN_X86
-/* 16 pixels of a row at a time, 8 channels or'ed into registers by one
- * masked op each, then or'ed into the plane: 8 input streams at a time
- * (64 at once defeat the prefetchers). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx512(const float *x, const df_bin_geom *g,
-                                                                                   void *xp)
+/* bit c of a 32-bit lane, loaded as a broadcast (a load, where a broadcast
+ * from a register would take the shuffle port the compares need) */
+static const uint32_t df_bin_bit32[32] = {
+    1u << 0,  1u << 1,  1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,  1u << 8,  1u << 9,  1u << 10,
+    1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15, 1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21,
+    1u << 22, 1u << 23, 1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31};
+
+/* The vector packer. Chunk i: pixels [16 i, 16 i + 16) of the image
+ * taken as one run (NCHW rows are contiguous), every channel's compare
+ * mask or'ed as its bit into 16 32-bit lanes, channels 0-31 of a plane in
+ * lo and 32-63 in hi, the two interleaved into 64-bit chunks once per 16
+ * pixels: two vector ops per channel and 16 pixels, where or'ing each
+ * channel into the bordered planes (8 channels at a time, for 64-channel
+ * planes the masks split in two) took five, three of them on the
+ * compare's port (bench_binary 1 64 on a Xeon, 64x32x32: sign + pack
+ * 0.52 -> 0.30 ms). The chunks land unbordered at each plane's start;
+ * df_bin_pack_place then moves them. Packing the next image between the
+ * GEMM's tiles instead, from a cold input, was 0.7 ms slower there. */
+static inline int df_bin_pack_chunks(const df_bin_geom *g) { return (g->H * g->W + 15) / 16; }
+
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+df_bin_pack_chunk_avx512(const float *x, const df_bin_geom *g, void *xp, int i)
 {
-    const int H = g->H, W = g->W, es = g->es;
-    const size_t HW = (size_t)H * W;
-    for (int cg = 0; cg < g->C; cg += 8) {
-        const int q = cg / 64, ce = g->C < cg + 8 ? g->C : cg + 8;
-        for (int h = 0; h < H; h++) {
-            const size_t at = (size_t)q * g->Hp * g->Wp + (size_t)(h + g->pad) * g->Wp + g->pad;
-            for (int w = 0; w < W; w += 16) {
-                const int n = W - w < 16 ? W - w : 16;
-                const __mmask16 m = (__mmask16)((1u << n) - 1);
-                const __mmask8 m0 = (__mmask8)(m & 0xff), m1 = (__mmask8)(m >> 8);
-                const float *s = x + (size_t)cg * HW + (size_t)h * W + w;
-                if (es == 8) {
-                    uint64_t *d = (uint64_t *)xp + at + w;
-                    __m512i a0 = _mm512_maskz_loadu_epi64(m0, d), a1 = _mm512_maskz_loadu_epi64(m1, d + 8);
-                    for (int c = cg; c < ce; c++, s += HW) {
-                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
-                        const __m512i bit = _mm512_set1_epi64((long long)((uint64_t)1 << (c % 64)));
-                        a0 = _mm512_mask_or_epi64(a0, (__mmask8)(ge & 0xff), a0, bit);
-                        a1 = _mm512_mask_or_epi64(a1, (__mmask8)(ge >> 8), a1, bit);
-                    }
-                    _mm512_mask_storeu_epi64(d, m0, a0);
-                    if (n > 8) _mm512_mask_storeu_epi64(d + 8, m1, a1);
-                } else {
-                    uint32_t *d4 = (uint32_t *)xp + at + w;
-                    uint16_t *d2 = (uint16_t *)xp + at + w;
-                    __m512i a = es == 4 ? _mm512_maskz_loadu_epi32(m, d4) : _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, d2));
-                    for (int c = cg; c < ce; c++, s += HW) {
-                        const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
-                        a = _mm512_mask_or_epi32(a, ge, a, _mm512_set1_epi32((int)(1u << c)));
-                    }
-                    if (es == 4)
-                        _mm512_mask_storeu_epi32(d4, m, a);
-                    else
-                        _mm256_mask_storeu_epi16(d2, m, _mm512_cvtepi32_epi16(a));
-                }
-            }
+    const int HW = g->H * g->W, es = g->es, p = 16 * i;
+    const size_t pl = (size_t)g->Hp * g->Wp;
+    const __mmask16 m = (__mmask16)(HW - p >= 16 ? 0xffff : (1u << (HW - p)) - 1);
+    const __m512i i0 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i i1 = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int q = 0; q < g->nq; q++) {
+        char *d = (char *)xp + (size_t)q * pl * es;
+        const int c0 = q * 64, c1 = g->C < c0 + 32 ? g->C : c0 + 32, c2 = g->C < c0 + 64 ? g->C : c0 + 64;
+        const float *s = x + (size_t)c0 * HW + p;
+        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        for (int c = c0; c < c1; c++, s += HW) {
+            const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
+            lo = _mm512_mask_or_epi32(lo, ge, lo, _mm512_set1_epi32((int)df_bin_bit32[c - c0]));
+        }
+        for (int c = c1; c < c2; c++, s += HW) {
+            const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
+            hi = _mm512_mask_or_epi32(hi, ge, hi, _mm512_set1_epi32((int)df_bin_bit32[c - c1]));
+        }
+        if (es == 8) {
+            uint64_t *o = (uint64_t *)d + p;
+            _mm512_mask_storeu_epi64(o, (__mmask8)(m & 0xff), _mm512_permutex2var_epi32(lo, i0, hi));
+            if (m >> 8) _mm512_mask_storeu_epi64(o + 8, (__mmask8)(m >> 8), _mm512_permutex2var_epi32(lo, i1, hi));
+        } else if (es == 4) {
+            _mm512_mask_storeu_epi32((uint32_t *)d + p, m, lo);
+        } else {
+            _mm256_mask_storeu_epi16((uint16_t *)d + p, m, _mm512_cvtepi32_epi16(lo));
         }
     }
+}
+
+/* The chunked rows to their bordered places, last first (every row moves
+ * up, onto rows already moved or onto itself), and every border cell
+ * zeroed: the planes need no clearing before. */
+static inline void df_bin_pack_place(const df_bin_geom *g, void *xp)
+{
+    const int H = g->H, W = g->W, pad = g->pad, Wp = g->Wp, es = g->es;
+    const size_t pl = (size_t)g->Hp * Wp;
+    if (!pad) return; /* Wp == W, Hp == H: in place already */
+    for (int q = 0; q < g->nq; q++) {
+        char *d = (char *)xp + (size_t)q * pl * es;
+        for (int h = H - 1; h >= 0; h--) {
+            char *row = d + (size_t)(h + pad) * Wp * es;
+            memmove(row + (size_t)pad * es, d + (size_t)h * W * es, (size_t)W * es);
+            memset(row, 0, (size_t)pad * es);
+            memset(row + (size_t)(pad + W) * es, 0, (size_t)pad * es);
+        }
+        memset(d, 0, (size_t)pad * Wp * es);
+        memset(d + (size_t)(H + pad) * Wp * es, 0, (size_t)pad * Wp * es);
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx512(const float *x, const df_bin_geom *g, void *xp)
+{
+    for (int i = 0; i < df_bin_pack_chunks(g); i++) df_bin_pack_chunk_avx512(x, g, xp, i);
+    df_bin_pack_place(g, xp);
 }
 #endif
 
@@ -268,13 +302,13 @@ static inline void df_bin_pack64(const float *x, const df_bin_geom *g, void *xp)
  * scalar: 1 forces the plain loops (tests). */
 static inline void df_bin_pack_any(const float *x, const df_bin_geom *g, int scalar, void *xp)
 {
-    memset(xp, 0, df_bin_xp_bytes(g));
 #ifdef DF_BIN_X86
     if (!scalar && df_bin_have_vpopcnt()) {
         df_bin_pack_avx512(x, g, xp);
         return;
     }
 #endif
+    memset(xp, 0, df_bin_xp_bytes(g));
     (void)scalar;
     if (g->es == 8) {
         df_bin_pack64(x, g, xp);
@@ -649,9 +683,17 @@ df_bin_tile_acc(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int
     } else {
         c0 = s->col + p0, c1 = c0 + 8;
     }
-    for (int j = 0; j < 8; j++)
-        if (j < R) a[j][0] = a[j][1] = _mm512_setzero_si512();
-    for (int kq = 0; kq < Kw; kq++) {
+    { /* the first word sets the sums: no zeroing, no adds */
+        const size_t off = direct ? (size_t)s->tap[0] : 0;
+        const __m512i x0 = _mm512_loadu_si512(c0 + off), x1 = _mm512_loadu_si512(c1 + off);
+        for (int j = 0; j < 8; j++)
+            if (j < R) {
+                const __m512i v = _mm512_set1_epi64((long long)wp[(size_t)j * Kw]);
+                a[j][0] = _mm512_popcnt_epi64(_mm512_xor_si512(x0, v));
+                a[j][1] = _mm512_popcnt_epi64(_mm512_xor_si512(x1, v));
+            }
+    }
+    for (int kq = 1; kq < Kw; kq++) {
         const size_t off = direct ? (size_t)s->tap[kq] : (size_t)kq * s->Bp;
         const __m512i x0 = _mm512_loadu_si512(c0 + off), x1 = _mm512_loadu_si512(c1 + off);
         for (int j = 0; j < 8; j++)
@@ -708,7 +750,7 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
     const __mmask16 m = (__mmask16)((1u << n) - 1);
     __m512i a[8][2];
     df_bin_tile_acc(s, direct, Kw, wp, R, p0, np, a);
-    const __m512i b = _mm512_set1_epi32(base), cl = _mm512_maskz_loadu_epi32(m, cls + p0);
+    const __m512i b = _mm512_set1_epi32(base), cl = n == 16 ? _mm512_loadu_si512(cls + p0) : _mm512_maskz_loadu_epi32(m, cls + p0);
     /* the low halves of the 16 64-bit counts, in pixel order: one two-source
      * permute, in place of two vpmovqd and an insert */
     const __m512i lo = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -731,6 +773,8 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
             float *dst = out + (size_t)j * P + p0;
             if (st)
                 _mm512_stream_ps(dst, y);
+            else if (n == 16) /* whole tiles store unmasked */
+                _mm512_storeu_ps(dst, y);
             else
                 _mm512_mask_storeu_ps(dst, m, y);
         }
@@ -747,7 +791,7 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
     const size_t tiles = (size_t)((O + 7) / 8) * (size_t)((np + 15) / 16), per = (pf_lines + tiles - 1) / tiles;
 #define T(o0, R, p0)                                                                                                   \
     do {                                                                                                               \
-        df_bin_tile_f(s, DIRECT, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls, ncls,  \
+        df_bin_tile_f(s, DIRECT, KW, wp + (size_t)(o0) * KW, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls, ncls,  \
                       KIND, fa + (o0), fb ? fb + (o0) : NULL, stream, out + (size_t)(o0) * P);                         \
         for (size_t i_ = 0; i_ < per && pf < pf_end; i_++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);                   \
     } while (0)
@@ -768,11 +812,17 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
             DF_BIN_TILES(O, 8, np, 16, T);                                                                             \
         }                                                                                                              \
     } while (0)
-    if (s->tap) {
+    if (s->tap && Kw == 9) { /* 3x3 taps of 64 channels: the word loop unrolls (the GEMM of bench_binary's 64x32x32
+                                * layer 3.51 -> 3.34-3.44 ms on a Xeon, with the peeled first word) */
+        enum { DIRECT = 1, KW = 9 };
+        KINDS();
+    } else if (s->tap) {
         enum { DIRECT = 1 };
+        const int KW = Kw;
         KINDS();
     } else {
         enum { DIRECT = 0 };
+        const int KW = Kw;
         KINDS();
     }
 #undef KINDS

@@ -64,6 +64,59 @@ static double bin_layer(const layer *L, const float *x, int isa, int threshold)
 }
 
 #ifdef DF_BIN_X86
+/* The core clock in GHz, from a chain of dependent 64-bit imuls (3 cycles
+ * each on the Intel and AMD cores we draw; the VMs show no cycle counter,
+ * and /proc/cpuinfo's MHz is the base clock): the best of 5 runs of 3 M. */
+__attribute__((noinline)) static double clock_ghz(void)
+{
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        uint64_t v = 3;
+        const double t0 = nn_now();
+        for (int i = 0; i < 250000; i++)
+            __asm__ volatile("imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
+                             "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
+                             "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0"
+                             : "+r"(v));
+        const double t = nn_now() - t0;
+        best = t < best ? t : best;
+    }
+    return 3.0 * 3e6 / best / 1e9;
+}
+
+/* Cycles per xor + vpopcntq + add of 8 words (one 512-bit vector each),
+ * 8 independent sums in registers, at the clock above: the rate no GEMM
+ * doing those three per vector of column words can beat. */
+__attribute__((target("avx512f,avx512vpopcntdq"), noinline)) static double vpopcnt_cycles(double ghz)
+{
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        __m512i a0 = _mm512_set1_epi64(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        const __m512i x = _mm512_set1_epi64(0x123456789abcdefll), w = _mm512_set1_epi64(0x0f0f0f0f0f0f0f0fll);
+        const double t0 = nn_now();
+        for (int i = 0; i < 250000; i++) /* asm, so that the compiler keeps every xor in the loop */
+            __asm__ volatile("vpxorq %9, %8, %%zmm16\n\tvpopcntq %%zmm16, %%zmm16\n\tvpaddq %%zmm16, %0, %0\n\t"
+                             "vpxorq %9, %8, %%zmm17\n\tvpopcntq %%zmm17, %%zmm17\n\tvpaddq %%zmm17, %1, %1\n\t"
+                             "vpxorq %9, %8, %%zmm18\n\tvpopcntq %%zmm18, %%zmm18\n\tvpaddq %%zmm18, %2, %2\n\t"
+                             "vpxorq %9, %8, %%zmm19\n\tvpopcntq %%zmm19, %%zmm19\n\tvpaddq %%zmm19, %3, %3\n\t"
+                             "vpxorq %9, %8, %%zmm20\n\tvpopcntq %%zmm20, %%zmm20\n\tvpaddq %%zmm20, %4, %4\n\t"
+                             "vpxorq %9, %8, %%zmm21\n\tvpopcntq %%zmm21, %%zmm21\n\tvpaddq %%zmm21, %5, %5\n\t"
+                             "vpxorq %9, %8, %%zmm22\n\tvpopcntq %%zmm22, %%zmm22\n\tvpaddq %%zmm22, %6, %6\n\t"
+                             "vpxorq %9, %8, %%zmm23\n\tvpopcntq %%zmm23, %%zmm23\n\tvpaddq %%zmm23, %7, %7"
+                             : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7)
+                             : "v"(x), "v"(w)
+                             : "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
+        const double t = nn_now() - t0;
+        volatile long long sink = _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)),
+                                                                           _mm512_add_epi64(_mm512_add_epi64(a4, a5), _mm512_add_epi64(a6, a7))));
+        (void)sink;
+        best = t < best ? t : best;
+    }
+    return best * ghz * 1e9 / (8.0 * 250000);
+}
+#endif
+
+#ifdef DF_BIN_X86
 /* Where the VPOPCNTDQ layer's time goes: df_bin_conv_float's three steps
  * timed one by one over the batch (best of 5 each): sign + pack of the
  * float input, im2col of the bits, the popcount GEMM with its float
@@ -261,6 +314,11 @@ static void bench_shape(nn_ctx *c, int Cc, int H, int W, int N, int first)
            vp ? 1e3 * tvt : 0.0, vp ? tf / tvt : 0.0, a2 ? 1e3 * t2 : 0.0, a2 ? tf / t2 : 0.0, 1e3 * tp, tf / tp);
 #ifdef DF_BIN_X86
     if (vp) vpopcnt_steps(&L, xs);
+    if (vp && first) { /* what the ports allow this shape's GEMM: one xor + vpopcntq + add per 8 column words */
+        const double ghz = clock_ghz(), cyc = vpopcnt_cycles(ghz), vecs = (double)N * O * g.P * g.Kw / 8.0;
+        printf("  clock %.2f GHz (a chain of dependent imuls), xor + vpopcntq + add %.2f cycles per 8 words: "
+               "the GEMM's port bound %.2f ms without its epilogue\n", ghz, cyc, 1e3 * vecs * cyc / (ghz * 1e9));
+    }
 #endif
     portable_steps(&L, xs, tf);
     if (first)
