@@ -755,6 +755,7 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
      * permute, in place of two vpmovqd and an insert */
     const __m512i lo = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const int st = stream && n == 16 && !((uintptr_t)(out + p0) & 63) && !(P & 15);
+    __m512 y[8];
     for (int j = 0; j < 8; j++)
         if (j < R) {
             const __m512i mis = _mm512_permutex2var_epi32(a[j][0], lo, a[j][1]);
@@ -768,17 +769,24 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
             else
                 fix = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, cl, t, 4);
             const __m512i d = _mm512_sub_epi32(_mm512_sub_epi32(b, _mm512_slli_epi32(mis, 1)), fix);
-            const __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(fa[j])),
-                                           _mm512_set1_ps(fb ? fb[j] : 0.0f));
-            float *dst = out + (size_t)j * P + p0;
-            if (st)
-                _mm512_stream_ps(dst, y);
-            else if (n == 16) /* whole tiles store unmasked */
-                _mm512_storeu_ps(dst, y);
-            else
-                _mm512_mask_storeu_ps(dst, m, y);
+            y[j] = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(fa[j])), _mm512_set1_ps(fb[j]));
         }
+    /* the stores apart, each kind in a loop of its own: one test per tile,
+     * where the compiler had kept two per channel */
+    if (st) {
+        for (int j = 0; j < 8; j++)
+            if (j < R) _mm512_stream_ps(out + (size_t)j * P + p0, y[j]);
+    } else if (n == 16) {
+        for (int j = 0; j < 8; j++)
+            if (j < R) _mm512_storeu_ps(out + (size_t)j * P + p0, y[j]);
+    } else {
+        for (int j = 0; j < 8; j++)
+            if (j < R) _mm512_mask_storeu_ps(out + (size_t)j * P + p0, m, y[j]);
+    }
 }
+
+/* + 0.0f for a tile's channels where a layer has no b */
+static const float df_bin_zero8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"))) static void
 df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, int np, int P, int base,
@@ -792,7 +800,7 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
 #define T(o0, R, p0)                                                                                                   \
     do {                                                                                                               \
         df_bin_tile_f(s, DIRECT, KW, wp + (size_t)(o0) * KW, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls, ncls,  \
-                      KIND, fa + (o0), fb ? fb + (o0) : NULL, stream, out + (size_t)(o0) * P);                         \
+                      KIND, fa + (o0), fb ? fb + (o0) : df_bin_zero8, stream, out + (size_t)(o0) * P);                 \
         for (size_t i_ = 0; i_ < per && pf < pf_end; i_++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);                   \
     } while (0)
     /* one instance per way of looking up the border fix and of reading the
