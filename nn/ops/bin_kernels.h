@@ -149,21 +149,24 @@ static const uint32_t df_bin_bit32[32] = {
  * channel into the bordered planes (8 channels at a time, for 64-channel
  * planes the masks split in two) took five, three of them on the
  * compare's port (bench_binary 1 64 on a Xeon, 64x32x32: sign + pack
- * 0.52 -> 0.30 ms). The chunks land unbordered at each plane's start;
- * df_bin_pack_place then moves them. Packing the next image between the
- * GEMM's tiles instead, from a cold input, was 0.7 ms slower there. */
+ * 0.52 -> 0.30-0.39 ms). The 16 chunks go to their bordered places by
+ * one masked store per row they touch, each store's address set back by
+ * the lanes before it (masked-off lanes touch no memory). Writing them
+ * unbordered and moving the rows after was as fast on 32x32 and slower in
+ * whole 28x28 networks (a memmove call per row). Packing the next image
+ * between the GEMM's tiles instead, from a cold input, was 0.7 ms slower
+ * on 64x32x32. */
 static inline int df_bin_pack_chunks(const df_bin_geom *g) { return (g->H * g->W + 15) / 16; }
 
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
-df_bin_pack_chunk_avx512(const float *x, const df_bin_geom *g, void *xp, int i)
+df_bin_pack_chunk_avx512(const float *x, const df_bin_geom *g, void *xp, int i, int h, int w)
 {
-    const int HW = g->H * g->W, es = g->es, p = 16 * i;
+    const int W = g->W, HW = g->H * W, es = g->es, p = 16 * i, n = HW - p < 16 ? HW - p : 16;
     const size_t pl = (size_t)g->Hp * g->Wp;
-    const __mmask16 m = (__mmask16)(HW - p >= 16 ? 0xffff : (1u << (HW - p)) - 1);
+    const __mmask16 m = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
     const __m512i i0 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i i1 = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     for (int q = 0; q < g->nq; q++) {
-        char *d = (char *)xp + (size_t)q * pl * es;
         const int c0 = q * 64, c1 = g->C < c0 + 32 ? g->C : c0 + 32, c2 = g->C < c0 + 64 ? g->C : c0 + 64;
         const float *s = x + (size_t)c0 * HW + p;
         __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
@@ -175,43 +178,48 @@ df_bin_pack_chunk_avx512(const float *x, const df_bin_geom *g, void *xp, int i)
             const __mmask16 ge = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, s), _mm512_setzero_ps(), _CMP_NLT_UQ);
             hi = _mm512_mask_or_epi32(hi, ge, hi, _mm512_set1_epi32((int)df_bin_bit32[c - c1]));
         }
-        if (es == 8) {
-            uint64_t *o = (uint64_t *)d + p;
-            _mm512_mask_storeu_epi64(o, (__mmask8)(m & 0xff), _mm512_permutex2var_epi32(lo, i0, hi));
-            if (m >> 8) _mm512_mask_storeu_epi64(o + 8, (__mmask8)(m >> 8), _mm512_permutex2var_epi32(lo, i1, hi));
-        } else if (es == 4) {
-            _mm512_mask_storeu_epi32((uint32_t *)d + p, m, lo);
-        } else {
-            _mm256_mask_storeu_epi16((uint16_t *)d + p, m, _mm512_cvtepi32_epi16(lo));
+        const __m512i w0 = _mm512_permutex2var_epi32(lo, i0, hi), w1 = _mm512_permutex2var_epi32(lo, i1, hi);
+        int hh = h, ww = w;
+        for (int k = 0; k < n;) { /* lanes [k, k + seg) to row hh from column ww */
+            const int seg = W - ww < n - k ? W - ww : n - k;
+            const __mmask16 sm = (__mmask16)(((1u << seg) - 1) << k);
+            const size_t at = (size_t)q * pl + (size_t)(hh + g->pad) * g->Wp + g->pad + ww - k; /* lane 0's place */
+            if (es == 8) {
+                uint64_t *o = (uint64_t *)xp + at;
+                _mm512_mask_storeu_epi64(o, (__mmask8)(sm & 0xff), w0);
+                _mm512_mask_storeu_epi64(o + 8, (__mmask8)(sm >> 8), w1);
+            } else if (es == 4) {
+                _mm512_mask_storeu_epi32((uint32_t *)xp + at, sm, lo);
+            } else {
+                _mm256_mask_storeu_epi16((uint16_t *)xp + at, sm, _mm512_cvtepi32_epi16(lo));
+            }
+            k += seg, hh++, ww = 0;
         }
     }
 }
 
-/* The chunked rows to their bordered places, last first (every row moves
- * up, onto rows already moved or onto itself), and every border cell
- * zeroed: the planes need no clearing before. */
-static inline void df_bin_pack_place(const df_bin_geom *g, void *xp)
+/* the border cells of the planes zeroed: the packer writes every other
+ * cell, so the planes need no clearing before */
+static inline void df_bin_pack_border(const df_bin_geom *g, void *xp)
 {
-    const int H = g->H, W = g->W, pad = g->pad, Wp = g->Wp, es = g->es;
-    const size_t pl = (size_t)g->Hp * Wp;
-    if (!pad) return; /* Wp == W, Hp == H: in place already */
+    const int pad = g->pad, Wp = g->Wp, Hp = g->Hp, es = g->es;
+    if (!pad) return;
     for (int q = 0; q < g->nq; q++) {
-        char *d = (char *)xp + (size_t)q * pl * es;
-        for (int h = H - 1; h >= 0; h--) {
-            char *row = d + (size_t)(h + pad) * Wp * es;
-            memmove(row + (size_t)pad * es, d + (size_t)h * W * es, (size_t)W * es);
-            memset(row, 0, (size_t)pad * es);
-            memset(row + (size_t)(pad + W) * es, 0, (size_t)pad * es);
-        }
+        char *d = (char *)xp + (size_t)q * Hp * Wp * es;
         memset(d, 0, (size_t)pad * Wp * es);
-        memset(d + (size_t)(H + pad) * Wp * es, 0, (size_t)pad * Wp * es);
+        memset(d + (size_t)(Hp - pad) * Wp * es, 0, (size_t)pad * Wp * es);
+        for (int r = pad; r < Hp - pad; r++) /* a pad's cells: a few bytes each, no memset call */
+            for (int j = 0; j < pad * es; j++) d[(size_t)r * Wp * es + j] = d[((size_t)r * Wp + Wp - pad) * es + j] = 0;
     }
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void df_bin_pack_avx512(const float *x, const df_bin_geom *g, void *xp)
 {
-    for (int i = 0; i < df_bin_pack_chunks(g); i++) df_bin_pack_chunk_avx512(x, g, xp, i);
-    df_bin_pack_place(g, xp);
+    df_bin_pack_border(g, xp);
+    for (int i = 0, h = 0, w = 0; i < df_bin_pack_chunks(g); i++) { /* (h, w): pixel 16 i's row and column */
+        df_bin_pack_chunk_avx512(x, g, xp, i, h, w);
+        for (w += 16; w >= g->W; w -= g->W) h++;
+    }
 }
 #endif
 
@@ -773,15 +781,17 @@ df_bin_tile_f(const df_bin_src *s, int direct, int Kw, const uint64_t *wp, int R
         }
     /* the stores apart, each kind in a loop of its own: one test per tile,
      * where the compiler had kept two per channel */
+    float *d = out + p0; /* one pointer stepped by P: GCC had made one per channel and kept them on the stack */
+    DF_BIN_KEEP(d);
     if (st) {
         for (int j = 0; j < 8; j++)
-            if (j < R) _mm512_stream_ps(out + (size_t)j * P + p0, y[j]);
+            if (j < R) _mm512_stream_ps(d, y[j]), d += P;
     } else if (n == 16) {
         for (int j = 0; j < 8; j++)
-            if (j < R) _mm512_storeu_ps(out + (size_t)j * P + p0, y[j]);
+            if (j < R) _mm512_storeu_ps(d, y[j]), d += P;
     } else {
         for (int j = 0; j < 8; j++)
-            if (j < R) _mm512_mask_storeu_ps(out + (size_t)j * P + p0, m, y[j]);
+            if (j < R) _mm512_mask_storeu_ps(d, m, y[j]), d += P;
     }
 }
 
