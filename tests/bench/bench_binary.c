@@ -13,7 +13,9 @@
  * AVX-512) and the portable scalar-popcount path. Each time is the best of 5;
  * each shape's time split into its steps (VPOPCNTDQ, where present, and
  * portable). The first line names the CPU (nn_cpu_desc): the ratios
- * differ by microarchitecture.
+ * differ by microarchitecture. With VPOPCNTDQ, the first shape also gets
+ * the core clock (clock_ghz), the cycles per xor + vpopcntq + add of 8
+ * words (vpopcnt_cycles) and from them its GEMM's port bound.
  * Usage: build/bench_binary [THREADS [BATCH]], or build/bench_binary chain
  * (the streamed-output rule's measurement: bench_chain). */
 #include <math.h>
