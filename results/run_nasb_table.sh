@@ -229,7 +229,15 @@ relu, _ = table([
         ("Bi-Real ResNet-20, warmed up, finetuning distilled from its own pretraining",
          [f"{R}/trials/bireal_warmup_selfkd_s{s}" for s in range(1, 6)], [None] * 5),
         ("Bi-Real ResNet-20, warmed up, Conv -> ReLU -> BN, pretrained with tanh, finetuning distilled from its own "
-         "pretraining", [f"{R}/trials/bireal_relu_tanh_selfkd_s{s}" for s in range(1, 6)], [None] * 5)])
+         "pretraining", [f"{R}/trials/bireal_relu_tanh_selfkd_s{s}" for s in range(1, 6)], [None] * 5),
+        # both distilled rows' finetuning at Adam 2e-3 instead of 1e-3 (stop 33; pretrain/, and NASB's search/,
+        # copied): configs/nasb/trials/{nasb_sel_relu_tanh,bireal_warmup}_selfkd_lr2e-3_s<seed>.json
+        ("NASB ResNet-20, warmed up, the chosen search, Conv -> ReLU -> BN, pretrained with tanh, finetuning distilled "
+         "from its own pretraining, Adam 2e-3",
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_lr2e-3_s{s}/v1" for s in (1, 3, 4, 5, 6)],
+         [f"{R}/trials/nasb_sel_relu_tanh_selfkd_lr2e-3_s{s}/search" for s in (1, 3, 4, 5, 6)]),
+        ("Bi-Real ResNet-20, warmed up, finetuning distilled from its own pretraining, Adam 2e-3",
+         [f"{R}/trials/bireal_warmup_selfkd_lr2e-3_s{s}" for s in range(1, 6)], [None] * 5)])
 fp_mean = {}
 def fp_row(label, runs, lines, base):  # a full-precision ResNet-20 row (run folders under R), trained in one stage
     runs = [d for d in runs if os.path.exists(f"{R}/{d}/model.json")]
@@ -309,7 +317,9 @@ with open("results/nasb_fmnist.md.tmp", "w") as f:
                 "leave filled again (`search.flops_fill`, `nasb_v2fill_relu_tanh_s<seed>.json`), and the tanh NASB "
                 "runs finetuned with KD from their own full-precision pretraining "
                 "(`nasb_sel_relu_tanh_selfkd_s<seed>.json`), against both Bi-Reals distilled from their own pretraining "
-                "alike (`{bireal_warmup,bireal_relu_tanh}_selfkd_s<seed>.json`):\n\n"
+                "alike (`{bireal_warmup,bireal_relu_tanh}_selfkd_s<seed>.json`), and the distilled NASB and Bi-Real as "
+                "published with the finetuning's Adam at 2e-3 instead of 1e-3 "
+                "(`{nasb_sel_relu_tanh,bireal_warmup}_selfkd_lr2e-3_s<seed>.json`):\n\n"
                 + HDR + "\n".join(relu) + "\n")
     if models:
         f.write("\nThe median seed's finetuned model of each row (committed; the binary ones with bit-packed inference "
