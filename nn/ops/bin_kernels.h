@@ -148,14 +148,14 @@ static const uint32_t df_bin_bit32[32] = {
  * pixels: two vector ops per channel and 16 pixels, where or'ing each
  * channel into the bordered planes (8 channels at a time, for 64-channel
  * planes the masks split in two) took five, three of them on the
- * compare's port (bench_binary 1 64 on a Xeon, 64x32x32: sign + pack
- * 0.52 -> 0.30-0.39 ms). The 16 chunks go to their bordered places by
+ * compare's port (bench_binary 1 64 on a Xeon, 64x32x32, against
+ * 7d0d258: sign + pack 0.51-0.52 -> 0.35-0.39 ms). The 16 chunks go to their bordered places by
  * one masked store per row they touch, each store's address set back by
  * the lanes before it (masked-off lanes touch no memory). Writing them
  * unbordered and moving the rows after was as fast on 32x32 and slower in
  * whole 28x28 networks (a memmove call per row). Packing the next image
- * between the GEMM's tiles instead, from a cold input, was 0.7 ms slower
- * on 64x32x32. */
+ * between the GEMM's tiles instead, from a cold input, was slower (tried
+ * outside the repository). */
 static inline int df_bin_pack_chunks(const df_bin_geom *g) { return (g->H * g->W + 15) / 16; }
 
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
@@ -830,8 +830,7 @@ df_bin_gemm_vpopcnt_f(const df_bin_src *s, int Kw, const uint64_t *wp, int O, in
             DF_BIN_TILES(O, 8, np, 16, T);                                                                             \
         }                                                                                                              \
     } while (0)
-    if (s->tap && Kw == 9) { /* 3x3 taps of 64 channels: the word loop unrolls (the GEMM of bench_binary's 64x32x32
-                                * layer 3.51 -> 3.34-3.44 ms on a Xeon, with the peeled first word) */
+    if (s->tap && Kw == 9) { /* 3x3 taps of 64 channels, bench_binary's first shape: a literal word count */
         enum { DIRECT = 1, KW = 9 };
         KINDS();
     } else if (s->tap) {
@@ -943,7 +942,7 @@ df_bin_tile_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int 
                 fix = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), t, cl, mask, 4);
             const __m256i d = _mm256_sub_epi32(_mm256_sub_epi32(b, _mm256_slli_epi32(mis[j], 1)), fix);
             const __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(fa[j])),
-                                           _mm256_set1_ps(fb ? fb[j] : 0.0f));
+                                           _mm256_set1_ps(fb[j]));
             float *dst = out + (size_t)j * P + p0;
             if (st)
                 _mm256_stream_ps(dst, y);
@@ -962,7 +961,7 @@ df_bin_gemm_avx2_f(const uint64_t *col, int Bp, int Kw, const uint64_t *wp, int 
 #define T(o0, R, p0)                                                                                                   \
     do {                                                                                                               \
         df_bin_tile_avx2_f(col, Bp, Kw, wp + (size_t)(o0) * Kw, R, p0, np, P, base, cls, tab + (size_t)(o0) * ncls,     \
-                           ncls, KIND, fa + (o0), fb ? fb + (o0) : NULL, stream, out + (size_t)(o0) * P);              \
+                           ncls, KIND, fa + (o0), fb ? fb + (o0) : df_bin_zero8, stream, out + (size_t)(o0) * P);      \
         for (size_t i_ = 0; i_ < per && pf < pf_end; i_++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);                   \
     } while (0)
     if (ncls <= 8) { /* one instance per border-lookup kind, as df_bin_gemm_vpopcnt_f */
